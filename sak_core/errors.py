@@ -1,0 +1,32 @@
+"""Exceptions raised by sak; each message says what went wrong and what to do next."""
+
+
+class SakError(Exception):
+    """Base class of every error sak raises on purpose."""
+
+
+class PluginError(SakError):
+    """A plugin could not be loaded or registered something invalid."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same name."""
+
+
+class UnknownNameError(SakError, KeyError):
+    """A teacher, task or dataset name that no installed plugin provides."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SpecError(SakError):
+    """A spec is inconsistent with what it is used with."""
+
+
+class ConfigError(SakError):
+    """A configuration file or override is invalid."""
+
+
+class CheckpointError(SakError):
+    """A checkpoint is missing, corrupt or does not fit the model."""

@@ -1,0 +1,150 @@
+"""Plugin specs: what a teacher, task or dataset plugin tells the core so it can build a student.
+
+Specs are frozen dataclasses (they carry callables, which pydantic models handle poorly).
+A plugin creates one spec per name it provides and hands it to the ``register`` callback of
+its hook (see :mod:`sak_core.hookspecs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported for annotations only; keeps `import sak_core` light
+    from sak_core.tasks import Task
+    from sak_core.teachers import Teacher
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IGNORE_INDEX = 255
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a teacher's weights come from.
+
+    ``filename`` is the file a user can place in the weights cache folder (or pass with
+    ``--teacher-weights NAME=PATH``); ``url`` says where it is downloaded from.
+    """
+
+    filename: str
+    url: str = ""
+    license: str = ""
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A frozen vision foundation model that the student is distilled from.
+
+    Attributes:
+        name: registry name used on the command line (``--teachers NAME``).
+        factory: ``factory(**options) -> Teacher``; builds the frozen teacher module.
+        feature_dim: channels of every tapped feature map.
+        tap_indices: 0-based block indices whose raw outputs are distilled (one per level).
+        patch_size: pixels per token of the teacher grid.
+        input_size: (H, W) the teacher prefers.
+        mean, std: the normalisation the teacher was trained with.
+        weights: where its weights come from.
+        configure: optional ``configure(**options) -> TeacherSpec`` returning the spec of a
+            variant (for example ``size="large"``); without it the teacher takes no options
+            that change its shape.
+        description: one line shown by ``sak plugins``.
+    """
+
+    name: str
+    factory: Callable[..., Teacher]
+    feature_dim: int
+    tap_indices: tuple[int, ...]
+    patch_size: int
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    weights: tuple[WeightSource, ...] = ()
+    configure: Callable[..., TeacherSpec] | None = None
+    description: str = ""
+
+    def with_options(self, **options: Any) -> TeacherSpec:
+        """The spec of the variant chosen by ``options`` (itself when there are none)."""
+        if not options:
+            return self
+        if self.configure is None:
+            return self
+        return self.configure(**options)
+
+    def create(self, **options: Any) -> Teacher:
+        """Build the teacher module."""
+        return self.factory(**options)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A dense prediction task.
+
+    Attributes:
+        name: registry name (``--tasks NAME``); also the key of the task's target in a sample.
+        factory: ``factory(spec, dataset: DatasetSpec) -> Task``; binds the task to a dataset.
+        default_outputs: channels of the head output when the dataset does not set
+            ``num_outputs`` for this task (None: the dataset must set it, e.g. class counts).
+        loss_weight: default weight of the task loss in the multi-task sum.
+        metric_name: the task's primary metric, the one used for the multi-task gain.
+        higher_is_better: direction of the primary metric.
+        description: one line shown by ``sak plugins``.
+    """
+
+    name: str
+    factory: Callable[..., Task]
+    default_outputs: int | None = None
+    loss_weight: float = 1.0
+    metric_name: str = ""
+    higher_is_better: bool = True
+    description: str = ""
+
+    def create(self, dataset: DatasetSpec) -> Task:
+        """The task bound to ``dataset``."""
+        return self.factory(self, dataset)
+
+    def num_outputs(self, dataset: DatasetSpec) -> int:
+        """Channels of this task's head on ``dataset``."""
+        options = dataset.tasks.get(self.name, {})
+        n = options.get("num_outputs", self.default_outputs)
+        if n is None:
+            from sak_core.errors import SpecError
+
+            raise SpecError(
+                f"task '{self.name}' needs 'num_outputs' from dataset '{dataset.name}', which does "
+                f"not set it: add tasks={{'{self.name}': {{'num_outputs': N}}}} to its DatasetSpec"
+            )
+        return int(n)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset in a known on-disk layout.
+
+    Attributes:
+        name: registry name (``--dataset NAME``).
+        factory: ``factory(root, split, train: bool, input_size, **options) ->
+            torch.utils.data.Dataset``; samples are dicts with ``image`` (3 x H x W float,
+            normalised), one target per task keyed by task name, and ``meta``.
+        tasks: task name -> options the task reads from the dataset (``num_outputs`` for class
+            counts, ``max_dist`` for boundaries, ...). Lists the tasks the dataset has labels for.
+        input_size: (H, W) of training crops and of padded test images.
+        splits: split names the dataset provides.
+        mean, std: image normalisation.
+        description: one line shown by ``sak plugins``.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    tasks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    input_size: tuple[int, int] = (512, 512)
+    splits: tuple[str, ...] = ("train", "val")
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    description: str = ""
+
+    def replace(self, **changes: Any) -> DatasetSpec:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
