@@ -10,7 +10,10 @@ from sak_core.api import (
     list_tasks,
     list_teachers,
 )
+from sak_core.assemble import create_student
+from sak_core.checkpoint import load_student, save_student
 from sak_core.errors import SakError
+from sak_core.model import SAKStudent, StudentConfig, StudentOutput
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource
 from sak_core.tasks import Metric, Task
@@ -21,6 +24,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DatasetSpec",
     "Metric",
+    "SAKStudent",
+    "StudentConfig",
+    "StudentOutput",
     "SakError",
     "Task",
     "TaskSpec",
@@ -28,6 +34,7 @@ __all__ = [
     "TeacherOutput",
     "TeacherSpec",
     "WeightSource",
+    "create_student",
     "create_task",
     "create_teacher",
     "get_dataset_spec",
@@ -37,4 +44,6 @@ __all__ = [
     "list_datasets",
     "list_tasks",
     "list_teachers",
+    "load_student",
+    "save_student",
 ]

@@ -1,0 +1,68 @@
+"""Assemble a student from a run config and the installed plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sak_core.api import get_dataset_spec, get_task_spec, get_teacher_spec
+from sak_core.config import RunConfig
+from sak_core.errors import ConfigError
+from sak_core.model import SAKStudent, StudentConfig
+from sak_core.plugins import get_registry
+
+
+def teacher_options(entry: Any) -> dict[str, Any]:
+    """The options a :class:`~sak_core.config.TeacherEntry` passes to its teacher."""
+    options = dict(entry.options)
+    if entry.weights is not None:
+        options["weights"] = entry.weights
+    return options
+
+
+def resolve_tasks(config: RunConfig) -> list[str]:
+    """The run's task names; ``"all"`` = every installed task the dataset has labels for."""
+    if config.stage == 1:
+        return []
+    dataset = get_dataset_spec(config.data.dataset)
+    installed = get_registry().names("task")
+    if config.tasks == "all":
+        tasks = [t for t in dataset.tasks if t in installed]
+        if not tasks:
+            raise ConfigError(
+                f"dataset '{dataset.name}' has labels for {sorted(dataset.tasks) or 'no task'} but none "
+                f"of them is installed (installed tasks: {installed or 'none'})"
+            )
+        return tasks
+    for name in config.tasks:
+        get_task_spec(name)  # unknown names fail with the installed list
+        if name not in dataset.tasks:
+            raise ConfigError(
+                f"dataset '{dataset.name}' has no labels for task '{name}'; it has {sorted(dataset.tasks)}"
+            )
+    return list(config.tasks)
+
+
+def student_config(config: RunConfig) -> StudentConfig:
+    """Resolve teacher widths and task outputs from the plugins into a :class:`StudentConfig`."""
+    dataset = get_dataset_spec(config.data.dataset)
+    teachers = {}
+    for entry in config.teachers:
+        spec = get_teacher_spec(entry.name, **teacher_options(entry))
+        teachers[entry.name] = spec.feature_dim
+    tasks = {name: get_task_spec(name).num_outputs(dataset) for name in resolve_tasks(config)}
+    return StudentConfig(
+        **config.model.model_dump(),
+        input_size=config.data.input_size or dataset.input_size,
+        teachers=teachers,
+        tasks=tasks,
+    )
+
+
+def create_student(config: StudentConfig | RunConfig | dict[str, Any]) -> SAKStudent:
+    """Build a student from a :class:`StudentConfig` (or a dict of one) or a whole
+    :class:`RunConfig` (teacher widths and task outputs then come from the plugins)."""
+    if isinstance(config, RunConfig):
+        config = student_config(config)
+    elif isinstance(config, dict):
+        config = StudentConfig.model_validate(config)
+    return SAKStudent(config)

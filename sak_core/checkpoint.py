@@ -1,0 +1,91 @@
+"""Student checkpoints: safetensors weights with the student config as metadata."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from sak_core.errors import CheckpointError
+from sak_core.io import atomic_write
+from sak_core.model import SAKStudent, StudentConfig
+
+MODEL_FILE = "model.safetensors"
+CONFIG_KEY = "sak_student_config"
+
+
+def save_student(student: SAKStudent, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write the student's weights and config atomically to ``path`` (a .safetensors file)."""
+    meta = {CONFIG_KEY: student.config.model_dump_json(), **(metadata or {})}
+    state = {k: v.detach().contiguous().cpu() for k, v in student.state_dict().items()}
+    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A run directory or a .safetensors file -> the weights file."""
+    path = Path(path)
+    if path.is_dir():
+        for candidate in (path / MODEL_FILE, path / "checkpoints" / "last" / MODEL_FILE):
+            if candidate.is_file():
+                return candidate
+        raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The safetensors metadata of a checkpoint."""
+    file = resolve_checkpoint(path)
+    try:
+        with safe_open(str(file), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
+
+
+def load_student(path: str | Path, map_location: str | torch.device = "cpu", **config_changes: Any) -> SAKStudent:
+    """Rebuild a student from a checkpoint written by sak (run directory or .safetensors file).
+
+    No teacher or task plugin is needed: the widths and outputs are in the checkpoint.
+    ``config_changes`` replace config fields (e.g. ``input_size``) before building.
+    """
+    file = resolve_checkpoint(path)
+    meta = read_metadata(file)
+    if CONFIG_KEY not in meta:
+        raise CheckpointError(
+            f"{file} has no '{CONFIG_KEY}' metadata: it was not written by sak; "
+            "convert official SAK checkpoints with `sak convert official`"
+        )
+    config = StudentConfig.model_validate({**json.loads(meta[CONFIG_KEY]), "stem_pretrained": False, **config_changes})
+    student = SAKStudent(config)
+    try:
+        state = load_file(str(file), device=str(map_location))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{file} could not be read ({exc}); is it truncated?") from None
+    load_state_strict(student, state, source=str(file))
+    return student
+
+
+def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load ``state`` into ``model`` or fail listing every missing, unexpected or misshapen key."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    misshapen = sorted(
+        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in set(own) & set(state)
+        if own[k].shape != state[k].shape
+    )
+    if missing or unexpected or misshapen:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)):
+            if keys:
+                shown = ", ".join(keys[:10]) + (f" ... (+{len(keys) - 10} more)" if len(keys) > 10 else "")
+                parts.append(f"{len(keys)} {label}: {shown}")
+        raise CheckpointError(f"{source} does not fit the model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)

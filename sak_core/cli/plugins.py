@@ -1,0 +1,63 @@
+"""`sak plugins`: what is installed, from which distribution, and what failed to load."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from sak_core.errors import DuplicateNameError
+from sak_core.plugins import get_plugin_manager
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plugins",
+        help="list installed teachers, tasks and datasets",
+        description="List every registered teacher, task and dataset with the distribution and "
+        "version that provides it, and any plugin that failed to load. "
+        "SAK_LOAD_PLUGINS=a,b restricts loading to those distributions.",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console()
+    try:
+        registry = get_plugin_manager().registry
+    except DuplicateNameError as exc:
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
+        else:
+            Console(stderr=True).print(f"error: {exc}", style="bold red", highlight=False, markup=False)
+        return 1
+    rows = [
+        {"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version,
+         "description": getattr(e.spec, "description", "")}
+        for kind in registry.entries
+        for e in sorted(registry.entries[kind].values(), key=lambda e: e.name)
+    ]
+    failures = [
+        {"distribution": f.distribution, "entry_point": f.entry_point, "error": f.error}
+        for f in registry.failures
+    ]
+    if args.json:
+        print(json.dumps({"plugins": rows, "failures": failures}, indent=2))
+        return 0
+    table = Table(title="sak plugins")
+    for column in ("kind", "name", "distribution", "version", "description"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(row[c] for c in ("kind", "name", "distribution", "version", "description")))
+    console.print(table)
+    if not rows:
+        console.print("no plugins installed: pip install sak-teacher-dinov2 sak-task-semseg ...")
+    for f in failures:
+        Console(stderr=True).print(
+            f"plugin '{f['distribution']}' failed to load ({f['entry_point']}): {f['error']}",
+            style="yellow", highlight=False, markup=False,
+        )
+    return 0

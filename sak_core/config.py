@@ -1,0 +1,184 @@
+"""Run configuration: pydantic models, YAML loading, command-line overrides, the resolved file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from sak_core.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TeacherEntry(_Section):
+    """A teacher of the run: registry name (``NAME`` or ``NAME:VARIANT``) and its options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to create_teacher")
+    weights: str | None = Field(None, description='None (cache/download), "random" or a file path')
+
+
+class ModelSection(_Section):
+    """The student's architecture (input size comes from ``data.input_size``)."""
+
+    stem: str = "vit_base"
+    stem_pretrained: bool | str = False
+    stem_overrides: dict[str, int | float | bool] = Field(default_factory=dict)
+    tap_indices: list[int] | None = None
+    adapter_ratio: int = Field(4, ge=1)
+    aligners: bool = False
+    router: Literal["mor", "sum"] = "mor"
+    noisy_gating: bool = True
+    freeze_stem: bool = False
+    freeze_all_but_routers: bool = False
+
+
+class DataSection(_Section):
+    dataset: str = "synthetic"
+    root: str | None = Field(None, description="dataset root; default $SAK_DATA or the dataset's own default")
+    input_size: tuple[int, int] | None = Field(None, description="(H, W); default: the dataset's")
+    train_split: str = "train"
+    val_split: str = "val"
+    batch_size: int = Field(4, ge=1, description="global batch size")
+    workers: int = Field(2, ge=0)
+    corrupt: Literal["error", "skip"] = "error"
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset factory")
+
+
+class OptimSection(_Section):
+    lr: float = Field(2e-5, gt=0)
+    weight_decay: float = Field(1e-6, ge=0)
+    schedule: Literal["poly", "cosine", "constant"] = "poly"
+    poly_power: float = 0.9
+    warmup_iters: int = Field(0, ge=0)
+    min_lr: float = Field(0.0, ge=0)
+    iterations: int = Field(40000, ge=1)
+    grad_clip: float | None = Field(10.0, gt=0)
+    alpha: float = Field(1.0, ge=0, description="weight of the distillation loss in stage 2")
+    seed: int = 42
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = False
+
+
+class OutputSection(_Section):
+    dir: str | None = Field(None, description="run directory; default runs/<timestamp>")
+    checkpoint_every: int = Field(1000, ge=1)
+    val_every: int = Field(1000, ge=1)
+    log_every: int = Field(20, ge=1)
+
+
+class RunConfig(_Section):
+    """A whole run: what to train, on what, how, and where to write it."""
+
+    stage: Literal[1, 2] = 2
+    teachers: list[TeacherEntry] = Field(default_factory=list)
+    tasks: list[str] | Literal["all"] = "all"
+    task_weights: dict[str, float] = Field(default_factory=dict, description="override default loss weights")
+    model: ModelSection = Field(default_factory=ModelSection)
+    data: DataSection = Field(default_factory=DataSection)
+    optim: OptimSection = Field(default_factory=OptimSection)
+    output: OutputSection = Field(default_factory=OutputSection)
+
+    @field_validator("teachers", mode="before")
+    @classmethod
+    def _teacher_strings(cls, v: Any) -> Any:
+        """Accept ``"dinov2,clip"``, ``["dinov2", ...]`` or full entries."""
+        if isinstance(v, str):
+            v = [n for n in v.split(",") if n.strip()]
+        if isinstance(v, list):
+            return [{"name": e.strip()} if isinstance(e, str) else e for e in v]
+        return v
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_strings(cls, v: Any) -> Any:
+        if isinstance(v, str) and v != "all":
+            return [n.strip() for n in v.split(",") if n.strip()]
+        return v
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` merged into a copy of ``base`` (nested dicts merged, everything else replaced)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_override(text: str) -> dict[str, Any]:
+    """``"optim.lr=3e-4"`` -> ``{"optim": {"lr": 0.0003}}`` (values parsed as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"override '{text}' is not KEY=VALUE (e.g. optim.lr=3e-4)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override '{text}': value is not valid YAML: {exc}") from None
+    tree: dict[str, Any] = {}
+    node = tree
+    parts = key.strip().split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return tree
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level, not {type(data).__name__}")
+    return data
+
+
+def build_config(*layers: dict[str, Any], source: str = "configuration") -> RunConfig:
+    """Merge ``layers`` (later wins) and validate, with one readable line per problem."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"invalid {source}:\n" + "\n".join(lines)) from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: list[str] = (),
+    base: dict[str, Any] | None = None,
+) -> RunConfig:
+    """``base`` (e.g. a preset) <- YAML file ``path`` <- ``KEY=VALUE`` overrides, validated."""
+    layers = [base or {}]
+    if path is not None:
+        layers.append(read_yaml(path))
+    layers.extend(parse_override(o) for o in overrides)
+    return build_config(*layers, source=f"config {path}" if path else "configuration")
+
+
+def write_resolved(run_dir: str | Path, config: RunConfig, plugins: list[dict[str, str]]) -> None:
+    """Write ``config.yaml`` (the resolved run config) and ``plugins.json`` into ``run_dir``."""
+    from sak_core.io import atomic_write_text
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+    atomic_write_text(run_dir / "plugins.json", json.dumps(plugins, indent=2) + "\n")

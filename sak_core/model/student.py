@@ -1,0 +1,212 @@
+"""The SAK student: stem, one adapter path per teacher, routers per (level, task), decode heads."""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from torch import nn
+
+from sak_core.model.adapters import AdapterPath
+from sak_core.model.head import DecodeHead
+from sak_core.model.router import RepresentationRouter, SumRouter
+from sak_core.model.stem import TeacherAgnosticStem, default_tap_indices
+
+
+class StudentConfig(BaseModel):
+    """Everything needed to build a student, with teacher widths and task outputs resolved.
+
+    ``teachers`` maps teacher name -> feature width (0: no distillation target, no aligner);
+    ``tasks`` maps task name -> head outputs. Both keep their order: it is the expert order of
+    the routers and the order of the heads.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    stem: str = Field("vit_base", description="vit_small | vit_base | vit_large or a timm ViT name (patch 16)")
+    stem_pretrained: bool | str = Field(False, description="timm pretrained weights: True (hub) or a local file")
+    stem_overrides: dict[str, int | float | bool] = Field(
+        default_factory=dict, description="timm architecture overrides (embed_dim, depth, num_heads) for tiny stems"
+    )
+    input_size: tuple[int, int] = (512, 512)
+    tap_indices: list[int] | None = Field(None, description="0-based stem blocks tapped; default evenly spaced")
+    teachers: dict[str, int] = Field(default_factory=dict)
+    tasks: dict[str, int] = Field(default_factory=dict)
+    adapter_ratio: int = Field(4, ge=1, description="adapter bottleneck = C / adapter_ratio")
+    aligners: bool = Field(False, description="per-(level, teacher) Linear(C -> C_teacher) for distillation")
+    router: Literal["mor", "sum"] = "mor"
+    noisy_gating: bool = True
+    freeze_stem: bool = False
+    freeze_all_but_routers: bool = Field(False, description="train only routers and heads")
+
+    @field_validator("input_size")
+    @classmethod
+    def _multiple_of_16(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] % 16 or v[1] % 16 or min(v) <= 0:
+            raise ValueError(f"input_size {v} must be positive multiples of 16 (the stem's patch size)")
+        return v
+
+    @model_validator(mode="after")
+    def _needs_a_teacher_or_task(self) -> StudentConfig:
+        if not self.teachers and not self.tasks:
+            raise ValueError("a student needs at least one teacher or one task")
+        return self
+
+
+class StudentOutput(NamedTuple):
+    """What the student returns.
+
+    tasks: task name -> ``B x outputs x H x W`` raw head output at input size.
+    distill: teacher name -> one ``B x C_teacher x h x w`` map per tap level (aligned when the
+        student has aligners, otherwise the normalised adapter-path representation).
+    """
+
+    tasks: dict[str, torch.Tensor]
+    distill: dict[str, list[torch.Tensor]]
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.LayerNorm, nn.BatchNorm2d)):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+class SAKStudent(nn.Module):
+    """The multi-task student of the SAK method (see docs/concepts.md)."""
+
+    def __init__(self, config: StudentConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = TeacherAgnosticStem(
+            config.stem, config.input_size, config.stem_pretrained, **config.stem_overrides
+        )
+        dim, depth = self.stem.embed_dim, self.stem.depth
+        self.tap_indices = list(config.tap_indices or default_tap_indices(depth))
+        if any(not 0 <= i < depth for i in self.tap_indices) or len(set(self.tap_indices)) != len(self.tap_indices):
+            raise ValueError(f"tap_indices {self.tap_indices} must be distinct blocks in 0..{depth - 1}")
+        self.teacher_names = list(config.teachers)
+        self.task_names = list(config.tasks)
+        levels = range(len(self.tap_indices))
+
+        self.adapter_paths = nn.ModuleDict(
+            {t: AdapterPath(dim, depth, config.adapter_ratio) for t in self.teacher_names}
+        )
+        # keys "level{l}" -> teacher -> module
+        self.norms = nn.ModuleDict(
+            {f"level{l}": nn.ModuleDict({t: nn.LayerNorm(dim) for t in self.teacher_names}) for l in levels}
+        )
+        self.aligners: nn.ModuleDict | None = None
+        if config.aligners:
+            self.aligners = nn.ModuleDict(
+                {
+                    f"level{l}": nn.ModuleDict(
+                        {t: nn.Linear(dim, w) for t, w in config.teachers.items() if w > 0}
+                    )
+                    for l in levels
+                }
+            )
+        else:
+            for teacher, width in config.teachers.items():
+                if width not in (0, dim):
+                    raise ValueError(
+                        f"teacher '{teacher}' is {width} wide but the stem is {dim}: "
+                        f"set aligners: true (model.aligners) or use a stem of width {width}"
+                    )
+        experts = 1 + len(self.teacher_names)
+        self.routers = nn.ModuleDict(
+            {
+                f"level{l}": nn.ModuleDict(
+                    {
+                        task: RepresentationRouter(dim, experts, config.noisy_gating)
+                        if config.router == "mor"
+                        else SumRouter()
+                        for task in self.task_names
+                    }
+                )
+                for l in levels
+            }
+        )
+        self.heads = nn.ModuleDict(
+            {task: DecodeHead(dim, n, len(self.tap_indices)) for task, n in config.tasks.items()}
+        )
+        for part in (self.adapter_paths, self.norms, self.routers):
+            part.apply(_init_weights)
+        if self.aligners is not None:
+            self.aligners.apply(_init_weights)
+        self._apply_freezing()
+
+    def _apply_freezing(self) -> None:
+        if self.config.freeze_stem or self.config.freeze_all_but_routers:
+            self.stem.requires_grad_(False)
+        if self.config.freeze_all_but_routers:
+            for part in (self.adapter_paths, self.norms, self.aligners):
+                if part is not None:
+                    part.requires_grad_(False)
+
+    @property
+    def embed_dim(self) -> int:
+        return self.stem.embed_dim
+
+    def forward(self, images: torch.Tensor) -> StudentOutput:
+        """``images``: ``B x 3 x H x W``, H and W multiples of 16."""
+        B, _, H, W = images.shape
+        h, w = H // self.stem.patch_size, W // self.stem.patch_size
+        prefix = self.stem.num_prefix_tokens
+
+        def to_map(tokens: torch.Tensor) -> torch.Tensor:
+            return tokens.transpose(1, 2).reshape(B, -1, h, w)  # B, L, C -> B, C, h, w
+
+        x = self.stem.embed(images)  # B, prefix + h*w, C
+        states = {t: path.start(x) for t, path in self.adapter_paths.items()}
+        distill: dict[str, list[torch.Tensor]] = {t: [] for t in self.teacher_names}
+        routed: dict[str, list[torch.Tensor]] = {task: [] for task in self.task_names}
+        level_of = {block: level for level, block in enumerate(self.tap_indices)}
+
+        for i, block in enumerate(self.stem.blocks):
+            x = block(x)
+            for t, path in self.adapter_paths.items():
+                states[t] = path.step(i, states[t], x)
+            if i not in level_of:
+                continue
+            key = f"level{level_of[i]}"
+            stem_tokens = x[:, prefix:]  # B, h*w, C
+            representations = []
+            for t in self.teacher_names:
+                rep = self.norms[key][t](states[t][:, prefix:])  # B, h*w, C
+                representations.append(rep)
+                aligned = rep
+                if self.aligners is not None and t in self.aligners[key]:
+                    aligned = self.aligners[key][t](rep)  # B, h*w, C_teacher
+                distill[t].append(to_map(aligned))
+            if self.task_names:
+                experts = torch.stack([to_map(r) for r in [stem_tokens, *representations]], dim=1)  # B, E, C, h, w
+                for task in self.task_names:
+                    routed[task].append(self.routers[key][task](stem_tokens, experts))
+
+        tasks = {task: self.heads[task](routed[task], (H, W)) for task in self.task_names}
+        return StudentOutput(tasks=tasks, distill=distill)
+
+    def routing_weights(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Eval-mode expert weights per task: ``task -> B x levels x E`` (for router analysis)."""
+        weights: dict[str, list[torch.Tensor]] = {task: [] for task in self.task_names}
+        hooks = []
+        for key, per_task in self.routers.items():
+            for task, router in per_task.items():
+                if isinstance(router, RepresentationRouter):
+                    hooks.append(
+                        router.register_forward_hook(
+                            lambda m, args, out, task=task: weights[task].append(m.weights(args[0]))
+                        )
+                    )
+        try:
+            with torch.no_grad():
+                self.forward(images)
+        finally:
+            for h in hooks:
+                h.remove()
+        return {task: torch.stack(w, dim=1) for task, w in weights.items() if w}
