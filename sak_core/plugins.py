@@ -71,7 +71,7 @@ class Registry:
         listed = ", ".join(installed) if installed else "none"
         raise UnknownNameError(
             f"unknown {kind} '{name}'.{hint} Installed {kind}s: {listed}. "
-            f"Install the plugin that provides it (e.g. pip install sak-{kind}-{name}) "
+            f"Install the plugin that provides it "
             f"or run `sak plugins` to see what is loaded."
         ) from None
 

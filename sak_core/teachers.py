@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import dataclasses
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch import nn
 
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
+
+T = TypeVar("T")
 
 
 class TeacherOutput(NamedTuple):
@@ -83,3 +88,67 @@ class Teacher(nn.Module):
             out = self.extract(images)
         # Inference tensors cannot be saved for backward; the loss needs ordinary tensors.
         return TeacherOutput([f.clone() for f in out.features], out.valid_size)
+
+
+# -- helpers shared by teacher plugins ----------------------------------------------------------
+
+
+def even_taps(depth: int, levels: int = 4) -> tuple[int, ...]:
+    """``levels`` block indices spread evenly over ``depth`` blocks, ending at the last one.
+
+    12 blocks -> (2, 5, 8, 11), 24 -> (5, 11, 17, 23), 40 -> (9, 19, 29, 39). With fewer blocks
+    than levels an index repeats (depth 2 -> (0, 0, 1, 1)).
+    """
+    if depth < 1:
+        raise ValueError(f"a teacher needs at least one block, got depth={depth}")
+    return tuple(max(0, -(-(i + 1) * depth // levels) - 1) for i in range(levels))
+
+
+def take_levels(
+    run_blocks: Callable[[list[int]], list[torch.Tensor]], taps: Sequence[int]
+) -> list[torch.Tensor]:
+    """One map per tap index, from ``run_blocks(sorted unique indices)``.
+
+    Library feature extractors return each block once even when an index repeats; this maps
+    their outputs back onto ``taps`` (repeats share the same tensor).
+    """
+    unique = sorted(set(taps))
+    maps = run_blocks(unique)
+    if len(maps) != len(unique):
+        raise RuntimeError(f"asked for blocks {unique} but got {len(maps)} feature maps")
+    by_index = dict(zip(unique, maps))
+    return [by_index[i] for i in taps]
+
+
+def fit_to_patch_grid(images: torch.Tensor, patch_size: int, crop: bool = False) -> torch.Tensor:
+    """Make both sides of ``images`` (B x 3 x H x W) a multiple of ``patch_size``.
+
+    Default: resize to the nearest multiple, so the token grid covers the whole image (384 px at
+    /14 -> 378 px, 27 x 27 tokens). ``crop=True``: drop the pixels past the last full patch, which
+    is what a fixed-size strided patch embedding does (the reference behaviour).
+    """
+    h, w = images.shape[-2:]
+    if crop:
+        new_h, new_w = max(1, h // patch_size) * patch_size, max(1, w // patch_size) * patch_size
+        return images[..., :new_h, :new_w]
+    new_h = max(1, int(h / patch_size + 0.5)) * patch_size
+    new_w = max(1, int(w / patch_size + 0.5)) * patch_size
+    if (new_h, new_w) == (h, w):
+        return images
+    return nn.functional.interpolate(images, size=(new_h, new_w), mode="bicubic", align_corners=False)
+
+
+def parse_options(options_type: type[T], teacher: str, options: Mapping[str, Any]) -> T:
+    """``options_type(**options)`` with an error that lists the accepted options on a typo."""
+    accepted = [f.name for f in dataclasses.fields(options_type)]  # type: ignore[arg-type]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        from sak_core.errors import SpecError
+
+        close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
+        hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
+        raise SpecError(
+            f"teacher '{teacher}' got unknown option(s) {', '.join(unknown)}{hints}; "
+            f"it accepts: {', '.join(accepted)}"
+        )
+    return options_type(**options)

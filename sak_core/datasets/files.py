@@ -1,0 +1,103 @@
+"""Finding data on disk: the data root, the user cache, split files and readable images."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
+
+DATA_ENV = "SAK_DATA"
+CACHE_ENV = "SAK_CACHE"
+
+
+def cache_dir() -> Path:
+    """The user cache folder: ``$SAK_CACHE`` or ``~/.cache/sak``."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sak")
+
+
+def resolve_root(root: str | os.PathLike | None, dataset: str, folder: str, layout: str) -> Path:
+    """The dataset folder: ``root`` when given, else ``$SAK_DATA/<folder>``.
+
+    Raises :class:`DataNotFoundError` naming the path tried and the expected ``layout``.
+    """
+    if root is None:
+        base = os.environ.get(DATA_ENV)
+        if not base:
+            raise DataNotFoundError(
+                f"no data root for dataset '{dataset}': pass --data-root DIR (or data_root in the "
+                f"config), or set {DATA_ENV} to a folder that holds {folder}/.\n"
+                f"Expected layout:\n{layout}"
+            )
+        path = Path(base).expanduser() / folder
+        hint = f" (from {DATA_ENV}={base})"
+    else:
+        path = Path(root).expanduser()
+        hint = ""
+    if not path.is_dir():
+        raise DataNotFoundError(
+            f"data root for dataset '{dataset}' not found: {path}{hint}.\nExpected layout:\n{layout}"
+        )
+    return path
+
+
+def read_split(path: Path, dataset: str, layout: str) -> list[str]:
+    """Sample ids listed one per line in ``path``."""
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"split file for dataset '{dataset}' not found: {path}.\nExpected layout:\n{layout}"
+        )
+    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not ids:
+        raise DataNotFoundError(f"split file for dataset '{dataset}' lists no samples: {path}")
+    return ids
+
+
+def require_files(paths: list[Path], dataset: str, layout: str) -> None:
+    """Raise :class:`DataNotFoundError` for the first of ``paths`` that is not a file."""
+    for path in paths:
+        if not path.is_file():
+            missing = sum(1 for p in paths if not p.is_file())
+            raise DataNotFoundError(
+                f"sample file for dataset '{dataset}' not found: {path} ({missing} file(s) missing "
+                f"in all).\nExpected layout:\n{layout}"
+            )
+
+
+def read_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:
+    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255]."""
+    label = name or str(source)
+    try:
+        with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
+            return np.asarray(im.convert("RGB"), dtype=np.float32)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptFileError(f"cannot decode image {label}: {exc}") from exc
+
+
+def read_png(path: Path) -> np.ndarray:
+    """A label / map PNG as stored (no mode conversion)."""
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
+
+
+def read_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise CorruptFileError(f"cannot read array file {path}: {exc}") from exc
+
+
+def read_mat(path: Path) -> dict:
+    from scipy.io import loadmat
+
+    try:
+        return loadmat(path)
+    except Exception as exc:  # scipy raises several unrelated types for a damaged file
+        raise CorruptFileError(f"cannot read MATLAB file {path}: {exc}") from exc

@@ -1,0 +1,85 @@
+"""NYUD-v2 in the multi-task layout: semseg (40 classes), depth, normals, boundaries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sak_core.datasets.base import DenseDataset, select_tasks
+from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
+from sak_core.datasets.files import read_npy, read_png, read_rgb, read_split, require_files, resolve_root
+from sak_core.datasets.transforms import Raw
+
+FOLDER = "NYUDv2"
+TASKS = ("semseg", "normals", "boundaries", "depth")
+
+LAYOUT = """\
+  NYUDv2/
+    images/<id>.png
+    gt_sets/{train,val}.txt          one id per line
+    segmentation/<id>.png            NYU-40 class + 1 (0 = unlabelled -> ignore)
+    depth/<id>.npy                   float metres (0 = missing -> ignore)
+    normals/<id>.png                 [0, 255] -> [-1, 1]
+    edge/<id>.png                    boundaries, 0 / 255"""
+
+_DIRS = {"semseg": ("segmentation", ".png"), "normals": ("normals", ".png"),
+         "boundaries": ("edge", ".png"), "depth": ("depth", ".npy")}
+
+
+class NYUD(DenseDataset):
+    """NYUD-v2 multi-task split (795 train / 654 val images in the real archive)."""
+
+    name = "nyud"
+
+    def __init__(self, root, split: str, train: bool, input_size, tasks: Sequence[str] | None = None,
+                 **options) -> None:
+        root = resolve_root(root, self.name, FOLDER, LAYOUT)
+        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), **options)
+        self.ids = read_split(root / "gt_sets" / f"{split}.txt", self.name, LAYOUT)
+        need = [self._image_path(i) for i in self.ids]
+        for task in self.tasks:
+            need += [self._path(task, i) for i in self.ids]
+        require_files(need, self.name, LAYOUT)
+
+    def _image_path(self, i: str) -> Path:
+        return self.root / "images" / f"{i}.png"
+
+    def _path(self, task: str, i: str) -> Path:
+        folder, suffix = _DIRS[task]
+        return self.root / folder / f"{i}{suffix}"
+
+    def load_raw(self, index: int) -> Raw:
+        i = self.ids[index]
+        image = read_rgb(self._image_path(i))
+        shape = image.shape[:2]
+        raw: Raw = {"image": image}
+        for task in self.tasks:
+            path = self._path(task, i)
+            if task == "semseg":
+                seg = read_png(path).astype(np.int64) - 1
+                value = np.where(seg < 0, 255, seg).astype(np.uint8)
+            elif task == "normals":
+                normals = 2.0 * read_png(path)[..., :3].astype(np.float32) / 255.0 - 1.0
+                norm = np.linalg.norm(normals, axis=-1, keepdims=True)
+                value = np.where(norm > 0, normals / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
+            elif task == "boundaries":
+                edge = read_png(path)
+                edge = edge[..., 0] if edge.ndim == 3 else edge
+                value = (edge.astype(np.float32) / 255.0 >= 0.5).astype(np.float32)
+            else:  # depth
+                depth = read_npy(path).astype(np.float32)
+                value = np.squeeze(depth)
+                value = np.where(np.isfinite(value) & (value > 0), value, 0.0).astype(np.float32)
+            if value.shape[:2] != shape:
+                raise CorruptFileError(f"{path} is {value.shape[:2]}, its image {self._image_path(i)} is {shape}")
+            raw[task] = value
+        return raw
+
+
+def create(root=None, split: str = "train", train: bool = True, input_size=(448, 576), tasks=None, **options):
+    """Factory of the ``nyud`` DatasetSpec."""
+    if split not in ("train", "val"):
+        raise DataNotFoundError(f"nyud has splits train and val, not '{split}'")
+    return NYUD(root, split, train, input_size, tasks, **options)

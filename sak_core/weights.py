@@ -1,0 +1,325 @@
+"""Finding, fetching and loading teacher weights: the teacher-agnostic part of every teacher plugin.
+
+A teacher lists where its weights come from as :class:`~sak_core.specs.WeightSource` entries
+(a local file name and a download URL). ``weights=None`` looks for the file, in this order, in
+
+1. the sak weights folder, ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights`` (put files here by hand
+   on machines without internet),
+2. the library cache the URL belongs to (the Hugging Face hub cache shared with timm and
+   open_clip, or torch's hub checkpoint folder for other URLs),
+
+and downloads it into that library cache when it is in neither place (never when offline:
+``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
+``weights=PATH`` reads that file. Files are read with safetensors or
+``torch.load(weights_only=True)`` and loaded with ``strict=True``: a file that does not fit is an
+error naming it, never a half-loaded teacher.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+from torch import nn
+
+from sak_core.errors import CheckpointError
+from sak_core.specs import WeightSource
+
+WEIGHTS_ENV = "SAK_WEIGHTS"
+OFFLINE_ENVS = ("SAK_OFFLINE", "HF_HUB_OFFLINE")
+RANDOM = "random"
+HF_HOST = "huggingface.co"
+
+
+class RandomWeightsWarning(UserWarning):
+    """A teacher was built with random weights (tests, demos): its features teach nothing."""
+
+
+def weights_dir() -> Path:
+    """The sak weights folder: ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights``."""
+    raw = os.environ.get(WEIGHTS_ENV)
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "sak" / "weights"
+
+
+def is_offline() -> bool:
+    """True when ``SAK_OFFLINE`` or ``HF_HUB_OFFLINE`` is set to a true value."""
+    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in OFFLINE_ENVS)
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubFile:
+    """A file in a Hugging Face hub repository."""
+
+    repo_id: str
+    filename: str
+    revision: str = "main"
+
+
+def hub_url(repo_id: str, filename: str, revision: str = "main") -> str:
+    """The download URL of a Hugging Face hub file."""
+    return f"https://{HF_HOST}/{repo_id}/resolve/{revision}/{filename}"
+
+
+def parse_hub_url(url: str) -> HubFile | None:
+    """``https://huggingface.co/ORG/REPO/resolve/REV/FILE`` -> :class:`HubFile` (else None)."""
+    parsed = urlparse(url)
+    if parsed.netloc != HF_HOST:
+        return None
+    parts = parsed.path.strip("/").split("/")
+    if len(parts) < 5 or parts[2] != "resolve":
+        return None
+    return HubFile(f"{parts[0]}/{parts[1]}", "/".join(parts[4:]), parts[3])
+
+
+def hub_source(repo_id: str, filename: str, local_name: str, license: str = "") -> WeightSource:
+    """A weight source hosted on the Hugging Face hub, stored locally as ``local_name``."""
+    return WeightSource(filename=local_name, url=hub_url(repo_id, filename), license=license)
+
+
+def _torch_hub_file(url: str) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def cached_path(source: WeightSource) -> Path | None:
+    """Where ``source`` already is on this machine (sak weights folder, then library cache)."""
+    local = weights_dir() / source.filename
+    if local.is_file():
+        return local
+    if not source.url:
+        return None
+    hub = parse_hub_url(source.url)
+    if hub is not None:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(hub.repo_id, hub.filename, revision=hub.revision)
+        return Path(found) if isinstance(found, str) else None
+    candidate = _torch_hub_file(source.url)
+    return candidate if candidate.is_file() else None
+
+
+def download(source: WeightSource) -> Path:
+    """Download ``source`` into its library cache (HF hub cache or torch hub checkpoints)."""
+    hub = parse_hub_url(source.url)
+    if hub is not None:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(hub.repo_id, hub.filename, revision=hub.revision))
+    target = _torch_hub_file(source.url)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # download_url_to_file writes a temporary file and renames it: no truncated file is left.
+    torch.hub.download_url_to_file(source.url, str(target), progress=sys.stderr.isatty())
+    return target
+
+
+def missing_weights_message(teacher: str, sources: Sequence[WeightSource], reason: str) -> str:
+    """What to fetch and where to put it, for a teacher whose weights are not on this machine."""
+    folder = weights_dir()
+    lines = [f"no weights for teacher '{teacher}' ({reason})."]
+    for source in sources:
+        lines.append(f"  - download {source.url or '(no public URL)'}")
+        lines.append(f"    and save it as {folder / source.filename}")
+    lines.append(
+        f"Or pass weights=PATH (--teacher-weights {teacher}=PATH) to use a file elsewhere, set "
+        f"{WEIGHTS_ENV} to the folder that holds it, or weights='random' for a random-init teacher "
+        "(tests and demos only). Run `sak weights` to see what is present."
+    )
+    return "\n".join(lines)
+
+
+def resolve_weights(
+    teacher: str, weights: str | os.PathLike[str] | None, sources: Sequence[WeightSource]
+) -> Path | None:
+    """The file to load for a teacher's ``weights=`` option; None means random weights.
+
+    ``None``: the first source found locally, else downloaded (unless offline). ``"random"``:
+    None, announced with a :class:`RandomWeightsWarning`. Anything else: a path that must exist.
+    """
+    if weights is not None and str(weights) == RANDOM:
+        announce_random_weights(teacher)
+        return None
+    if weights is not None:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise CheckpointError(
+                f"weights file for teacher '{teacher}' not found: {path}. Check the path, or pass "
+                f"weights=None to use {', '.join(s.filename for s in sources) or 'the default file'} "
+                f"from {weights_dir()}"
+            )
+        return path
+    if not sources:
+        raise CheckpointError(
+            f"teacher '{teacher}' has no known weight source: pass weights=PATH "
+            f"(--teacher-weights {teacher}=PATH) or weights='random'"
+        )
+    for source in sources:
+        found = cached_path(source)
+        if found is not None:
+            return found
+    if is_offline():
+        offline_vars = " or ".join(OFFLINE_ENVS)
+        raise CheckpointError(missing_weights_message(teacher, sources, f"offline: {offline_vars} is set"))
+    errors = []
+    for source in sources:
+        try:
+            return download(source)
+        except Exception as exc:  # network, HTTP, hub errors: report them all together
+            errors.append(f"{source.url}: {type(exc).__name__}: {exc}".splitlines()[0])
+    raise CheckpointError(missing_weights_message(teacher, sources, "download failed: " + "; ".join(errors)))
+
+
+def announce_random_weights(teacher: str) -> None:
+    """Warn that ``teacher`` keeps its random initialisation."""
+    warnings.warn(
+        f"teacher '{teacher}' uses random weights (weights='random'): its features are noise, "
+        "fine for tests and demos, useless for distillation",
+        RandomWeightsWarning,
+        stacklevel=3,
+    )
+
+
+# -- reading and loading ------------------------------------------------------------------------
+
+_WRAPPER_KEYS = ("state_dict", "model", "module")
+
+
+def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str = "") -> dict[str, torch.Tensor]:
+    """The tensors in a ``.safetensors`` or ``torch.save`` file (read with ``weights_only=True``).
+
+    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and a ``module.`` prefix.
+    A truncated or unreadable file raises :class:`CheckpointError` naming it; ``hint`` (e.g.
+    where to download it again) is appended to the message.
+    """
+    path = Path(path)
+    who = f" for teacher '{teacher}'" if teacher else ""
+    if not path.is_file():
+        raise CheckpointError(f"weights file{who} not found: {path}. {hint}".strip())
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            loaded: Any = load_file(str(path), device="cpu")
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = (str(exc).splitlines() or [""])[0]
+        raise CheckpointError(
+            f"could not read weights file{who} {path} ({type(exc).__name__}: {first}); it is "
+            f"truncated, corrupt or not a weights file: delete it and fetch it again. {hint}".strip()
+        ) from exc
+    while isinstance(loaded, Mapping):
+        wrapped = next((k for k in _WRAPPER_KEYS if isinstance(loaded.get(k), Mapping)), None)
+        if wrapped is None:
+            break
+        loaded = loaded[wrapped]
+    if not isinstance(loaded, Mapping):
+        raise CheckpointError(f"weights file{who} {path} holds a {type(loaded).__name__}, not a state dict. {hint}".strip())
+    state = {
+        (k[len("module.") :] if k.startswith("module.") else k): v
+        for k, v in loaded.items()
+        if isinstance(v, torch.Tensor)
+    }
+    if not state:
+        raise CheckpointError(f"weights file{who} {path} contains no tensors. {hint}".strip())
+    return state
+
+
+def _listing(keys: Sequence[str], limit: int = 6) -> str:
+    shown = ", ".join(keys[:limit])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
+
+
+def load_state_dict_strict(
+    module: nn.Module, state_dict: Mapping[str, torch.Tensor], teacher: str, path: str | os.PathLike[str], hint: str = ""
+) -> None:
+    """``module.load_state_dict(state_dict, strict=True)`` with an error that says what did not fit.
+
+    Missing keys, unexpected keys and shape mismatches are all listed; nothing is loaded then.
+    """
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    mismatched = sorted(
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(expected[k].shape)}"
+        for k in set(expected) & set(state_dict)
+        if state_dict[k].shape != expected[k].shape
+    )
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {_listing(unexpected)}")
+    if mismatched:
+        problems.append(f"shape mismatches (file vs model): {_listing(mismatched)}")
+    if problems:
+        raise CheckpointError(
+            f"weights file {path} does not fit teacher '{teacher}': {'; '.join(problems)}. Check the "
+            f"teacher's size/variant options match the file, or fetch the right file. {hint}".strip()
+        )
+    module.load_state_dict(state_dict, strict=True)
+
+
+# -- timm models --------------------------------------------------------------------------------
+
+
+def timm_weight_sources(model_name: str) -> tuple[WeightSource, ...]:
+    """Where timm's pretrained weights for ``model_name`` (``arch.tag``) come from.
+
+    The timm hub copy (``model.safetensors``, saved locally as ``<model_name>.safetensors``) and,
+    when timm names one, the original release file (``.pth``/``.bin``/``.safetensors``).
+    """
+    import timm.models
+
+    cfg = timm.models.get_pretrained_cfg(model_name)
+    if cfg is None:
+        return ()
+    full_name = model_name if "." in model_name else f"{model_name}.{cfg.tag}" if cfg.tag else model_name
+    sources = []
+    if cfg.hf_hub_id:
+        filename = cfg.hf_hub_filename or "model.safetensors"
+        suffix = Path(filename).suffix
+        sources.append(hub_source(cfg.hf_hub_id, filename, f"{full_name}{suffix}", cfg.license or ""))
+    if cfg.url and Path(urlparse(cfg.url).path).suffix in {".pth", ".pt", ".bin", ".safetensors"}:
+        sources.append(WeightSource(os.path.basename(urlparse(cfg.url).path), cfg.url, cfg.license or ""))
+    return tuple(sources)
+
+
+def timm_checkpoint_filter(model: nn.Module) -> Callable[[dict, nn.Module], dict] | None:
+    """The ``checkpoint_filter_fn`` of the timm module defining ``model`` (converts original
+    release layouts to timm's and resamples position embeddings), if it has one."""
+    module = sys.modules.get(type(model).__module__)
+    return getattr(module, "checkpoint_filter_fn", None)
+
+
+def load_timm_weights(model: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str = "") -> None:
+    """Read ``path``, convert it with timm's filter for the model's family, load it strictly."""
+    state = read_state_dict(path, teacher, hint)
+    convert = timm_checkpoint_filter(model)
+    if convert is not None:
+        state = convert(state, model)
+    load_state_dict_strict(model, state, teacher, path, hint)
+
+
+# -- status -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A weight source and where it was found on this machine (None: not present)."""
+
+    source: WeightSource
+    path: Path | None
+
+
+def sources_status(sources: Sequence[WeightSource]) -> list[SourceStatus]:
+    """Which of ``sources`` are present locally (no network)."""
+    return [SourceStatus(s, cached_path(s)) for s in sources]

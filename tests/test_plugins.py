@@ -1,0 +1,161 @@
+"""Plugin loading, registry and the `sak plugins` command, through real entry points."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+import torch
+
+import sak_core
+from sak_test_utils import run_sak, write_distribution
+from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
+from sak_core.plugins import get_plugin_manager, temporary_plugin
+
+TOY_EP = {"sak.teachers": {"toy": "sak_toy_plugin"}}
+
+
+def test_in_memory_plugin_is_listed_and_removed(toy_plugins):
+    assert {"toy_a", "toy_b"} <= set(sak_core.list_teachers())
+    assert sak_core.list_teachers("toy_*") == ["toy_a", "toy_b"]
+    assert {"toy_seg", "toy_reg"} <= set(sak_core.list_tasks())
+    assert "toy" in sak_core.list_datasets()
+    entry = get_plugin_manager().registry.get("teacher", "toy_a")
+    assert entry.distribution == "sak-toy-plugin"
+
+
+def test_unregistering_removes_names():
+    with temporary_plugin(__import__("sak_toy_plugin")):
+        assert "toy_a" in sak_core.list_teachers()
+    assert "toy_a" not in sak_core.list_teachers()
+
+
+def test_create_teacher_and_task(toy_plugins):
+    teacher = sak_core.create_teacher("toy_a")
+    out = teacher(torch.randn(2, 3, 32, 48))
+    assert [tuple(f.shape) for f in out.features] == [(2, 64, 4, 6)] * 4
+    task = sak_core.create_task("toy_seg", dataset="toy")
+    assert task.num_outputs == 2 and task.name == "toy_seg"
+
+
+def test_unknown_name_lists_installed_and_suggests(toy_plugins):
+    with pytest.raises(UnknownNameError) as info:
+        sak_core.create_teacher("toy_aa")
+    message = str(info.value)
+    assert "unknown teacher 'toy_aa'" in message
+    assert "Did you mean 'toy_a'?" in message
+    assert "toy_a, toy_b" in message
+
+
+def test_duplicate_name_names_both_distributions(toy_plugins):
+    clash = types.SimpleNamespace(
+        sak_register_teachers=sak_core.hookimpl(lambda register: register(toy_plugins.toy_teacher_spec("toy_a", 8)))
+    )
+    with temporary_plugin(clash, distribution="sak-teacher-clash"):
+        with pytest.raises(DuplicateNameError) as info:
+            sak_core.list_teachers()
+    assert "'sak-toy-plugin'" in str(info.value) and "'sak-teacher-clash'" in str(info.value)
+
+
+def test_registering_the_wrong_spec_type_is_a_failure_not_a_crash(toy_plugins):
+    bad = types.SimpleNamespace(sak_register_tasks=sak_core.hookimpl(lambda register: register("semseg")))
+    with temporary_plugin(bad, distribution="sak-task-bad"):
+        registry = get_plugin_manager().registry
+        assert "toy_seg" in registry.names("task")  # the others still load
+        (failure,) = [f for f in registry.failures if f.distribution == "sak-task-bad"]
+        assert "registered str as a task" in failure.error
+
+
+def test_blocked_double_registration_is_an_error(toy_plugins):
+    manager = get_plugin_manager()
+    with pytest.raises(ValueError):
+        manager.register(toy_plugins, distribution="again")
+
+
+# --- through the CLI, with real dist-info entry points -------------------------------------
+
+def test_sak_plugins_lists_installed_distribution(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.2.3", TOY_EP)
+    result = run_sak("plugins", "--json", site=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["plugins"]
+    toy = [r for r in rows if r["name"] == "toy_a"]
+    assert toy == [{"kind": "teacher", "name": "toy_a", "distribution": "sak-toy-plugin", "version": "1.2.3",
+                    "description": "toy teacher 64 wide"}]
+    table = run_sak("plugins", site=tmp_path)
+    assert "toy_a" in table.stdout and "sak-toy-plugin" in table.stdout and "1.2.3" in table.stdout
+
+
+def test_broken_plugin_is_reported_and_others_load(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.0", TOY_EP)
+    write_distribution(
+        tmp_path, "sak-broken", "0.1", {"sak.tasks": {"broken": "sak_broken_mod"}},
+        {"sak_broken_mod": "import not_a_module_anywhere\n"},
+    )
+    result = run_sak("plugins", "--json", site=tmp_path)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert any(r["name"] == "toy_a" for r in data["plugins"])
+    (failure,) = [f for f in data["failures"] if f["distribution"] == "sak-broken"]
+    assert "No module named 'not_a_module_anywhere'" in failure["error"]
+    table = run_sak("plugins", site=tmp_path)
+    assert "plugin 'sak-broken' failed to load" in table.stderr
+
+
+def test_load_plugins_env_restricts_distributions(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.0", TOY_EP)
+    write_distribution(
+        tmp_path, "sak-other", "1.0", {"sak.teachers": {"other": "sak_other_mod"}},
+        {"sak_other_mod": """
+            from sak_core import hookimpl
+            import sak_toy_plugin
+
+            @hookimpl
+            def sak_register_teachers(register):
+                register(sak_toy_plugin.toy_teacher_spec("other_teacher", 16))
+        """},
+    )
+
+    def names(env):
+        out = run_sak("plugins", "--json", site=tmp_path, env=env)
+        assert out.returncode == 0, out.stderr
+        return {r["name"] for r in json.loads(out.stdout)["plugins"] if r["kind"] == "teacher"}
+
+    assert {"toy_a", "other_teacher"} <= names({})
+    only = names({"SAK_LOAD_PLUGINS": "sak-other"})
+    assert "other_teacher" in only and "toy_a" not in only
+    assert not {"toy_a", "other_teacher"} & names({"SAK_LOAD_PLUGINS": ""})
+
+
+def test_duplicate_names_fail_through_cli(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.0", TOY_EP)
+    write_distribution(
+        tmp_path, "sak-copycat", "2.0", {"sak.teachers": {"copy": "sak_copycat_mod"}},
+        {"sak_copycat_mod": """
+            from sak_core import hookimpl
+            import sak_toy_plugin
+
+            @hookimpl
+            def sak_register_teachers(register):
+                register(sak_toy_plugin.toy_teacher_spec("toy_b", 16))
+        """},
+    )
+    result = run_sak("plugins", site=tmp_path)
+    assert result.returncode == 1
+    assert "teacher 'toy_b' is registered by both" in result.stderr
+    assert "sak-toy-plugin" in result.stderr and "sak-copycat" in result.stderr
+
+
+def test_unknown_teacher_through_cli(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.0", TOY_EP)
+    result = run_sak("describe", "teacher", "toy_aa", site=tmp_path)
+    assert result.returncode == 1
+    assert "unknown teacher 'toy_aa'" in result.stderr and "Did you mean 'toy_a'?" in result.stderr
+    ok = run_sak("describe", "teacher", "toy_b", site=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "feature_dim" in ok.stdout and "32" in ok.stdout
+
+
+def test_plugin_error_type_is_exported():
+    assert issubclass(DuplicateNameError, PluginError)
