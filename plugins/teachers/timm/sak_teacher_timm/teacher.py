@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,7 +65,7 @@ def _shape(variant: str, arch_items: tuple[tuple[str, Any], ...]) -> _Shape:
     except RuntimeError as exc:
         if "Unknown model" not in str(exc):
             raise
-        close = timm.list_models(f"*{variant.split('.')[0][:12]}*")[:5]
+        close = difflib.get_close_matches(variant.split(".")[0], timm.list_models(), n=3)
         raise SpecError(
             f"timm has no model '{variant}'" + (f"; similar names: {', '.join(close)}" if close else "")
             + ". List them with python -c \"import timm; print(timm.list_models('vit_*'))\""
@@ -135,9 +136,10 @@ class TimmTeacher(Teacher):
         if _shape(options.variant, tuple(sorted(arch.items()))).dynamic_img_size:
             arch.setdefault("dynamic_img_size", True)  # resample position embeddings per input grid
         self.model = timm.create_model(options.variant, pretrained=False, **arch)
-        path = resolve_weights(spec.name, options.weights, spec.weights)
+        label = f"{NAME}:{options.variant}"
+        path = resolve_weights(label, options.weights, spec.weights)
         if path is not None:
-            load_timm_weights(self.model, path, f"{NAME}:{options.variant}")
+            load_timm_weights(self.model, path, label)
         self.freeze()
 
     def extract(self, images: torch.Tensor) -> TeacherOutput:

@@ -1,0 +1,28 @@
+"""The timm backend of the SAM teacher: timm's samvit port (what the reference code used)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from sak_core.weights import load_timm_weights
+
+
+def build(timm_arch: str, arch: dict[str, Any]) -> nn.Module:
+    """timm's ``samvit_*`` model from the resolved architecture."""
+    import timm
+
+    return timm.create_model(timm_arch, pretrained=False, **arch)
+
+
+def load(encoder: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str = "") -> None:
+    """Load a timm samvit or an official SAM checkpoint (converted by timm's filter) strictly."""
+    load_timm_weights(encoder, path, teacher, hint)
+
+
+def run_blocks(encoder: nn.Module, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+    """Raw outputs of blocks ``indices`` (the neck is not run), each B x C x h x w."""
+    return encoder.forward_intermediates(images, indices=indices, norm=False, output_fmt="NCHW", intermediates_only=True)

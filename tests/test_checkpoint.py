@@ -1,0 +1,71 @@
+"""Student checkpoints: safetensors round trip, strict loading, atomic writes, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import sak_core
+from sak_core.checkpoint import load_state_strict, save_student
+from sak_core.errors import CheckpointError
+from sak_core.model import SAKStudent, StudentConfig
+
+CONFIG = StudentConfig(
+    stem_overrides=dict(embed_dim=32, depth=4, num_heads=2), input_size=(32, 32),
+    teachers=dict(a=32, b=16), tasks=dict(seg=3), aligners=True,
+)
+
+
+def test_round_trip_gives_identical_outputs(tmp_path):
+    torch.manual_seed(0)
+    student = SAKStudent(CONFIG).eval()
+    path = save_student(student, tmp_path / "run" / "model.safetensors")
+    loaded = sak_core.load_student(tmp_path / "run").eval()  # a run directory works too
+    images = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(loaded(images).tasks["seg"], student(images).tasks["seg"], rtol=0, atol=0)
+    assert loaded.config == CONFIG
+    assert path.exists() and not list(path.parent.glob(".*tmp*"))
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    path = save_student(SAKStudent(CONFIG), tmp_path / "model.safetensors")
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated"):
+        sak_core.load_student(path)
+
+
+def test_foreign_safetensors_is_refused(tmp_path):
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "x.safetensors"))
+    with pytest.raises(CheckpointError, match="was not written by sak"):
+        sak_core.load_student(tmp_path / "x.safetensors")
+
+
+def test_missing_run_is_a_clear_error(tmp_path):
+    with pytest.raises(CheckpointError, match="holds no model.safetensors"):
+        sak_core.load_student(tmp_path)
+
+
+def test_strict_loading_lists_every_problem():
+    model = torch.nn.Linear(2, 3)
+    with pytest.raises(CheckpointError) as info:
+        load_state_strict(model, {"weight": torch.zeros(2, 2), "extra": torch.zeros(1)}, source="ckpt")
+    message = str(info.value)
+    assert "1 missing: bias" in message and "1 unexpected: extra" in message
+    assert "weight: checkpoint (2, 2) vs model (3, 2)" in message
+
+
+def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = save_student(SAKStudent(CONFIG), tmp_path / "model.safetensors")
+    before = path.read_bytes()
+
+    def crash_midway(state, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a checkpoint")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("sak_core.checkpoint.save_file", crash_midway)
+    with pytest.raises(OSError, match="disk full"):
+        save_student(SAKStudent(CONFIG), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
