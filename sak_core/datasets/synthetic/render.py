@@ -19,7 +19,7 @@ import numpy as np
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.synthetic.scene import (
     BANDS, CHECKER, CUBOID, FLOOR, GRID, HAIR, PLAIN, SALIENT_CLASSES, SPHERE, STRIPES, TUBE, WALL,
-    Material, Primitive, Scene, sample_scene,
+    Material, Primitive, Scene, frame_along, sample_scene,
 )
 
 EPS = 1e-6
@@ -73,20 +73,49 @@ def _groups(prims: list[Primitive]) -> list[_Group]:
     return groups
 
 
-def _rays_through(o: np.ndarray, d: np.ndarray, centre: np.ndarray, radius: float, rays: np.ndarray) -> np.ndarray:
-    """The subset of ``rays`` (indices) whose forward half-line meets the sphere (centre, radius)."""
+def _pixels_covering(cam, centre: np.ndarray, radius: float) -> np.ndarray:
+    """Flat indices of the pixels whose rays may meet the sphere (centre, radius).
+
+    Bounds x / depth and y / depth over the sphere's bounding box in camera coordinates; all
+    pixels when the sphere reaches behind the image plane.
+    """
+    h, w = cam.size
+    fx, fy, cx, cy = (float(v) for v in cam.intrinsics)
+    x, y, z = (centre - cam.position) @ cam.rotation
+    near, far = -z - radius, -z + radius
+    if far <= 0:
+        return np.empty(0, dtype=np.int64)
+    if near <= 1e-3:
+        return np.arange(h * w)
+
+    def bounds(a: float) -> tuple[float, float]:
+        hi = (a + radius) / (near if a + radius > 0 else far)
+        lo = (a - radius) / (near if a - radius < 0 else far)
+        return lo, hi
+
+    (xlo, xhi), (ylo, yhi) = bounds(x), bounds(y)
+    c0, c1 = max(int(np.floor(cx + fx * xlo - 0.5)), 0), min(int(np.ceil(cx + fx * xhi - 0.5)), w - 1)
+    r0, r1 = max(int(np.floor(cy - fy * yhi - 0.5)), 0), min(int(np.ceil(cy - fy * ylo - 0.5)), h - 1)
+    if c0 > c1 or r0 > r1:
+        return np.empty(0, dtype=np.int64)
+    return (np.arange(r0, r1 + 1)[:, None] * w + np.arange(c0, c1 + 1)[None, :]).ravel()
+
+
+def _frame_towards(direction: np.ndarray) -> np.ndarray:
+    """Orthonormal columns (e1, e2, direction)."""
+    frame = frame_along(direction)  # local y = direction
+    return frame[:, [0, 2, 1]]
+
+
+def _ahead_within(local: np.ndarray, centre: np.ndarray, radius: float, rays: np.ndarray) -> np.ndarray:
+    """Rays (indices) from points ``local`` (light frame) along +z passing within ``radius`` of
+    ``centre`` while ahead of the point."""
     if len(rays) == 0:
         return rays
-    dr = d[rays]
-    oc = (o[rays] if o.ndim == 2 else o) - centre
-    a = np.einsum("ij,ij->i", dr, dr)
-    b = np.einsum("ij,ij->i", dr, oc) if o.ndim == 2 else dr @ oc
-    c = (np.einsum("ij,ij->i", oc, oc) if o.ndim == 2 else oc @ oc) - radius * radius
-    disc = b * b - a * c
-    # meets the sphere and the far intersection lies ahead: -b + sqrt(disc) > 0
-    ahead = (disc >= 0) & ((b < 0) | (c < 0))
-    return rays[ahead]
-
+    q = local[rays]
+    dx, dy = q[:, 0] - centre[0], q[:, 1] - centre[1]
+    near = (dx * dx + dy * dy <= radius * radius) & (q[:, 2] < centre[2] + radius)
+    return rays[near]
 
 def _hit_sphere(o: np.ndarray, d: np.ndarray, dd: np.ndarray, p: Primitive) -> np.ndarray:
     oc = o - p.centre
@@ -212,17 +241,14 @@ def render(scene: Scene) -> Rendering:
     t = t_axes[rows, axis]
     positive = d[rows, axis] > 0
     hit = (2 * axis + positive).astype(np.int32)  # 0 left, 1 right, 2 floor, 3 ceiling, 4 back, 5 front
-    for group in _groups(scene.primitives):
-        rays = _rays_through(o, d, group.centre, group.radius, np.arange(len(d)))
-        for k in group.members:
-            p = scene.primitives[k]
-            sub = _rays_through(o, d, p.centre, _radius(p), rays)
-            if len(sub) == 0:
-                continue
-            tk = intersect(p, o, d[sub])
-            closer = tk < t[sub]
-            t[sub[closer]] = tk[closer]
-            hit[sub[closer]] = ROOM_PLANES + k
+    for k, p in enumerate(scene.primitives):
+        sub = _pixels_covering(cam, p.centre, _radius(p))
+        if len(sub) == 0:
+            continue
+        tk = intersect(p, o, d[sub])
+        closer = tk < t[sub]
+        t[sub[closer]] = tk[closer]
+        hit[sub[closer]] = ROOM_PLANES + k
 
     points = o + t[:, None] * d  # N, 3
     n = np.zeros_like(points)
@@ -257,11 +283,15 @@ def render(scene: Scene) -> Rendering:
         origins = points[lit] + n[lit] * 1e-4
         dirs = np.broadcast_to(light.direction, origins.shape)
         blocked = np.zeros(len(origins), dtype=bool)
+        # coordinates along the light: rays towards a directional light are parallel, so a
+        # bounding sphere shadows a point when it is within R across and ahead along the light
+        across = _frame_towards(light.direction)
+        local = origins @ across  # M, 3; column 2 along the light
         for group in _groups(scene.primitives):
-            rays = _rays_through(origins, dirs, group.centre, group.radius, np.arange(len(origins)))
+            rays = _ahead_within(local, group.centre @ across, group.radius, np.arange(len(origins)))
             for k in group.members:
                 p = scene.primitives[k]
-                sub = _rays_through(origins, dirs, p.centre, _radius(p), rays[~blocked[rays]])
+                sub = _ahead_within(local, p.centre @ across, _radius(p), rays[~blocked[rays]])
                 if len(sub):
                     blocked[sub] |= np.isfinite(intersect(p, origins[sub], dirs[sub]))
         shadow = np.ones(len(d))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -11,11 +12,18 @@ from torch import nn
 from sak_core.weights import load_timm_weights
 
 
-def build(timm_arch: str, arch: dict[str, Any]) -> nn.Module:
-    """timm's ``samvit_*`` model from the resolved architecture."""
+def build(timm_arch: str, arch: dict[str, Any], faithful: bool = False) -> nn.Module:
+    """timm's ``samvit_*`` model from the resolved architecture.
+
+    timm's port uses LayerNorm eps 1e-5 where SAM uses 1e-6; the official eps is restored
+    unless ``faithful`` asks for the port as the reference used it.
+    """
     import timm
 
-    return timm.create_model(timm_arch, pretrained=False, **arch)
+    args = dict(arch)
+    if not faithful:
+        args.setdefault("norm_layer", functools.partial(nn.LayerNorm, eps=1e-6))
+    return timm.create_model(timm_arch, pretrained=False, **args)
 
 
 def load(encoder: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str = "") -> None:

@@ -29,7 +29,8 @@ class SamOptions:
     backend: ``"segment_anything"`` (default, the official encoder) or ``"timm"`` (samvit).
     weights: None (cache or download), ``"random"``, or a file path (either layout).
     faithful: True reports no valid region (the reference stretches the padded grid over the
-        student grid); False reports the part of the grid that covers the image.
+        student grid) and keeps timm's LayerNorm eps (1e-5) in the timm backend; False reports
+        the part of the grid that covers the image and uses SAM's eps (1e-6) in both backends.
     arch: architecture overrides (``embed_dim``, ``depth``, ``num_heads``, ``img_size``,
         ``global_attn_indexes``, ``window_size``, ...); the taps are the global-attention blocks.
     input_mean, input_std: the normalisation of the images the teacher receives.
@@ -121,7 +122,7 @@ class SamTeacher(Teacher):
         size, arch = options.resolved_size(), options.resolved_arch()
         if options.backend == "timm":
             self._backend = backend_timm
-            self.encoder = backend_timm.build(size.timm_arch, arch)
+            self.encoder = backend_timm.build(size.timm_arch, arch, options.faithful)
         else:
             self._backend = backend_segment_anything
             self.encoder = backend_segment_anything.build(arch)

@@ -13,7 +13,7 @@ import torch
 from sak_core.errors import SpecError
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
 from sak_core.teachers import Teacher, TeacherOutput, even_taps, fit_to_patch_grid, parse_options, take_levels
-from sak_core.weights import load_timm_weights, resolve_weights, timm_weight_sources
+from sak_core.weights import hub_source, load_timm_weights, resolve_weights, timm_weight_sources
 
 NAME = "timm"
 DEFAULT_VARIANT = "vit_base_patch16_224.augreg_in21k_ft_in1k"
@@ -163,7 +163,9 @@ SPEC = TeacherSpec(
     input_size=(224, 224),
     mean=(0.5, 0.5, 0.5),
     std=(0.5, 0.5, 0.5),
-    weights=(),
+    weights=(
+        hub_source(f"timm/{DEFAULT_VARIANT}", "model.safetensors", f"{DEFAULT_VARIANT}.safetensors", "apache-2.0"),
+    ),
     configure=configure,
     description="any timm ViT: --teachers timm:MODEL_NAME (default vit_base_patch16_224.augreg_in21k_ft_in1k)",
 )
