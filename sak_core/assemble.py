@@ -27,6 +27,7 @@ def resolve_tasks(config: RunConfig) -> list[str]:
     installed = get_registry().names("task")
     if config.tasks == "all":
         tasks = [t for t in dataset.tasks if t in installed]
+        tasks += [t for t in installed if t not in tasks and get_task_spec(t).supported_by(dataset)]
         if not tasks:
             raise ConfigError(
                 f"dataset '{dataset.name}' has labels for {sorted(dataset.tasks) or 'no task'} but none "
@@ -34,10 +35,11 @@ def resolve_tasks(config: RunConfig) -> list[str]:
             )
         return tasks
     for name in config.tasks:
-        get_task_spec(name)  # unknown names fail with the installed list
-        if name not in dataset.tasks:
+        spec = get_task_spec(name)  # unknown names fail with the installed list
+        if not spec.supported_by(dataset):
+            needs = f" (its targets derive from {list(spec.requires)})" if spec.derive_target else ""
             raise ConfigError(
-                f"dataset '{dataset.name}' has no labels for task '{name}'; it has {sorted(dataset.tasks)}"
+                f"dataset '{dataset.name}' has no labels for task '{name}'{needs}; it has {sorted(dataset.tasks)}"
             )
     return list(config.tasks)
 
@@ -66,3 +68,12 @@ def create_student(config: StudentConfig | RunConfig | dict[str, Any]) -> SAKStu
     elif isinstance(config, dict):
         config = StudentConfig.model_validate(config)
     return SAKStudent(config)
+
+
+def add_derived_targets(batch: dict[str, Any], task_names: list[str]) -> dict[str, Any]:
+    """Fill in the targets of tasks whose spec derives them from other batch entries."""
+    for name in task_names:
+        spec = get_task_spec(name)
+        if name not in batch and spec.derive_target is not None:
+            batch[name] = spec.derive_target(batch)
+    return batch

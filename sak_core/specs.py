@@ -90,6 +90,11 @@ class TaskSpec:
         loss_weight: default weight of the task loss in the multi-task sum.
         metric_name: the task's primary metric, the one used for the multi-task gain.
         higher_is_better: direction of the primary metric.
+        derive_target: optional ``derive_target(batch) -> Tensor`` that builds this task's
+            target from other entries of a collated batch (after augmentation), so a new task
+            can train on datasets that do not store its labels.
+        requires: the batch keys ``derive_target`` reads; a dataset that has labels for all
+            of them supports the task.
         description: one line shown by ``sak plugins``.
     """
 
@@ -99,7 +104,15 @@ class TaskSpec:
     loss_weight: float = 1.0
     metric_name: str = ""
     higher_is_better: bool = True
+    derive_target: Callable[[Mapping[str, Any]], Any] | None = None
+    requires: tuple[str, ...] = ()
     description: str = ""
+
+    def supported_by(self, dataset: DatasetSpec) -> bool:
+        """Whether ``dataset`` has this task's labels, or everything its targets derive from."""
+        if self.name in dataset.tasks:
+            return True
+        return self.derive_target is not None and all(key in dataset.tasks for key in self.requires)
 
     def create(self, dataset: DatasetSpec) -> Task:
         """The task bound to ``dataset``."""

@@ -23,8 +23,8 @@ from sak_core.errors import SpecError
 from sak_core.specs import IGNORE_INDEX
 from sak_core.tasks import Task
 
-VOID_COLOUR = (255, 255, 255)
-"""Colour of ignored pixels in every rendering."""
+VOID_COLOUR = (224, 223, 192)
+"""Colour of ignored pixels in every rendering (off-grey, so it never looks like a value)."""
 
 
 # -- tensors --------------------------------------------------------------------------------

@@ -151,7 +151,7 @@ def _hit_tube(o_l: np.ndarray, d_l: np.ndarray, radius: float, half: float) -> n
         tc = (cap_y - oy) / dy
         xc, zc = ox + tc * dx, oz + tc * dz
         cap = np.where((tc > EPS) & (xc * xc + zc * zc <= radius * radius), tc, np.inf)
-    return np.minimum(side, np.nan_to_num(cap, nan=np.inf))
+    return np.minimum(side, np.where(np.isnan(cap), np.inf, cap))
 
 
 def intersect(p: Primitive, o: np.ndarray, d: np.ndarray, dd: np.ndarray | None = None) -> np.ndarray:

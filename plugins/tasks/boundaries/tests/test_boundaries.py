@@ -16,6 +16,7 @@ from PIL import Image
 from sak_core import DatasetSpec
 from sak_core.errors import SakError
 from sak_core.plugins import get_registry
+from sak_core.tasklib import VOID_COLOUR
 from sak_task_boundaries import SPEC, ApproximateBoundaryF, BalancedBCELoss
 from sak_task_boundaries.task import tolerance_pixels
 
@@ -62,7 +63,7 @@ def test_loss_gradients_and_all_ignored():
     bind().loss()(outputs, target).backward()
     assert torch.isfinite(outputs.grad).all() and outputs.grad[1, 0, 0, 0] == 0
     assert outputs.grad.abs().sum() > 0
-    assert float(bind().loss()(outputs, torch.full_like(target, 255))) == 0.0
+    assert float(bind().loss()(outputs.detach(), torch.full_like(target, 255))) == 0.0
 
 
 def vertical_edge(h=5, w=5, col=2) -> torch.Tensor:
@@ -176,5 +177,5 @@ def test_postprocess_save_and_visualise(tmp_path):
     assert path.suffix == ".png"
     np.testing.assert_array_equal(np.array(Image.open(path)), [[127, 255], [0, 63]])
     rgb = task.visualise(torch.tensor([[[1.0, 0.0], [255.0, 1.0]]]))
-    assert rgb.shape == (2, 2, 3) and tuple(rgb[1, 0]) == (255, 255, 255)
-    assert tuple(rgb[0, 1]) == (0, 0, 0)
+    assert rgb.shape == (2, 2, 3) and tuple(rgb[1, 0]) == VOID_COLOUR
+    assert tuple(rgb[0, 1]) == (0, 0, 0) and tuple(rgb[0, 0]) == (255, 255, 255)

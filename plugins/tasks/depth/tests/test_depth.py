@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sak_core import DatasetSpec
 from sak_core.plugins import PluginManager, get_registry
+from sak_core.tasklib import VOID_COLOUR
 from sak_task_depth import SPEC
 
 
@@ -99,7 +100,7 @@ def test_postprocess_save_and_visualise(tmp_path):
     np.testing.assert_array_equal(saved, prediction[0, 0].numpy())
     rgb = task.visualise(t([[1.0, 255.0], [2.0, 3.0]])[0])
     assert rgb.shape == (2, 2, 3) and rgb.dtype == np.uint8
-    assert tuple(rgb[0, 1]) == (255, 255, 255) and tuple(rgb[0, 0]) != tuple(rgb[1, 1])
+    assert tuple(rgb[0, 1]) == VOID_COLOUR and tuple(rgb[0, 0]) != tuple(rgb[1, 1])
 
 
 def test_removing_the_plugin_removes_only_its_task(monkeypatch):

@@ -1,0 +1,171 @@
+"""Tests of sak_core.weights: finding, reading and strictly loading teacher weights (no network)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from sak_core.errors import CheckpointError
+from sak_core.specs import WeightSource
+from sak_core.weights import (
+    RandomWeightsWarning,
+    cached_path,
+    hub_source,
+    load_state_dict_strict,
+    parse_hub_url,
+    read_state_dict,
+    resolve_weights,
+    weights_dir,
+)
+
+SOURCE = WeightSource("tiny_teacher.safetensors", "https://huggingface.co/org/tiny/resolve/main/model.safetensors")
+OTHER = WeightSource("tiny_teacher.pth", "https://example.org/releases/tiny_teacher.pth")
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty sak weights folder, empty library caches, and no network."""
+    import huggingface_hub.constants
+
+    folder = tmp_path / "sak-weights"
+    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return folder
+
+
+def tiny_module() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
+
+
+def test_weights_dir_follows_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("SAK_WEIGHTS", str(tmp_path / "w"))
+    assert weights_dir() == tmp_path / "w"
+    monkeypatch.delenv("SAK_WEIGHTS")
+    assert weights_dir().parts[-3:] == (".cache", "sak", "weights")
+
+
+def test_parse_hub_url_round_trips_hub_source():
+    source = hub_source("timm/vit_x.tag", "model.safetensors", "vit_x.tag.safetensors")
+    hub = parse_hub_url(source.url)
+    assert (hub.repo_id, hub.filename, hub.revision) == ("timm/vit_x.tag", "model.safetensors", "main")
+    assert parse_hub_url("https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth") is None
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_read_state_dict_round_trips_and_unwraps(tmp_path, suffix):
+    state = {k: v.clone() for k, v in tiny_module().state_dict().items()}
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".safetensors":
+        save_file(state, str(path))
+    else:  # a training checkpoint: wrapped and saved from DataParallel
+        torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
+    loaded = read_state_dict(path)
+    assert loaded.keys() == state.keys()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_truncated_file_is_a_clear_error(tmp_path, suffix):
+    path = tmp_path / f"w{suffix}"
+    state = {"weight": torch.randn(64, 64)}
+    save_file(state, str(path)) if suffix == ".safetensors" else torch.save(state, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated, corrupt") as info:
+        read_state_dict(path, "tiny", hint="Fetch it from https://example.org/w")
+    assert str(path) in str(info.value) and "https://example.org/w" in str(info.value)
+
+
+def test_pickled_objects_are_refused(tmp_path):
+    path = tmp_path / "evil.pth"
+    torch.save({"weight": torch.zeros(1), "obj": nn.Linear(1, 1)}, path)  # needs full unpickling
+    with pytest.raises(CheckpointError, match="could not read"):
+        read_state_dict(path)
+
+
+def test_strict_load_lists_what_does_not_fit_and_loads_nothing(tmp_path):
+    module = tiny_module()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    state = {k: torch.ones_like(v) for k, v in before.items()}
+    del state["1.bias"]
+    state["2.weight"] = torch.ones(3)
+    state["0.weight"] = torch.ones(5, 4)
+    with pytest.raises(CheckpointError) as info:
+        load_state_dict_strict(module, state, "tiny", tmp_path / "w.pth")
+    message = str(info.value)
+    assert "missing keys: 1.bias" in message
+    assert "unexpected keys: 2.weight" in message
+    assert "0.weight (5, 4) vs (3, 4)" in message
+    assert all(torch.equal(module.state_dict()[k], v) for k, v in before.items())
+
+
+def test_strict_load_loads_exactly(tmp_path):
+    source, target = tiny_module(), tiny_module()
+    load_state_dict_strict(target, source.state_dict(), "tiny", tmp_path / "w.pth")
+    assert all(torch.equal(target.state_dict()[k], v) for k, v in source.state_dict().items())
+
+
+def test_random_weights_are_announced(cache):
+    with pytest.warns(RandomWeightsWarning, match="teacher 'tiny' uses random weights"):
+        assert resolve_weights("tiny", "random", [SOURCE]) is None
+
+
+def test_explicit_path_must_exist(cache, tmp_path):
+    with pytest.raises(CheckpointError, match="not found: .*nope.pth"):
+        resolve_weights("tiny", tmp_path / "nope.pth", [SOURCE])
+    path = tmp_path / "mine.pth"
+    torch.save({"w": torch.zeros(1)}, path)
+    assert resolve_weights("tiny", str(path), [SOURCE]) == path
+
+
+def test_file_in_weights_folder_is_found(cache):
+    cache.mkdir(parents=True)
+    save_file({"w": torch.zeros(1)}, str(cache / OTHER.filename))
+    assert cached_path(SOURCE) is None
+    assert resolve_weights("tiny", None, [SOURCE, OTHER]) == cache / OTHER.filename
+
+
+def test_file_in_torch_hub_cache_is_found(cache, tmp_path):
+    target = tmp_path / "torch" / "hub" / "checkpoints" / "tiny_teacher.pth"
+    target.parent.mkdir(parents=True)
+    torch.save({"w": torch.zeros(1)}, target)
+    assert cached_path(OTHER) == target
+
+
+def test_offline_error_names_files_urls_and_folder(cache):
+    with pytest.raises(CheckpointError) as info:
+        resolve_weights("tiny", None, [SOURCE, OTHER])
+    message = str(info.value)
+    assert "no weights for teacher 'tiny'" in message and "offline" in message
+    for source in (SOURCE, OTHER):
+        assert source.url in message
+        assert str(cache / source.filename) in message
+    assert "--teacher-weights tiny=PATH" in message
+
+
+def test_sak_weights_command_lists_sources(cache, capsys, monkeypatch):
+    from sak_core import hookimpl
+    from sak_core.cli.main import main
+    from sak_core.plugins import temporary_plugin
+    from sak_core.specs import TeacherSpec
+
+    monkeypatch.setenv("COLUMNS", "300")
+    spec = TeacherSpec("tinyweights", factory=lambda **_: None, feature_dim=4, tap_indices=(0,),
+                       patch_size=16, input_size=(32, 32), weights=(SOURCE, OTHER))
+
+    class Plugin:
+        @hookimpl
+        def sak_register_teachers(self, register):
+            register(spec)
+
+    cache.mkdir(parents=True)
+    torch.save({"w": torch.zeros(1)}, cache / OTHER.filename)
+    with temporary_plugin(Plugin()):
+        assert main(["weights", "tinyweights"]) == 0
+    out = capsys.readouterr().out
+    assert SOURCE.filename in out and SOURCE.url in out and OTHER.url in out
+    assert str(cache / OTHER.filename) in out  # present, with where it was found
+    assert "no" in out  # the safetensors source is absent
