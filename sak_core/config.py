@@ -49,6 +49,8 @@ class DataSection(_Section):
     workers: int = Field(2, ge=0)
     corrupt: Literal["error", "skip"] = "error"
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset factory")
+    val_batch_size: int | None = Field(None, ge=1, description="validation batch size; default batch_size")
+    val_limit: int | None = Field(None, ge=1, description="validate on the first N samples of the split only")
 
 
 class OptimSection(_Section):
@@ -59,10 +61,15 @@ class OptimSection(_Section):
     warmup_iters: int = Field(0, ge=0)
     min_lr: float = Field(0.0, ge=0)
     iterations: int = Field(40000, ge=1)
+    epochs: float | None = Field(None, gt=0, description="length in passes over the data; replaces iterations")
+    warmup_epochs: float | None = Field(None, ge=0, description="warm-up in epochs; replaces warmup_iters")
     grad_clip: float | None = Field(10.0, gt=0)
     alpha: float = Field(1.0, ge=0, description="weight of the distillation loss in stage 2")
     seed: int = 42
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    teacher_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: bf16 (fp16 without bf16 support) on GPU, fp32 on CPU"
+    )
     compile: bool = False
 
 
@@ -71,6 +78,11 @@ class OutputSection(_Section):
     checkpoint_every: int = Field(1000, ge=1)
     val_every: int = Field(1000, ge=1)
     log_every: int = Field(20, ge=1)
+    baseline: str | None = Field(
+        None, description="baseline table (name or YAML) for picking the best checkpoint by dm; "
+        "default: dm against the first validation"
+    )
+    tensorboard: bool = Field(True, description="also write TensorBoard scalars when tensorboard is installed")
 
 
 class RunConfig(_Section):
@@ -84,6 +96,8 @@ class RunConfig(_Section):
     data: DataSection = Field(default_factory=DataSection)
     optim: OptimSection = Field(default_factory=OptimSection)
     output: OutputSection = Field(default_factory=OutputSection)
+    init: str | None = Field(None, description="stage-2 start: a stage-1 run directory or .safetensors file")
+    strict_init: bool = Field(False, description="fail when any key of the init checkpoint does not load")
 
     @field_validator("teachers", mode="before")
     @classmethod

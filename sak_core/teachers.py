@@ -125,12 +125,12 @@ def fit_to_patch_grid(images: torch.Tensor, patch_size: int, crop: bool = False)
 
     Default: resize to the nearest multiple, so the token grid covers the whole image (384 px at
     /14 -> 378 px, 27 x 27 tokens). ``crop=True``: drop the pixels past the last full patch, which
-    is what a fixed-size strided patch embedding does (the reference behaviour).
+    is what a fixed-size strided patch embedding does (the reference behaviour); an image smaller
+    than one patch is resized either way.
     """
     h, w = images.shape[-2:]
-    if crop:
-        new_h, new_w = max(1, h // patch_size) * patch_size, max(1, w // patch_size) * patch_size
-        return images[..., :new_h, :new_w]
+    if crop and h >= patch_size and w >= patch_size:
+        return images[..., : h // patch_size * patch_size, : w // patch_size * patch_size]
     new_h = max(1, int(h / patch_size + 0.5)) * patch_size
     new_w = max(1, int(w / patch_size + 0.5)) * patch_size
     if (new_h, new_w) == (h, w):

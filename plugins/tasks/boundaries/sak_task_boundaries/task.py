@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +105,12 @@ class ApproximateBoundaryF:
         truth = valid & (targets >= 0.5)
         near_truth = _dilate(truth, r)
         prob = torch.sigmoid(outputs.double()[:, :1])
-        for k, t in enumerate(self.thresholds):
-            predicted = valid & (prob >= t)
-            self.predicted[k] += int(predicted.sum())
-            self.precise[k] += int((predicted & near_truth).sum())
-            self.recalled[k] += int((truth & _dilate(predicted, r)).sum())
+        grid = torch.as_tensor(self.thresholds, dtype=prob.dtype, device=prob.device)
+        predicted = valid & (prob >= grid.view(-1, 1, 1, 1, 1))  # K, B, 1, H, W
+        near_predicted = _dilate(predicted.flatten(0, 1), r).view_as(predicted)
+        self.predicted += to_numpy(predicted.sum(dim=(1, 2, 3, 4)))
+        self.precise += to_numpy((predicted & near_truth).sum(dim=(1, 2, 3, 4)))
+        self.recalled += to_numpy((truth & near_predicted).sum(dim=(1, 2, 3, 4)))
         self.actual += int(truth.sum())
 
     def compute(self) -> dict[str, float]:
@@ -139,9 +139,9 @@ def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return F.max_pool2d(mask.float(), kernel_size=k, stride=1, padding=radius) > 0
 
 
-def _load_evaluate_odsf() -> Callable[..., dict[str, float]]:
+def _load_odsf_accumulator() -> type:
     try:
-        from sak_task_boundaries.odsf import evaluate_odsf
+        from sak_task_boundaries.odsf import OdsFAccumulator
     except ImportError as exc:
         missing = getattr(exc, "name", "") or ""
         if missing == "sak_task_boundaries.odsf":
@@ -154,27 +154,34 @@ def _load_evaluate_odsf() -> Callable[..., dict[str, float]]:
             f"the full boundary metric (odsF) could not load its evaluator ({exc}): reinstall "
             "sak-task-boundaries with its dependencies (pip install -e plugins/tasks/boundaries)"
         ) from exc
-    return evaluate_odsf
+    return OdsFAccumulator
+
+
+# scores the odsF module returns as fractions; reported here in percent like every other task
+_FRACTIONS = ("odsF", "oisF", "AP", "ods_precision", "ods_recall")
 
 
 class FullBoundaryMetric:
-    """The protocol's odsF: keeps each image's boundary map as the 8-bit file the protocol scores
-    (``uint8(sigmoid x 255)``, truncated) and its ground truth, both cropped to the box of
-    non-ignored pixels (the padding goes), and hands them to
-    ``sak_task_boundaries.odsf.evaluate_odsf(predictions, targets, max_dist=...)`` in
-    :meth:`compute`. ``predictions``: list of ``H x W`` uint8; ``targets``: list of ``H x W``
-    uint8 in {0, 1}, 255 ignored. Memory: about 2 bytes per scored pixel.
+    """The protocol's odsF, computed by :mod:`sak_task_boundaries.odsf` (edge NMS, 99
+    thresholds, pixel matching within ``max_dist`` of the diagonal).
+
+    Each image's map is handed over as the 8-bit file the protocol scores
+    (``uint8(sigmoid x 255)``, truncated), with its ground truth, both cropped to the box of
+    non-ignored pixels so the padding goes; ignored pixels inside that box count as
+    non-boundary. Images are scored in the odsF module's worker pool while evaluation goes on.
+    ``odsF``, ``oisF``, ``AP`` and the ODS precision and recall are returned in percent.
     """
 
-    def __init__(self, max_dist: float = MAX_DIST, ignore_index: int = IGNORE_INDEX) -> None:
-        self._evaluate = _load_evaluate_odsf()  # fail before a long evaluation loop, not after
+    def __init__(
+        self, max_dist: float = MAX_DIST, ignore_index: int = IGNORE_INDEX, **odsf_options: Any
+    ) -> None:
+        accumulator = _load_odsf_accumulator()  # fail before a long evaluation loop, not after
         self.max_dist = max_dist
         self.ignore_index = ignore_index
-        self.reset()
+        self.accumulator = accumulator(max_dist, **odsf_options)
 
     def reset(self) -> None:
-        self.predictions: list[np.ndarray] = []
-        self.targets: list[np.ndarray] = []
+        self.accumulator.reset()
 
     @torch.no_grad()
     def update(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
@@ -188,13 +195,15 @@ class FullBoundaryMetric:
             if rows.size == 0:
                 continue
             box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-            g = g[box]
-            self.predictions.append(to_uint8(p[box]))
-            self.targets.append(np.where(g == self.ignore_index, self.ignore_index, g >= 0.5).astype(np.uint8))
+            boundary = (valid[box] & (g[box] >= 0.5)).astype(np.uint8)
+            self.accumulator.update(to_uint8(p[box]), boundary)
 
     def compute(self) -> dict[str, float]:
-        scores: dict[str, Any] = self._evaluate(self.predictions, self.targets, max_dist=self.max_dist)
-        return {**{k: float(v) for k, v in scores.items()}, "approximate": 0.0}
+        scores = self.accumulator.compute()
+        return {
+            **{k: float(v) * (100.0 if k in _FRACTIONS else 1.0) for k, v in scores.items()},
+            "approximate": 0.0,
+        }
 
 
 class BoundaryTask(Task):
@@ -211,11 +220,12 @@ class BoundaryTask(Task):
     def loss(self) -> nn.Module:
         return BalancedBCELoss(float(self.options.get("pos_weight", POS_WEIGHT)), self.ignore_index)
 
-    def metric(self, full: bool = False) -> ApproximateBoundaryF | FullBoundaryMetric:
-        """The approximate F (fast, for validation) or, with ``full=True``, the protocol's odsF."""
+    def metric(self, full: bool = False, **odsf_options: Any) -> ApproximateBoundaryF | FullBoundaryMetric:
+        """The approximate F (fast, for validation) or, with ``full=True``, the protocol's odsF;
+        ``odsf_options`` (``workers``, ``nms_radius``, ...) go to the odsF accumulator."""
         max_dist = float(self.options.get("max_dist", MAX_DIST))
         if full:
-            return FullBoundaryMetric(max_dist, self.ignore_index)
+            return FullBoundaryMetric(max_dist, self.ignore_index, **odsf_options)
         tolerance = self.options.get("tolerance_px")
         return ApproximateBoundaryF(
             max_dist, None if tolerance is None else int(tolerance), self.ignore_index

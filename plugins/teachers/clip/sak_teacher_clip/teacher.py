@@ -113,5 +113,5 @@ SPEC = TeacherSpec(
     std=OPENAI_STD,
     weights=default_sources(),
     configure=configure,
-    description="CLIP ViT-B/16 (open_clip laion2b_s34b_b88k), object-level semantics",
+    description="CLIP ViT-B-16 laion2b_s34b_b88k (open_clip), object-level semantics",
 )

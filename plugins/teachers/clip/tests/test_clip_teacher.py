@@ -1,0 +1,154 @@
+"""Tests of the clip teacher (open_clip and timm backends) at tiny sizes."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+import torch
+
+import sak_core
+from sak_core.errors import CheckpointError, SpecError
+from sak_core.weights import RandomWeightsWarning
+
+TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=32)
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty sak weights folder, empty library caches, and no network."""
+    import huggingface_hub.constants
+
+    folder = tmp_path / "sak-weights"
+    folder.mkdir()
+    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return folder
+
+
+@pytest.fixture(scope="module", params=["open_clip", "timm"])
+def teacher(request):
+    with pytest.warns(RandomWeightsWarning, match="'clip'"):
+        return sak_core.create_teacher("clip", backend=request.param, weights="random", arch=TINY)
+
+
+def test_registered_by_its_distribution():
+    eps = importlib.metadata.entry_points(group="sak.teachers")
+    assert any(ep.name == "clip" and ep.value == "sak_teacher_clip.plugin" for ep in eps)
+    assert sak_core.plugins.get_registry().get("teacher", "clip").distribution == "sak-teacher-clip"
+
+
+def test_default_spec_is_what_configure_gives():
+    default = sak_core.get_teacher_spec("clip")
+    configured = sak_core.get_teacher_spec("clip", variant="ViT-B-16", pretrained="laion2b_s34b_b88k")
+    assert default == configured
+    assert (default.feature_dim, default.tap_indices, default.patch_size, default.mean) == (
+        768, (2, 5, 8, 11), 16, OPENAI_MEAN)
+
+
+def test_paper_preset_on_timm():
+    spec = sak_core.get_teacher_spec("clip", backend="timm")
+    assert (spec.feature_dim, spec.tap_indices, spec.patch_size, spec.input_size) == (768, (2, 5, 8, 11), 16, (384, 384))
+    assert spec.mean == OPENAI_MEAN
+    assert spec.weights[0].url == ("https://huggingface.co/timm/vit_base_patch16_clip_384.laion2b_ft_in12k_in1k"
+                                   "/resolve/main/model.safetensors")
+
+
+def test_large_variant_and_bad_names():
+    spec = sak_core.get_teacher_spec("clip:ViT-L-14", pretrained="openai")
+    assert (spec.feature_dim, spec.tap_indices, spec.patch_size) == (1024, (5, 11, 17, 23), 14)
+    with pytest.raises(SpecError, match="no pretrained tag 'nope'.*laion2b_s34b_b88k"):
+        sak_core.get_teacher_spec("clip", pretrained="nope")
+    with pytest.raises(SpecError, match="no backend 'hf'"):
+        sak_core.get_teacher_spec("clip", backend="hf")
+    with pytest.raises(SpecError, match="use backend='timm'"):
+        sak_core.get_teacher_spec("clip:ViT-B-16-SigLIP")
+
+
+def test_features_shapes_and_levels(teacher):
+    out = teacher(torch.randn(2, 3, 32, 48))
+    assert teacher.spec.tap_indices == (0, 1, 2, 3)
+    assert [tuple(f.shape) for f in out.features] == [(2, 32, 2, 3)] * 4
+    assert out.valid_size is None
+
+
+def test_frozen_and_eval_even_after_train(teacher):
+    teacher.train()
+    assert not any(m.training for m in teacher.modules())
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_own_statistics_unless_faithful(teacher):
+    images = torch.randn(1, 3, 32, 32)
+    own = teacher(images).features[-1]
+    teacher.faithful = True
+    try:
+        reference = teacher(images).features[-1]
+        assert torch.equal(teacher.renormalize(images), images)
+    finally:
+        teacher.faithful = False
+    assert not torch.allclose(own, reference)
+
+
+def test_open_clip_blocks_match_open_clip_at_native_size():
+    """Our embedding (which resamples position embeddings) is open_clip's own at its size."""
+    with pytest.warns(RandomWeightsWarning):
+        teacher = sak_core.create_teacher("clip", weights="random", arch=TINY, faithful=True)
+    images = torch.randn(2, 3, 32, 32)
+    ours = teacher(images).features
+    with torch.no_grad():
+        theirs = teacher.tower.forward_intermediates(images, indices=[0, 1, 2, 3], intermediates_only=True)
+    for a, b in zip(ours, theirs["image_intermediates"]):
+        torch.testing.assert_close(a, b)
+
+
+def test_open_clip_checkpoint_round_trips(cache):
+    """A full open_clip checkpoint (visual + text keys) in the cache loads its visual part exactly."""
+    with pytest.warns(RandomWeightsWarning):
+        source = sak_core.create_teacher("clip", weights="random", arch=TINY)
+    state = {f"visual.{k}": v for k, v in source.tower.state_dict().items()}
+    state["token_embedding.weight"] = torch.randn(10, 8)  # the text tower is ignored
+    filename = sak_core.get_teacher_spec("clip").weights[1].filename  # the .bin source
+    torch.save(state, cache / filename)
+    loaded = sak_core.create_teacher("clip", arch=TINY)
+    assert all(torch.equal(loaded.tower.state_dict()[k], v) for k, v in source.tower.state_dict().items())
+
+
+def test_timm_checkpoint_round_trips(tmp_path):
+    with pytest.warns(RandomWeightsWarning):
+        teacher = sak_core.create_teacher("clip", backend="timm", weights="random", arch=TINY)
+    path = tmp_path / "clip_timm.pth"
+    torch.save(dict(teacher.tower.state_dict()), path)
+    loaded = sak_core.create_teacher("clip", backend="timm", weights=path, arch=TINY)
+    images = torch.randn(1, 3, 32, 32)
+    assert all(torch.equal(a, b) for a, b in zip(loaded(images).features, teacher(images).features))
+
+
+def test_truncated_checkpoint_is_refused(cache):
+    with pytest.warns(RandomWeightsWarning):
+        source = sak_core.create_teacher("clip", weights="random", arch=TINY)
+    path = cache / "open_clip_ViT-B-16_laion2b_s34b_b88k.bin"
+    torch.save({f"visual.{k}": v for k, v in source.tower.state_dict().items()}, path)
+    path.write_bytes(path.read_bytes()[:-4096])
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        sak_core.create_teacher("clip", arch=TINY)
+
+
+def test_offline_error_says_what_to_fetch(cache):
+    with pytest.raises(CheckpointError) as info:
+        sak_core.create_teacher("clip", arch=TINY)
+    message = str(info.value)
+    assert "https://huggingface.co/laion/CLIP-ViT-B-16-laion2B-s34B-b88K/resolve/main/open_clip_model.safetensors" in message
+    assert str(cache / "open_clip_ViT-B-16_laion2b_s34b_b88k.safetensors") in message
+
+
+@pytest.mark.slow
+def test_real_base_architecture():
+    with pytest.warns(RandomWeightsWarning):
+        teacher = sak_core.create_teacher("clip", weights="random")
+    out = teacher(torch.randn(1, 3, 224, 224))
+    assert [tuple(f.shape) for f in out.features] == [(1, 768, 14, 14)] * 4
+    assert len(teacher.tower.transformer.resblocks) == 12

@@ -1,0 +1,152 @@
+"""Tests of the sam teacher (segment-anything and timm backends) at tiny sizes."""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import sak_core
+from sak_core.errors import CheckpointError, SpecError
+from sak_core.weights import RandomWeightsWarning
+from sak_teacher_sam.teacher import resize_longest_side
+
+# Windowed blocks 0 and 2 (window 2 on a 4 x 4 grid), global-attention blocks 1 and 3.
+TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=64, global_attn_indexes=(1, 3), window_size=2)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty sak weights folder, empty library caches, and no network."""
+    import huggingface_hub.constants
+
+    folder = tmp_path / "sak-weights"
+    folder.mkdir()
+    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    with pytest.warns(RandomWeightsWarning, match="'sam'"):
+        return sak_core.create_teacher("sam", weights="random", arch=TINY)
+
+
+def sam_checkpoint(teacher) -> dict[str, torch.Tensor]:
+    """The teacher's encoder in the layout of the official SAM files (plus a decoder key)."""
+    state = {f"image_encoder.{k}": v for k, v in teacher.encoder.state_dict().items()}
+    state["mask_decoder.iou_token.weight"] = torch.randn(1, 8)
+    return state
+
+
+def test_registered_by_its_distribution():
+    eps = importlib.metadata.entry_points(group="sak.teachers")
+    assert any(ep.name == "sam" and ep.value == "sak_teacher_sam.plugin" for ep in eps)
+    assert sak_core.plugins.get_registry().get("teacher", "sam").distribution == "sak-teacher-sam"
+
+
+@pytest.mark.parametrize(
+    ("size", "dim", "taps"),
+    [("vit_b", 768, (2, 5, 8, 11)), ("vit_l", 1024, (5, 11, 17, 23)), ("vit_h", 1280, (7, 15, 23, 31))],
+)
+def test_configure_taps_the_global_attention_blocks(size, dim, taps):
+    for backend in ("segment_anything", "timm"):
+        spec = sak_core.get_teacher_spec(f"sam:{size}", backend=backend)
+        assert (spec.feature_dim, spec.tap_indices, spec.input_size, spec.patch_size) == (dim, taps, (1024, 1024), 16)
+        assert any(s.url.startswith("https://dl.fbaipublicfiles.com/segment_anything/sam_") for s in spec.weights)
+    assert sak_core.get_teacher_spec("sam", arch=dict(depth=4)).tap_indices == (0, 1, 2, 3)
+
+
+def test_features_and_valid_region_of_a_wide_image(teacher):
+    out = teacher(torch.randn(2, 3, 32, 64))  # resized to 32 x 64, padded to 64 x 64
+    assert [tuple(f.shape) for f in out.features] == [(2, 32, 4, 4)] * 2
+    assert out.valid_size == (2, 4)
+
+
+@settings(max_examples=10, deadline=None)
+@given(h=st.integers(8, 96), w=st.integers(8, 96))
+def test_valid_region_covers_the_resized_image(teacher, h, w):
+    out = teacher(torch.randn(1, 3, h, w))
+    scale = 64 / max(h, w)
+    rows, cols = -(-int(h * scale + 0.5) // 16), -(-int(w * scale + 0.5) // 16)
+    assert out.valid_size == (None if (rows, cols) == (4, 4) else (rows, cols))
+
+
+def test_padding_is_zero_after_normalisation():
+    images = torch.randn(1, 3, 30, 60)
+    padded, (h, w) = resize_longest_side(images, 64)
+    assert padded.shape == (1, 3, 64, 64) and (h, w) == (32, 64)
+    assert torch.count_nonzero(padded[..., 32:, :]) == 0
+
+
+def test_faithful_reports_no_valid_region():
+    with pytest.warns(RandomWeightsWarning):
+        teacher = sak_core.create_teacher("sam", weights="random", arch=TINY, faithful=True)
+    assert teacher(torch.randn(1, 3, 32, 64)).valid_size is None
+
+
+def test_frozen_and_eval_even_after_train(teacher):
+    teacher.train()
+    assert not any(m.training for m in teacher.modules())
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+def test_official_checkpoint_round_trips_from_the_cache(cache, teacher):
+    torch.save(sam_checkpoint(teacher), cache / "sam_vit_b_01ec64.pth")
+    loaded = sak_core.create_teacher("sam", arch=TINY)
+    assert all(torch.equal(loaded.encoder.state_dict()[k], v) for k, v in teacher.encoder.state_dict().items())
+
+
+@pytest.mark.parametrize("direction", ["segment_anything->timm", "timm->segment_anything"])
+def test_backends_agree_on_the_same_weights(tmp_path, teacher, direction):
+    path = tmp_path / "sam.pth"
+    if direction == "segment_anything->timm":
+        source = teacher
+        torch.save(sam_checkpoint(source), path)  # converted by timm's SAM filter
+        target = sak_core.create_teacher("sam", backend="timm", weights=path, arch=TINY)
+    else:
+        with pytest.warns(RandomWeightsWarning):
+            source = sak_core.create_teacher("sam", backend="timm", weights="random", arch=TINY)
+        torch.save(dict(source.encoder.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
+        target = sak_core.create_teacher("sam", weights=path, arch=TINY)
+    images = torch.randn(2, 3, 48, 64)
+    a, b = source(images), target(images)
+    assert a.valid_size == b.valid_size == (3, 4)
+    for fa, fb in zip(a.features, b.features):
+        torch.testing.assert_close(fa, fb, atol=1e-5, rtol=1e-5)
+
+
+def test_checkpoint_of_another_size_is_refused(tmp_path, teacher):
+    path = tmp_path / "sam.pth"
+    torch.save(sam_checkpoint(teacher), path)
+    with pytest.raises(CheckpointError, match=r"does not fit teacher 'sam'.*shape mismatches"):
+        sak_core.create_teacher("sam", weights=path, arch={**TINY, "embed_dim": 64})
+
+
+def test_offline_error_says_what_to_fetch(cache):
+    with pytest.raises(CheckpointError) as info:
+        sak_core.create_teacher("sam", arch=TINY)
+    assert "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in str(info.value)
+    assert str(cache / "sam_vit_b_01ec64.pth") in str(info.value)
+
+
+def test_bad_options_are_clear_errors():
+    with pytest.raises(SpecError, match="no size 'vit_s'"):
+        sak_core.get_teacher_spec("sam:vit_s")
+    with pytest.raises(SpecError, match="no backend 'hf'"):
+        sak_core.get_teacher_spec("sam", backend="hf")
+
+
+@pytest.mark.slow
+def test_real_base_architecture():
+    with pytest.warns(RandomWeightsWarning):
+        teacher = sak_core.create_teacher("sam", weights="random")
+    out = teacher(torch.randn(1, 3, 48, 64))
+    assert [tuple(f.shape) for f in out.features] == [(1, 768, 64, 64)] * 4
+    assert out.valid_size == (48, 64)

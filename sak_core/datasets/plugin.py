@@ -1,0 +1,76 @@
+"""The built-in datasets, registered through the ``sak.datasets`` entry point like any plugin."""
+
+from __future__ import annotations
+
+import sak_core
+from sak_core.datasets import images, nyud, pascal_context
+from sak_core.datasets.synthetic import dataset as synthetic
+from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS
+from sak_core.specs import DatasetSpec
+
+PASCAL_CONTEXT = DatasetSpec(
+    name="pascal-context",
+    factory=pascal_context.create,
+    tasks={
+        "semseg": {"num_outputs": 21},
+        "parts": {"num_outputs": 7},
+        "saliency": {},
+        "normals": {},
+        "boundaries": {"max_dist": 0.0075},
+    },
+    input_size=(512, 512),
+    description="PASCAL-Context multi-task (4998 / 5105 images): semseg, parts, saliency, normals, boundaries",
+)
+
+NYUD = DatasetSpec(
+    name="nyud",
+    factory=nyud.create,
+    tasks={
+        "semseg": {"num_outputs": 40},
+        "normals": {},
+        "boundaries": {"max_dist": 0.011},
+        "depth": {},
+    },
+    input_size=(448, 576),
+    description="NYUD-v2 multi-task (795 / 654 images): semseg, normals, boundaries, depth",
+)
+
+SYNTHETIC = DatasetSpec(
+    name="synthetic",
+    factory=synthetic.create,
+    tasks={
+        "semseg": {"num_outputs": len(CLASSES), "class_names": CLASSES},
+        "parts": {"num_outputs": len(PART_GROUPS), "class_names": PART_GROUPS},
+        "saliency": {},
+        "normals": {},
+        "boundaries": {"max_dist": 0.011},
+        "depth": {},
+    },
+    input_size=(128, 128),
+    description="seeded synthetic indoor scenes with all six tasks, generated into the user cache on first use",
+)
+
+IMAGENET = DatasetSpec(
+    name="imagenet",
+    factory=images.create_imagenet,
+    tasks={},
+    input_size=(384, 384),
+    description="ImageNet-1k for stage-1 distillation: class folders or train.tar (labels unused)",
+)
+
+IMAGES = DatasetSpec(
+    name="images",
+    factory=images.create_folder,
+    tasks={},
+    input_size=(384, 384),
+    splits=("train",),
+    description="any folder of images for stage-1 distillation",
+)
+
+BUILTIN = (PASCAL_CONTEXT, NYUD, SYNTHETIC, IMAGENET, IMAGES)
+
+
+@sak_core.hookimpl
+def sak_register_datasets(register) -> None:
+    for spec in BUILTIN:
+        register(spec)

@@ -1,0 +1,112 @@
+"""Presenting evaluation results: the rich table of ``sak eval`` and the ``metrics.json`` file."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from sak_core.evaluation.scoring import EvalResult, GainSummary
+from sak_core.io import atomic_write_text
+from sak_core.tasks import Task
+
+METRICS_FILE = "metrics.json"
+FORMAT_VERSION = 1
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def results_table(
+    result: EvalResult, tasks: Mapping[str, Task], gain: GainSummary | None = None, title: str = ""
+) -> Table:
+    """One row per task: primary metric, value, direction, baseline and relative change; a last
+    row with dm. Secondary scores go in a compact column."""
+    table = Table(title=title or None)
+    for column, justify in (
+        ("task", "left"),
+        ("metric", "left"),
+        ("value", "right"),
+        ("baseline", "right"),
+        ("delta %", "right"),
+        ("other scores", "left"),
+    ):
+        table.add_column(column, justify=justify)
+    for name, scores in result.metrics.items():
+        spec = tasks[name].spec
+        key = spec.metric_name
+        arrow = "↑" if spec.higher_is_better else "↓"
+        base = gain.values.get(name) if gain else None
+        delta = gain.gains.get(name) if gain else None
+        delta_text = "-" if delta is None else f"[{'green' if delta >= 0 else 'red'}]{delta:+.2f}[/]"
+        others = ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items() if k != key)
+        table.add_row(name, f"{key} {arrow}", _fmt(scores.get(key)), _fmt(base), delta_text, others)
+    if gain is not None:
+        dm = "-" if gain.dm is None else f"[bold {'green' if gain.dm >= 0 else 'red'}]{gain.dm:+.2f}[/]"
+        table.add_section()
+        table.add_row("dm", f"vs {gain.baseline}", "", "", dm, "")
+    return table
+
+
+def metrics_document(
+    result: EvalResult,
+    tasks: Mapping[str, Task],
+    gain: GainSummary | None = None,
+    **context: Any,
+) -> dict[str, Any]:
+    """The JSON-serialisable record written to ``metrics.json``.
+
+    Keys: ``format``, the ``context`` given (checkpoint, dataset, split, ...), ``num_images``,
+    ``protocol``, ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
+    direction), and ``baseline`` / ``gains`` / ``dm`` (null without a baseline table).
+    """
+    primary = {}
+    for name, scores in result.metrics.items():
+        spec = tasks[name].spec
+        primary[name] = {
+            "metric": spec.metric_name,
+            "value": _json_number(scores.get(spec.metric_name)),
+            "higher_is_better": spec.higher_is_better,
+        }
+    return {
+        "format": FORMAT_VERSION,
+        **context,
+        "num_images": result.num_images,
+        "protocol": result.protocol,
+        "seconds": round(result.seconds, 3),
+        "metrics": {t: {k: _json_number(v) for k, v in s.items()} for t, s in result.metrics.items()},
+        "primary": primary,
+        "baseline": None
+        if gain is None
+        else {"name": gain.baseline, "source": gain.source, "metrics": gain.values, "missing": gain.missing},
+        "gains": None if gain is None else gain.gains,
+        "dm": None if gain is None else gain.dm,
+    }
+
+
+def _json_number(value: float | None) -> float | None:
+    """NaN and infinities become null (JSON has no NaN)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def metrics_path(checkpoint: Path, out: str | Path | None = None) -> Path:
+    """Where ``metrics.json`` goes: ``out`` (a ``.json`` file, or a folder to hold
+    ``metrics.json``), else beside the checkpoint (so ``RUN`` and ``RUN/best`` keep their own)."""
+    if out is None:
+        return checkpoint.parent / METRICS_FILE
+    out = Path(out)
+    return out if out.suffix == ".json" else out / METRICS_FILE
+
+
+def write_metrics(document: Mapping[str, Any], path: str | Path) -> Path:
+    """Write ``document`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,193 @@
+"""Score a student on a dataset split with every task's dataset-level metric, and the dm."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from sak_core.evaluation.run import add_derived_targets, collate_samples
+from sak_core.model import SAKStudent
+from sak_core.predict import crop_box
+from sak_core.tasks import Metric, Task
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class EvalResult:
+    """Scores of one split.
+
+    metrics: task -> every score its metric computes (the primary one included).
+    num_images: images scored.
+    seconds: wall time of the loop.
+    protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
+        ``"fast"`` when they used their training-time metric.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    num_images: int
+    seconds: float = 0.0
+    protocol: str = "full"
+
+
+def make_metric(task: Task, full: bool = True) -> Metric:
+    """A fresh metric of ``task``: its protocol metric (``metric(full=True)``) when ``full`` and
+    the task offers one, otherwise its default metric."""
+    if full and "full" in inspect.signature(task.metric).parameters:
+        return task.metric(full=True)
+    return task.metric()
+
+
+def _covers_all(box: Sequence[int] | None, size: tuple[int, int]) -> bool:
+    return box is None or tuple(int(v) for v in box) == (0, 0, *size)
+
+
+def update_metrics(
+    metrics: Mapping[str, Metric],
+    outputs: Mapping[str, torch.Tensor],
+    batch: Mapping[str, Any],
+    crop: bool = True,
+) -> None:
+    """Add one batch: each task's raw outputs are resized to its target's size when they differ,
+    then (with ``crop``) each image is cut to its ``meta["valid_box"]`` before the update."""
+    metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
+    for name, metric in metrics.items():
+        out = outputs[name].float()
+        target = batch[name]
+        size = tuple(target.shape[-2:])
+        if tuple(out.shape[-2:]) != size:
+            out = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
+        target = target.to(out.device)
+        boxes = [m.get("valid_box") for m in metas]
+        if not crop or all(_covers_all(b, size) for b in boxes):
+            metric.update(out, target)
+            continue
+        for i, box in enumerate(boxes):
+            o, t = out[i : i + 1], target[i : i + 1]
+            if box is not None:
+                o, t = crop_box(o, box), crop_box(t, box)
+            metric.update(o, t)
+
+
+def _batches(data: Any, batch_size: int, workers: int) -> Iterable[dict[str, Any]]:
+    if isinstance(data, torch.utils.data.Dataset):
+        return torch.utils.data.DataLoader(
+            data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_samples
+        )
+    return data
+
+
+@torch.no_grad()
+def evaluate(
+    student: SAKStudent,
+    tasks: Mapping[str, Task],
+    data: torch.utils.data.Dataset | Iterable[dict[str, Any]],
+    device: str | torch.device = "cpu",
+    batch_size: int = 4,
+    workers: int = 0,
+    full: bool = True,
+    crop: bool = True,
+    precision: str = "fp32",
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> EvalResult:
+    """Score ``student`` on ``data`` with every task's dataset-level metric.
+
+    Args:
+        student: the student (put in eval mode here).
+        tasks: task name -> :class:`~sak_core.tasks.Task` (see :func:`bind_tasks`); every task
+            must have a head.
+        data: a test-time dataset (samples as in docs/concepts.md) or an iterable of collated
+            batches (``meta`` a list of dicts).
+        device: where the student runs.
+        full: use a task's protocol metric when it has one (``metric(full=True)``: the boundary
+            odsF); False keeps the fast training-time metric.
+        crop: cut each image's outputs and targets to ``meta["valid_box"]`` before scoring. The
+            padding carries ignore labels, so this changes only metrics that look at the image
+            extent (boundary matching distances).
+        precision: ``fp32``, ``bf16`` or ``fp16`` autocast for the student's forward.
+        limit: score at most this many images.
+        progress: called with the number of images done after each batch.
+    """
+    device = torch.device(device)
+    student = student.to(device).eval()
+    metrics = {name: make_metric(task, full) for name, task in tasks.items()}
+    dtype = PRECISIONS[precision]
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    seen, start = 0, time.perf_counter()
+    for batch in _batches(data, batch_size, workers):
+        if limit is not None and seen >= limit:
+            break
+        if limit is not None and seen + len(batch["image"]) > limit:
+            keep = limit - seen
+            batch = {k: v[:keep] for k, v in batch.items()}
+        add_derived_targets(batch, list(tasks))
+        with autocast:
+            outputs = student(batch["image"].to(device)).tasks
+        update_metrics(metrics, outputs, batch, crop=crop)
+        seen += len(batch["image"])
+        if progress is not None:
+            progress(seen)
+    scores = {name: {k: float(v) for k, v in metric.compute().items()} for name, metric in metrics.items()}
+    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast")
+
+
+# -- multi-task gain --------------------------------------------------------------------------
+@dataclass
+class GainSummary:
+    """dm of a result against a baseline table.
+
+    baseline: the table's name; values: task -> baseline value (tasks it covers);
+    gains: task -> signed relative change in percent (positive = better);
+    dm: mean of ``gains`` (None when no task is covered); missing: scored tasks the table lacks.
+    """
+
+    baseline: str
+    source: str = ""
+    values: dict[str, float] = field(default_factory=dict)
+    gains: dict[str, float] = field(default_factory=dict)
+    dm: float | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+def primary_metrics(metrics: Mapping[str, Mapping[str, float]], tasks: Mapping[str, Task]) -> dict[str, float]:
+    """task -> value of its primary metric (``TaskSpec.metric_name``), for tasks that report it."""
+    out = {}
+    for name, scores in metrics.items():
+        key = tasks[name].spec.metric_name if name in tasks else ""
+        if key in scores and not math.isnan(scores[key]):
+            out[name] = float(scores[key])
+    return out
+
+
+def gain_summary(
+    metrics: Mapping[str, Mapping[str, float]],
+    tasks: Mapping[str, Task],
+    baseline: str | os.PathLike | Any,
+) -> GainSummary:
+    """dm of ``metrics`` against ``baseline`` (a shipped table name, a YAML path or a
+    ``BaselineTable``) over the tasks the table covers, with sak_core.multitask_gain."""
+    from sak_core.multitask_gain import BaselineTable, load_baseline, per_task_gain
+
+    table = baseline if isinstance(baseline, BaselineTable) else load_baseline(baseline)
+    primary = primary_metrics(metrics, tasks)
+    covered = {name: value for name, value in primary.items() if name in table.metrics}
+    specs = {name: tasks[name].spec for name in covered}
+    gains = per_task_gain(covered, table, specs) if covered else {}
+    return GainSummary(
+        baseline=table.name,
+        source=table.source,
+        values={name: float(table.metrics[name]) for name in covered},
+        gains=gains,
+        dm=sum(gains.values()) / len(gains) if gains else None,
+        missing=[name for name in metrics if name not in covered],
+    )

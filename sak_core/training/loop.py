@@ -1,0 +1,352 @@
+"""The training loop of both stages: distillation only (stage 1) or tasks plus distillation (stage 2)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
+from sak_core.assemble import create_student, resolve_tasks, teacher_options
+from sak_core.checkpoint import MODEL_FILE, load_state_strict, save_student
+from sak_core.config import RunConfig, write_resolved
+from sak_core.distill import distillation_loss
+from sak_core.errors import ConfigError
+from sak_core.model import SAKStudent
+from sak_core.plugins import get_registry
+from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+from sak_core.tasks import Task
+from sak_core.teachers import Teacher
+from sak_core.training import data as data_mod
+from sak_core.training.distributed import DistContext, init_distributed, wrap_model
+from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
+from sak_core.training.optimizer import build_optimizer, clip_gradients
+from sak_core.training.precision import autocast, grad_scaler, teacher_dtype
+from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
+from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
+from sak_core.training.schedules import Schedule, build_schedule
+from sak_core.training.seeding import rng_state, seed_everything, set_rng_state
+from sak_core.training.signals import StopRequest
+from sak_core.training.validation import evaluate, primary_metrics, selection_score
+from sak_core.training.warm_start import init_from_checkpoint
+
+
+@dataclass
+class TrainResult:
+    """What a finished run leaves behind."""
+
+    run_dir: Path
+    step: int
+    initial_scores: dict[str, float] = field(default_factory=dict)
+    final_scores: dict[str, float] = field(default_factory=dict)
+    best_score: float | None = None
+    seconds: float = 0.0
+
+
+def used_plugins(config: RunConfig, task_names: list[str]) -> list[dict[str, str]]:
+    """``{kind, name, distribution, version}`` of every plugin the run uses (for plugins.json)."""
+    registry = get_registry()
+    wanted = [("dataset", config.data.dataset)]
+    wanted += [("teacher", split_variant(e.name)[0]) for e in config.teachers]
+    wanted += [("task", t) for t in task_names]
+    out = []
+    for kind, name in wanted:
+        entry = registry.get(kind, name)
+        out.append({"kind": kind, "name": name, "distribution": entry.distribution, "version": entry.version})
+    return out
+
+
+def build_teachers(config: RunConfig, device: torch.device, dtype: torch.dtype) -> dict[str, Teacher]:
+    """The run's frozen teachers on ``device`` in ``dtype``, fed the dataset's normalisation."""
+    dataset = get_dataset_spec(config.data.dataset)
+    norm: dict[str, Any] = {}
+    if (tuple(dataset.mean), tuple(dataset.std)) != (IMAGENET_MEAN, IMAGENET_STD):
+        norm = {"input_mean": tuple(dataset.mean), "input_std": tuple(dataset.std)}
+    teachers = {}
+    for entry in config.teachers:
+        teacher = create_teacher(entry.name, **teacher_options(entry), **norm)
+        teachers[entry.name] = teacher.to(device=device, dtype=dtype).eval()
+    return teachers
+
+
+class Trainer:
+    """One run: builds everything from a :class:`RunConfig`, then :meth:`run` trains it.
+
+    Works unchanged as one process or under ``torchrun`` (one process per device, DDP).
+    """
+
+    def __init__(self, config: RunConfig, run_dir: str | Path, resume: bool = False,
+                 device: str | None = None, console: Console | None = None) -> None:
+        self.ctx: DistContext = init_distributed(device)
+        self.console = console if console is not None and self.ctx.is_main else make_console(self.ctx.is_main)
+        self.config, self.rundir, self.resume = config, RunDir(Path(run_dir)), resume
+        self.stage = config.stage
+        optim = config.optim
+
+        if config.data.batch_size % self.ctx.world_size:
+            raise ConfigError(f"data.batch_size {config.data.batch_size} is the global batch; it must be a "
+                              f"multiple of the {self.ctx.world_size} processes")
+        self.batch_size = config.data.batch_size // self.ctx.world_size
+        self.task_names = resolve_tasks(config)
+        if self.stage == 1 and not config.teachers:
+            raise ConfigError("stage 1 distils teachers into the student: name them with --teachers")
+        self.use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
+
+        seed_everything(optim.seed)  # same initial weights on every process
+        self.student: SAKStudent = create_student(config)
+        dataset_spec = get_dataset_spec(config.data.dataset)
+        self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
+        self.losses = {n: t.loss() for n, t in self.tasks.items()}
+        self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
+
+        self.resume_from = self.rundir.last_checkpoint() if resume else None
+        if resume and self.resume_from is None:
+            raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
+        if config.init and self.resume_from is None:
+            report = init_from_checkpoint(self.student, config.init, strict=config.strict_init)
+            for line in report.summary():
+                self.console.print(line, highlight=False, markup=False)
+
+        device_ = self.ctx.device
+        self.teacher_dtype = teacher_dtype(device_, optim.teacher_precision)
+        self.teachers = build_teachers(config, device_, self.teacher_dtype) if self.use_teachers else {}
+
+        tasks_to_load = self.task_names if self.stage == 2 else []
+        self.train_set = data_mod.build_dataset(config, config.data.train_split, True, tasks_to_load)
+        self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed,
+                                             self.ctx.rank, self.ctx.world_size)
+        spe = self.sampler.steps_per_epoch
+        self.total = math.ceil(optim.epochs * spe) if optim.epochs else optim.iterations
+        warmup = round(optim.warmup_epochs * spe) if optim.warmup_epochs is not None else optim.warmup_iters
+        self.schedule: Schedule = build_schedule(optim, self.total, warmup)
+        self.val_split = config.data.val_split if config.data.val_split in dataset_spec.splits else None
+
+        self.student.to(device_)
+        self.step, self.best_score, self.reference = 0, None, None
+        trainer_state = self._load_resume_state() if self.resume_from is not None else None
+        self.model = wrap_model(self.student, self.ctx,
+                                find_unused=self.stage == 2 and (optim.alpha == 0 or not self.use_teachers))
+        if optim.compile:
+            self.model = torch.compile(self.model)
+        self.optimizer = build_optimizer(self.student, optim.lr, optim.weight_decay)
+        self.scaler = grad_scaler(device_, optim.precision)
+        if trainer_state is not None:
+            self.optimizer.load_state_dict(trainer_state["optimizer"])
+            if self.scaler is not None and trainer_state.get("scaler"):
+                self.scaler.load_state_dict(trainer_state["scaler"])
+            states = trainer_state["rng"]
+            if len(states) == self.ctx.world_size:
+                set_rng_state(states[self.ctx.rank])
+            else:
+                self.console.print(f"note: the checkpoint was written by {len(states)} process(es), this run has "
+                                   f"{self.ctx.world_size}: training continues but not step-exactly")
+                seed_everything(optim.seed + self.step + self.ctx.rank)
+        else:
+            seed_everything(optim.seed + self.ctx.rank)  # per-process noise from here on
+
+    # -- checkpoints ----------------------------------------------------------------------------
+    def _load_resume_state(self) -> dict[str, Any]:
+        folder = self.resume_from
+        from safetensors.torch import load_file
+
+        load_state_strict(self.student, load_file(str(folder / MODEL_FILE)), source=str(folder / MODEL_FILE))
+        state = read_trainer_state(folder)
+        self.step = int(state["step"])
+        self.best_score = state.get("best_score")
+        self.reference = state.get("reference")
+        self.console.print(f"resuming {self.rundir.root} at step {self.step}/{self.total}", highlight=False)
+        if self.step >= self.total:
+            self.console.print("the run is already complete; raise --iterations to train further")
+        return state
+
+    def _metadata(self) -> dict[str, str]:
+        return {"step": str(self.step), "stage": str(self.stage)}
+
+    def save_last(self) -> None:
+        """Write checkpoints/last (every process takes part: RNG states are gathered)."""
+        states = self.ctx.gather(rng_state())
+        if self.ctx.is_main:
+            state = {
+                "step": self.step,
+                "total": self.total,
+                "optimizer": self.optimizer.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+                "rng": states,
+                "best_score": self.best_score,
+                "reference": self.reference,
+                "world_size": self.ctx.world_size,
+            }
+            write_checkpoint(self.rundir.last, self.student, state, self._metadata())
+        self.ctx.barrier()
+
+    # -- validation -----------------------------------------------------------------------------
+    def validate(self) -> dict[str, float]:
+        """Score the student on the validation split (process 0 only; the others wait)."""
+        scores: dict[str, float] = {}
+        if self.ctx.is_main and self.val_split is not None:
+            data = self.config.data
+            val_set = data_mod.build_dataset(self.config, self.val_split, False,
+                                             self.task_names if self.stage == 2 else [])
+            loader = data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
+            scores = evaluate(self.student, self.tasks, loader, self.ctx.device, self.config.optim.precision,
+                              self.teachers if self.stage == 1 else None, self.teacher_dtype)
+            if self.reference is None:
+                self.reference = primary_metrics(scores, self.tasks)
+            reference = self.config.output.baseline or self.reference
+            scores["score"] = selection_score(scores, self.tasks, reference)
+            self.metrics.write(self.step, "val", scores)
+            self.console.print(f"validation at step {self.step}: " + _format_scores(scores), highlight=False)
+            if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
+                self.best_score = scores["score"]
+                write_checkpoint(self.rundir.best, self.student, None, self._metadata(),
+                                 extra={"step": self.step, "scores": scores})
+        self.ctx.barrier()
+        return scores
+
+    # -- one step -------------------------------------------------------------------------------
+    def _losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        device = self.ctx.device
+        images = batch["image"].to(device, non_blocking=True)
+        targets = {n: t(images.to(self.teacher_dtype)) for n, t in self.teachers.items()}
+        terms: dict[str, torch.Tensor] = {}
+        with autocast(device, self.config.optim.precision):
+            out = self.model(images)
+            if targets:
+                terms["distill"], _ = distillation_loss(out.distill, targets)
+            for name, loss in self.losses.items():
+                terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
+        return terms
+
+    def _total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if self.stage == 1:
+            return terms["distill"]
+        total = sum(self.loss_weights[n] * terms[n] for n in self.task_names)
+        if "distill" in terms:
+            total = total + self.config.optim.alpha * terms["distill"]
+        return total
+
+    def _batches(self):
+        spe = self.sampler.steps_per_epoch
+        epoch, offset = divmod(self.step, spe)
+        while True:
+            self.sampler.start_at(epoch, offset)
+            loader = data_mod.train_loader(self.train_set, self.sampler, self.config.data.workers,
+                                           self.ctx.device.type == "cuda")
+            yield from loader
+            epoch, offset = epoch + 1, 0
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        config, out = self.config, self.config.output
+        started = time.perf_counter()
+        if self.ctx.is_main:
+            self.rundir.root.mkdir(parents=True, exist_ok=True)
+            write_resolved(self.rundir.root, config, used_plugins(config, self.task_names))
+        self.metrics = MetricsLog(self.rundir.metrics, out.tensorboard and self.ctx.is_main,
+                                  self.console if self.ctx.is_main else None)
+        if self.ctx.is_main and self.resume_from is not None:
+            self.metrics.truncate_after(self.step)
+        self._announce()
+        result = TrainResult(self.rundir.root, self.step)
+        if self.resume_from is None:
+            result.initial_scores = self.validate()
+
+        progress = ProgressReport(self.console, self.total, self.step, out.log_every, self.ctx.is_main)
+        self.model.train()
+        last_saved = self.step
+        try:
+            with StopRequest() as stop:
+                batches = self._batches()
+                while self.step < self.total:
+                    batch = next(batches)
+                    lr = self.schedule.apply(self.optimizer, self.step)
+                    terms = self._losses(batch)
+                    total = self._total(terms)
+                    bad, stopping = self.ctx.any(not bool(torch.isfinite(total.detach())), stop.requested)
+                    if bad:
+                        self._non_finite(terms, last_saved)
+                    self._backward_and_update(total)
+                    self.step += 1
+                    values = {"loss": float(total.detach()), "lr": lr,
+                              **{f"loss/{k}": float(v.detach()) for k, v in terms.items()}}
+                    progress.update(self.step, values, config.data.batch_size)
+                    if self.ctx.is_main and (self.step % out.log_every == 0 or self.step == self.total):
+                        values["images_per_s"] = round(progress.rates(self.step, config.data.batch_size)[1], 3)
+                        self.metrics.write(self.step, "train", values)
+                    if self.step % out.checkpoint_every == 0 or self.step == self.total:
+                        self.save_last()
+                        last_saved = self.step
+                    if self.step % out.val_every == 0 or self.step == self.total:
+                        result.final_scores = self.validate()
+                    if stopping:
+                        if last_saved != self.step:
+                            self.save_last()
+                        raise TrainingInterrupted(
+                            f"stopped by signal {stop.signal_number} at step {self.step}/{self.total}; checkpoint "
+                            f"written to {self.rundir.last}. Continue with: sak train --resume {self.rundir.root}",
+                            stop.signal_number or 2,
+                        )
+        finally:
+            progress.close()
+            self.metrics.close()
+        if self.ctx.is_main:
+            save_student(self.student, self.rundir.final_model, metadata=self._metadata())
+        self.ctx.barrier()
+        result.step, result.best_score = self.step, self.best_score
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _backward_and_update(self, total: torch.Tensor) -> None:
+        clip = self.config.optim.grad_clip
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            self.scaler.unscale_(self.optimizer)
+            clip_gradients(self.student, clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            total.backward()
+            clip_gradients(self.student, clip)
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int) -> None:
+        bad = [f"{k}={float(v.detach())}" for k, v in terms.items() if not torch.isfinite(v.detach())]
+        kept = (f"the last good checkpoint ({self.rundir.last}, step {last_saved}) is kept"
+                if self.rundir.last_checkpoint() is not None else "no checkpoint had been written yet")
+        message = (
+            f"the loss is not finite at step {self.step + 1} ({', '.join(bad) or 'total'}); training stopped "
+            f"and {kept}. Try a lower optim.lr, optim.grad_clip, or optim.precision=fp32, "
+            f"then continue with sak train --resume {self.rundir.root}"
+        )
+        if self.ctx.is_main:
+            self.metrics.write(self.step, "error", {"message": message})
+        raise NonFiniteLossError(message)
+
+    def _announce(self) -> None:
+        c = self.config
+        who = f"{self.ctx.world_size} processes" if self.ctx.distributed else "1 process"
+        params = sum(p.numel() for p in self.student.parameters()) / 1e6
+        self.console.print(
+            f"sak train: stage {self.stage}, dataset {c.data.dataset}, "
+            f"teachers {', '.join(e.name for e in c.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
+            f"student {params:.2f}M parameters; {self.total} iterations of batch {c.data.batch_size} "
+            f"on {self.ctx.device} ({who}, {c.optim.precision}); run directory {self.rundir.root}",
+            highlight=False,
+        )
+
+
+def _format_scores(scores: Mapping[str, float]) -> str:
+    return "  ".join(f"{k} {v:.4g}" for k, v in scores.items())
+
+
+def train(config: RunConfig, run_dir: str | Path, resume: bool = False, device: str | None = None,
+          console: Console | None = None) -> TrainResult:
+    """Train ``config`` into ``run_dir`` (continuing its last checkpoint when ``resume``)."""
+    return Trainer(config, run_dir, resume=resume, device=device, console=console).run()

@@ -1,0 +1,111 @@
+"""``--init``: start a student from another sak checkpoint (typically stage 1 -> stage 2).
+
+Position embeddings are resampled to the new input size; every key that does not load is
+listed, and ``strict`` turns any of them into an error. Parts of tasks the checkpoint has no
+head for (its routers and head) are expected to be new and do not count against ``strict``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+from timm.layers import resample_abs_pos_embed
+
+from sak_core.checkpoint import CONFIG_KEY, read_metadata, resolve_checkpoint
+from sak_core.errors import CheckpointError
+from sak_core.model import SAKStudent
+
+POS_EMBED = "stem.vit.pos_embed"
+
+
+@dataclass
+class InitReport:
+    """What loading an init checkpoint did, key by key."""
+
+    source: Path
+    loaded: list[str] = field(default_factory=list)
+    resampled: list[str] = field(default_factory=list)
+    new_task_keys: list[str] = field(default_factory=list)  # routers/heads of tasks the checkpoint lacks
+    missing: list[str] = field(default_factory=list)  # other model keys the checkpoint lacks
+    unexpected: list[str] = field(default_factory=list)  # checkpoint keys the model has no place for
+    misshapen: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return (
+            [f"missing from checkpoint: {k}" for k in self.missing]
+            + [f"not in the model: {k}" for k in self.unexpected]
+            + [f"wrong shape: {k}" for k in self.misshapen]
+        )
+
+    def summary(self) -> list[str]:
+        """Human-readable lines: what loaded, what was resampled, what did not load."""
+        lines = [f"init from {self.source}: {len(self.loaded)} tensors loaded"]
+        if self.resampled:
+            lines.append(f"  resampled to the new input size: {', '.join(self.resampled)}")
+        if self.new_task_keys:
+            tasks = sorted({k.split(".")[1] if k.startswith("heads.") else k.split(".")[2] for k in self.new_task_keys})
+            lines.append(f"  new (not in the checkpoint), for task(s) {', '.join(tasks)}: "
+                         f"{len(self.new_task_keys)} tensors of routers and heads")
+        for problem in self.problems:
+            lines.append(f"  did not load - {problem}")
+        return lines
+
+
+def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
+    h, w = config.get("input_size", (0, 0))
+    if (h // 16) * (w // 16) == tokens - prefix:
+        return h // 16, w // 16
+    side = int(round((tokens - prefix) ** 0.5))
+    return side, side
+
+
+def init_from_checkpoint(student: SAKStudent, path: str | Path, strict: bool = False) -> InitReport:
+    """Load every tensor of checkpoint ``path`` that fits ``student`` (see the module doc)."""
+    file = resolve_checkpoint(path)
+    meta = read_metadata(file)
+    source_config = json.loads(meta.get(CONFIG_KEY, "{}"))
+    source_tasks = set(source_config.get("tasks", {}))
+    state = load_file(str(file))
+    own = student.state_dict()
+    report = InitReport(file)
+    to_load: dict[str, torch.Tensor] = {}
+    prefix = student.stem.num_prefix_tokens
+
+    for key, value in state.items():
+        if key not in own:
+            report.unexpected.append(key)
+        elif value.shape == own[key].shape:
+            to_load[key] = value
+        elif key == POS_EMBED and value.shape[-1] == own[key].shape[-1]:
+            new_grid = _grid(student.config.model_dump(), prefix, own[key].shape[1])
+            old_grid = _grid(source_config, prefix, value.shape[1])
+            to_load[key] = resample_abs_pos_embed(value, new_grid, old_grid, num_prefix_tokens=prefix)
+            report.resampled.append(f"{key} {old_grid[0]}x{old_grid[1]} -> {new_grid[0]}x{new_grid[1]}")
+        else:
+            report.misshapen.append(f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}")
+
+    for key in sorted(set(own) - set(state)):
+        parts = key.split(".")
+        task = parts[1] if parts[0] == "heads" else parts[2] if parts[0] == "routers" else None
+        if task is not None and task not in source_tasks:
+            report.new_task_keys.append(key)
+        else:
+            report.missing.append(key)
+    report.loaded = sorted(to_load)
+    report.unexpected.sort()
+    report.misshapen.sort()
+
+    if strict and report.problems:
+        shown = "\n  ".join(report.problems[:20]) + (f"\n  ... (+{len(report.problems) - 20} more)"
+                                                    if len(report.problems) > 20 else "")
+        raise CheckpointError(
+            f"--strict: {len(report.problems)} key(s) of {file} do not load into this student:\n  {shown}\n"
+            "Check that teachers, stem and aligners match the checkpoint's, or drop --strict to load the rest."
+        )
+    student.load_state_dict(to_load, strict=False)
+    return report
