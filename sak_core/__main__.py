@@ -1,0 +1,7 @@
+"""`python -m sak_core` runs the `sak` command line."""
+
+import sys
+
+from sak_core.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,41 @@
+"""Evaluation of trained students: dataset-level metrics, dm, router analysis.
+
+Used by ``sak eval`` and ``sak analyze routers``; see docs/evaluation.md.
+"""
+
+from sak_core.evaluation.report import metrics_document, metrics_path, results_table, write_metrics
+from sak_core.evaluation.routers import RouterChart, RouterSummary, render_router_chart, router_summary
+from sak_core.evaluation.run import (
+    MissingPluginError,
+    RunContext,
+    bind_tasks,
+    build_dataset,
+    collate_samples,
+    resolve_device,
+    supported_tasks,
+)
+from sak_core.evaluation.scoring import EvalResult, GainSummary, evaluate, gain_summary, make_metric, update_metrics
+
+__all__ = [
+    "EvalResult",
+    "GainSummary",
+    "MissingPluginError",
+    "RouterChart",
+    "RouterSummary",
+    "RunContext",
+    "bind_tasks",
+    "build_dataset",
+    "collate_samples",
+    "evaluate",
+    "gain_summary",
+    "make_metric",
+    "metrics_document",
+    "metrics_path",
+    "render_router_chart",
+    "resolve_device",
+    "results_table",
+    "router_summary",
+    "supported_tasks",
+    "update_metrics",
+    "write_metrics",
+]
