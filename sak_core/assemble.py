@@ -50,7 +50,7 @@ def student_config(config: RunConfig) -> StudentConfig:
     teachers = {}
     for entry in config.teachers:
         spec = get_teacher_spec(entry.name, **teacher_options(entry))
-        teachers[entry.name] = spec.feature_dim
+        teachers[entry.name] = spec.feature_dim if isinstance(spec.feature_dim, int) else list(spec.feature_dim)
     tasks = {name: get_task_spec(name).num_outputs(dataset) for name in resolve_tasks(config)}
     return StudentConfig(
         **config.model.model_dump(),

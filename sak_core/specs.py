@@ -41,7 +41,8 @@ class TeacherSpec:
     Attributes:
         name: registry name used on the command line (``--teachers NAME``).
         factory: ``factory(**options) -> Teacher``; builds the frozen teacher module.
-        feature_dim: channels of every tapped feature map.
+        feature_dim: channels of every tapped feature map, or a tuple with one width per level
+            (hierarchical teachers such as ConvNeXt).
         tap_indices: 0-based block indices whose raw outputs are distilled (one per level).
         patch_size: pixels per token of the teacher grid.
         input_size: (H, W) the teacher prefers.
@@ -55,7 +56,7 @@ class TeacherSpec:
 
     name: str
     factory: Callable[..., Teacher]
-    feature_dim: int
+    feature_dim: int | tuple[int, ...]
     tap_indices: tuple[int, ...]
     patch_size: int
     input_size: tuple[int, int]

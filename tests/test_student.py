@@ -193,6 +193,14 @@ def test_adapter_ratio_sets_the_bottleneck():
     assert student.adapter_paths["a"].adapters[0].down.out_features == 4
 
 
+def test_per_level_teacher_widths():
+    student = tiny_student(aligners=True, teachers=dict(a=32, conv=[8, 16, 24, 40]))
+    out = student(torch.randn(1, 3, 32, 32))
+    assert [f.shape[1] for f in out.distill["conv"]] == [8, 16, 24, 40]
+    with pytest.raises(ValueError, match=r"gives 3 level widths \[8, 16, 24\] but the student taps 4"):
+        tiny_student(aligners=True, teachers=dict(conv=[8, 16, 24]))
+
+
 def test_width_mismatch_without_aligners_is_explained():
     with pytest.raises(ValueError, match="teacher 'b' is 16 wide but the stem is 32: set aligners: true"):
         tiny_student(teachers=dict(a=32, b=16))

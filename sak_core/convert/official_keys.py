@@ -28,7 +28,7 @@ from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
 STAGE2_PREFIX = "backbone."
-_ADAPTER_LEAVES = ("down.weight", "down.bias", "up.weight", "up.bias", "scale")
+_ADAPTER_LEAVES = ("scale", "down.weight", "down.bias", "up.weight", "up.bias")
 _AFFINE = ("weight", "bias")
 _GATE_LAYERS = (0, 1, 3)  # Linear, LayerNorm, (GELU has no weights), Linear
 _BATCH_NORM = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
@@ -48,15 +48,19 @@ def _pairs(student: SAKStudent, prefix: str) -> Iterator[tuple[str, str]]:
         for i in range(len(student.adapter_paths[teacher].adapters)):
             for leaf in _ADAPTER_LEAVES:
                 yield f"adapter_paths.{teacher}.adapters.{i}.{leaf}", f"{prefix}tsap.{teacher}.{i}.{leaf}"
-    for level, block in enumerate(student.tap_indices):
+    # The authors' order: all norms, then all aligners, then all routers (block-major each).
+    levels = list(enumerate(student.tap_indices))
+    for level, block in levels:
         for teacher in teachers:
             for leaf in _AFFINE:
                 yield f"norms.level{level}.{teacher}.{leaf}", f"{prefix}out_norms.{block}_{teacher}.{leaf}"
-        if student.aligners is not None:
+    if student.aligners is not None:
+        for level, block in levels:
             for teacher in student.aligners[f"level{level}"]:
                 for leaf in _AFFINE:
                     yield f"aligners.level{level}.{teacher}.{leaf}", f"{prefix}ts_aligners.{block}_{teacher}.{leaf}"
-        if config.router == "mor":
+    if config.router == "mor":
+        for level, block in levels:
             for task in config.tasks:
                 for layer in _GATE_LAYERS:
                     for leaf in _AFFINE:

@@ -57,11 +57,11 @@ def rescale(sample: Raw, scale: float) -> Raw:
     """Resize every array by ``scale`` (sizes truncated as the reference); depth /= scale."""
     h, w = sample["image"].shape[:2]
     size = (max(1, int(h * scale)), max(1, int(w * scale)))
-    if size == (h, w):
-        return dict(sample)
     out: Raw = {}
     for key, value in sample.items():
-        if key == "image":
+        if size == (h, w):
+            out[key] = value.copy()
+        elif key == "image":
             out[key] = _resize(value, size, "bilinear")
         elif key in MAP_KEYS:
             out[key] = _resize_map(key, value, size)

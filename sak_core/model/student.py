@@ -17,7 +17,8 @@ from sak_core.model.stem import TeacherAgnosticStem, default_tap_indices
 class StudentConfig(BaseModel):
     """Everything needed to build a student, with teacher widths and task outputs resolved.
 
-    ``teachers`` maps teacher name -> feature width (0: no distillation target, no aligner);
+    ``teachers`` maps teacher name -> feature width, or one width per tap level for teachers
+    whose levels differ (0: no distillation target, no aligner);
     ``tasks`` maps task name -> head outputs. Both keep their order: it is the expert order of
     the routers and the order of the heads.
     """
@@ -31,7 +32,7 @@ class StudentConfig(BaseModel):
     )
     input_size: tuple[int, int] = (512, 512)
     tap_indices: list[int] | None = Field(None, description="0-based stem blocks tapped; default evenly spaced")
-    teachers: dict[str, int] = Field(default_factory=dict)
+    teachers: dict[str, int | list[int]] = Field(default_factory=dict)
     tasks: dict[str, int] = Field(default_factory=dict)
     adapter_ratio: int = Field(4, ge=1, description="adapter bottleneck = C / adapter_ratio")
     aligners: bool = Field(False, description="per-(level, teacher) Linear(C -> C_teacher) for distillation")
@@ -101,18 +102,20 @@ class SAKStudent(nn.Module):
             {f"level{l}": nn.ModuleDict({t: nn.LayerNorm(dim) for t in self.teacher_names}) for l in levels}
         )
         self.aligners: nn.ModuleDict | None = None
+        widths = {t: self._level_widths(t, w) for t, w in config.teachers.items()}
         if config.aligners:
             self.aligners = nn.ModuleDict(
                 {
                     f"level{l}": nn.ModuleDict(
-                        {t: nn.Linear(dim, w) for t, w in config.teachers.items() if w > 0}
+                        {t: nn.Linear(dim, w[l]) for t, w in widths.items() if w[l] > 0}
                     )
                     for l in levels
                 }
             )
         else:
-            for teacher, width in config.teachers.items():
-                if width not in (0, dim):
+            for teacher, per_level in widths.items():
+                if any(w not in (0, dim) for w in per_level):
+                    width = config.teachers[teacher]
                     raise ValueError(
                         f"teacher '{teacher}' is {width} wide but the stem is {dim}: "
                         f"set aligners: true (model.aligners) or use a stem of width {width}"
@@ -139,6 +142,16 @@ class SAKStudent(nn.Module):
         if self.aligners is not None:
             self.aligners.apply(_init_weights)
         self._apply_freezing()
+
+    def _level_widths(self, teacher: str, width: int | list[int]) -> list[int]:
+        if isinstance(width, int):
+            return [width] * len(self.tap_indices)
+        if len(width) != len(self.tap_indices):
+            raise ValueError(
+                f"teacher '{teacher}' gives {len(width)} level widths {width} but the student taps "
+                f"{len(self.tap_indices)} levels ({self.tap_indices})"
+            )
+        return list(width)
 
     def _apply_freezing(self) -> None:
         if self.config.freeze_stem or self.config.freeze_all_but_routers:
@@ -190,6 +203,13 @@ class SAKStudent(nn.Module):
 
         tasks = {task: self.heads[task](routed[task], (H, W)) for task in self.task_names}
         return StudentOutput(tasks=tasks, distill=distill)
+
+    def predict(self, image, tasks=None, dataset=None, pad_mode: str = "input") -> dict[str, torch.Tensor]:
+        """Per-task post-processed predictions for one image at its own size; needs the task
+        plugins installed. See :func:`sak_core.predict.predict` for the arguments."""
+        from sak_core.predict import predict
+
+        return predict(self, image, tasks=tasks, dataset=dataset, pad_mode=pad_mode)
 
     def routing_weights(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eval-mode expert weights per task: ``task -> B x levels x E`` (for router analysis)."""

@@ -1,0 +1,88 @@
+"""`sak analyze`: look inside a trained student (``sak analyze routers``: mean expert weights)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sak_core.errors import SakError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("analyze", help="analyse a trained student (routers)")
+    commands = parser.add_subparsers(title="analyses", metavar="ANALYSIS")
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+    routers = commands.add_parser(
+        "routers",
+        help="plot the mean expert weight per task and level (the SAK paper's Figure 4)",
+        description="Average the routers' eval-mode expert weights (the stem and each teacher's "
+        "adapter path) over images of a dataset split, per task and tap level; draw them as "
+        "stacked bars in a PNG and write the numbers beside it as JSON.",
+    )
+    routers.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    routers.add_argument("--dataset", help="dataset whose images are routed (default: the run's)")
+    routers.add_argument("--data-root", help="dataset root (default: the run's)")
+    routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")
+    routers.add_argument("--limit", type=int, default=256, help="images to average over (default 256)")
+    routers.add_argument("--batch-size", type=int, default=8)
+    routers.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    routers.add_argument("--out", help="PNG path (default: routers.png beside the checkpoint); numbers go to .json")
+    routers.set_defaults(func=run_routers)
+
+
+def run_routers(args: argparse.Namespace) -> int:
+    import torch
+
+    from sak_core.api import get_dataset_spec, list_datasets
+    from sak_core.evaluation import (
+        RunContext,
+        build_dataset,
+        collate_samples,
+        render_router_chart,
+        resolve_device,
+        router_summary,
+    )
+    from sak_core.io import atomic_write, atomic_write_text
+
+    console = Console()
+    context = RunContext.open(args.checkpoint)
+    dataset_name = context.dataset_name(args.dataset)
+    if dataset_name is None:
+        raise SakError(
+            f"{context.checkpoint} is not inside a run with a config.yaml: pass --dataset NAME "
+            f"(installed: {', '.join(list_datasets()) or 'none'})"
+        )
+    dataset = get_dataset_spec(dataset_name)
+    device = resolve_device(args.device)
+    student = context.load_student(device)
+    split = args.split or (context.config.data.val_split if context.config else "val")
+    data = build_dataset(
+        dataset, split, student.config.input_size, [],
+        root=context.data_root(dataset.name, args.data_root), options=context.dataset_options(dataset.name),
+    )
+    loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
+    summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}")
+    chart = render_router_chart(summary)
+    png = Path(args.out) if args.out else context.checkpoint.parent / "routers.png"
+    if png.suffix.lower() != ".png":
+        png = png.with_suffix(".png")
+    atomic_write(png, lambda tmp: chart.image.save(tmp, format="PNG"))
+    numbers = png.with_suffix(".json")
+    atomic_write_text(numbers, json.dumps(summary.to_dict(), indent=2) + "\n")
+
+    table = Table(title=f"mean expert weight ({summary.num_images} images of {summary.source})")
+    table.add_column("task")
+    table.add_column("level")
+    for expert in summary.experts:
+        table.add_column(expert, justify="right")
+    for t, task in enumerate(summary.tasks):
+        for l, block in enumerate(summary.levels):
+            table.add_row(task, f"{l} (block {block})", *(f"{w:.3f}" for w in summary.weights[t, l]))
+    console.print(table)
+    console.print(f"wrote {png} and {numbers}")
+    return 0

@@ -1,0 +1,169 @@
+"""`sak eval`: score a trained student on a dataset split with every task's metric, and dm."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from sak_core.errors import SakError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="score a trained student on a dataset split (metrics table, dm, metrics.json)",
+        description="Score a student on a dataset split with every task's dataset-level metric, "
+        "print a table with the multi-task gain (dm) against a baseline table, and write "
+        "metrics.json. Dataset, data root and dataset options default to the run's config.yaml. "
+        "No teacher is needed.",
+    )
+    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    parser.add_argument("--dataset", help="dataset name (default: the run's)")
+    parser.add_argument("--data-root", help="dataset root (default: the run's data.root, $SAK_DATA or the dataset's)")
+    parser.add_argument("--split", help="split to score (default: the run's data.val_split, else val)")
+    parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all the dataset has)")
+    parser.add_argument(
+        "--baseline",
+        metavar="TABLE",
+        help="baseline table for dm: a shipped name (e.g. pascal_context_vit_b) or a YAML file",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward (default 4)")
+    parser.add_argument("--workers", type=int, help="data loader workers (default: the run's data.workers, else 2)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast (default fp32)")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="use each task's training-time metric instead of its protocol metric (boundaries: "
+        "approximate F instead of odsF)",
+    )
+    parser.add_argument("--limit", type=int, help="score only the first N images (a quick look, not a result)")
+    parser.add_argument(
+        "--out", help="metrics file, or folder for metrics.json (default: beside the checkpoint)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the metrics document as JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sak_core.api import get_dataset_spec, list_datasets
+    from sak_core.evaluation import (
+        RunContext,
+        bind_tasks,
+        build_dataset,
+        evaluate,
+        metrics_document,
+        metrics_path,
+        resolve_device,
+        results_table,
+        supported_tasks,
+        write_metrics,
+    )
+
+    console = Console(stderr=args.json)
+    notes = Console(stderr=True)
+    context = RunContext.open(args.checkpoint)
+    for note in context.notes:
+        notes.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+    dataset_name = context.dataset_name(args.dataset)
+    if dataset_name is None:
+        raise SakError(
+            f"{context.checkpoint} is not inside a run with a config.yaml, so its dataset is unknown: "
+            f"pass --dataset NAME (installed: {', '.join(list_datasets()) or 'none'})"
+        )
+    dataset = get_dataset_spec(dataset_name)
+    device = resolve_device(args.device)
+    student = context.load_student(device)
+    scored, skipped = supported_tasks(student, dataset)
+    if args.tasks:
+        wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        unknown = [t for t in wanted if t not in student.task_names]
+        if unknown:
+            raise SakError(f"the student has no head for {', '.join(unknown)}; it has {', '.join(student.task_names)}")
+        unlabelled = [t for t in wanted if t not in scored]
+        if unlabelled:
+            raise SakError(f"dataset '{dataset.name}' has no labels for {', '.join(unlabelled)}")
+        skipped += [t for t in scored if t not in wanted]
+        scored = wanted
+    if not scored:
+        raise SakError(
+            f"dataset '{dataset.name}' has labels for none of the student's tasks "
+            f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
+        )
+    if skipped:
+        notes.print(f"note: not scoring {', '.join(skipped)} (no labels in '{dataset.name}' or not asked for)")
+    tasks = bind_tasks(student, dataset, scored, context)
+    split = args.split or (context.config.data.val_split if context.config else "val")
+    data = build_dataset(
+        dataset,
+        split,
+        student.config.input_size,
+        scored,
+        root=context.data_root(dataset.name, args.data_root),
+        options=context.dataset_options(dataset.name),
+    )
+    workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
+    total = len(data) if args.limit is None else min(len(data), args.limit)
+
+    show_progress = console.is_terminal and not args.json
+    progress = Progress(
+        TextColumn(f"scoring {dataset.name}/{split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, transient=True, disable=not show_progress,
+    )
+    with progress:
+        bar = progress.add_task("eval", total=total)
+        result = evaluate(
+            student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
+            full=not args.fast, precision=args.precision, limit=args.limit,
+            progress=lambda done: progress.update(bar, completed=done),
+        )
+
+    gain = None
+    if args.baseline:
+        gain = _gain(result, tasks, args.baseline, notes)
+    document = metrics_document(
+        result,
+        tasks,
+        gain,
+        checkpoint=str(context.checkpoint),
+        run_dir=str(context.run_dir) if context.run_dir else None,
+        dataset=dataset.name,
+        split=split,
+        input_size=list(student.config.input_size),
+        precision=args.precision,
+        limited=args.limit is not None,
+    )
+    path = write_metrics(document, metrics_path(context.checkpoint, args.out))
+    if args.json:
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
+    console.print(results_table(result, tasks, gain, title=title))
+    if gain is not None and gain.missing:
+        console.print(
+            f"dm covers {len(gain.gains)} of {len(result.metrics)} tasks: baseline '{gain.baseline}' "
+            f"has no entry for {', '.join(gain.missing)}"
+        )
+    if gain is None:
+        console.print("no dm: pass --baseline TABLE (see docs/evaluation.md for the shipped tables)", style="dim")
+    if args.limit is not None:
+        console.print(f"scored only {result.num_images} images (--limit): not a comparable result", style="yellow")
+    console.print(f"wrote {path}")
+    return 0
+
+
+def _gain(result, tasks, baseline, notes: Console):
+    """dm against ``baseline``, or None with a note when sak_core.multitask_gain is missing."""
+    try:
+        import sak_core.multitask_gain  # noqa: F401
+    except ImportError:
+        notes.print("note: this sak-core has no multitask_gain module; dm skipped", style="yellow")
+        return None
+    from sak_core.evaluation import gain_summary
+
+    return gain_summary(result.metrics, tasks, baseline)

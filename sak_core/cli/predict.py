@@ -1,0 +1,146 @@
+"""`sak predict`: per-task prediction files in the reference formats and a PNG grid per image."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from rich.console import Console
+
+from sak_core.errors import SakError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict every task for images; write prediction files and a PNG grid per image",
+        description="Run a trained student on image files (or on samples of a dataset split, "
+        "which adds the ground truth to the grids). Writes OUT/<task>/<name>.<ext> in each task's "
+        "reference format and OUT/grid/<name>.png. Images are normalised with the dataset's "
+        "mean/std, padded (centred) to the student's input size or the next multiple of 16, "
+        "predicted and cropped back to their own size.",
+    )
+    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--dataset", help="dataset for mean/std and task options (default: the run's)")
+    parser.add_argument("--data-root", help="dataset root, for predicting dataset samples")
+    parser.add_argument("--split", help="with no IMAGE: the split to take samples from (default val)")
+    parser.add_argument("--ids", nargs="+", metavar="ID", help="with no IMAGE: sample ids to predict")
+    parser.add_argument("--limit", type=int, default=4, help="with no IMAGE and no --ids: the first N samples (default 4)")
+    parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all)")
+    parser.add_argument("--pad", choices=("input", "multiple"), default="input",
+                        help="pad to at least the input size (default, as the test protocol) or only to a multiple of 16")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--no-grid", action="store_true", help="write prediction files only")
+    parser.set_defaults(func=run)
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from sak_core.api import get_dataset_spec
+    from sak_core.evaluation import RunContext, bind_tasks, build_dataset, resolve_device
+    from sak_core.predict import (
+        PreparedImage,
+        crop_box,
+        denormalise,
+        expand_image_paths,
+        predict_prepared,
+        prediction_grid,
+        prepare_image,
+        read_image,
+        save_predictions,
+    )
+    from sak_core.io import atomic_write
+    from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+
+    console = Console()
+    context = RunContext.open(args.checkpoint)
+    for note in context.notes:
+        console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
+    device = resolve_device(args.device)
+    student = context.load_student(device)
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    dataset_name = context.dataset_name(args.dataset)
+    dataset = get_dataset_spec(dataset_name) if dataset_name else None
+    tasks = bind_tasks(student, dataset, names, context)
+    mean, std = (dataset.mean, dataset.std) if dataset else (IMAGENET_MEAN, IMAGENET_STD)
+    out = Path(args.out)
+
+    items = []  # (stem, pixels for the grid, prepared image, targets or None)
+    if args.images:
+        if dataset is None:
+            console.print("note: no dataset known (no run config, no --dataset): using ImageNet mean/std", style="yellow")
+        used: set[str] = set()
+        for path in expand_image_paths(args.images):
+            pixels = read_image(path)
+            stem = _safe_stem(path.stem)
+            while stem in used:
+                stem += "_"
+            used.add(stem)
+            items.append((stem, pixels, prepare_image(pixels, mean, std, student.config.input_size, args.pad), None))
+        if not items:
+            raise SakError(f"no image files in {' '.join(args.images)}")
+    else:
+        if dataset is None:
+            raise SakError("give IMAGE files, or a dataset (--dataset NAME) to predict samples of a split")
+        split = args.split or (context.config.data.val_split if context.config else "val")
+        data = build_dataset(
+            dataset, split, student.config.input_size, list(tasks),
+            root=context.data_root(dataset.name, args.data_root), options=context.dataset_options(dataset.name),
+        )
+        for sample in _select(data, args.ids, args.limit):
+            box = tuple(int(v) for v in sample["meta"]["valid_box"])
+            prepared = PreparedImage(sample["image"][None], box)
+            targets = {n: crop_box(torch.as_tensor(sample[n]), box) for n in tasks if n in sample}
+            pixels = denormalise(crop_box(sample["image"], box), dataset.mean, dataset.std)
+            items.append((_safe_stem(str(sample["meta"]["id"])), pixels, prepared, targets))
+
+    missing_writer: set[str] = set()
+    for stem, pixels, prepared, targets in items:
+        predictions = predict_prepared(student, tasks, prepared)
+        written = save_predictions(predictions, tasks, out, stem)
+        missing_writer.update(n for n, p in written.items() if p is None)
+        line = f"{stem}: {prepared.original_size[0]}x{prepared.original_size[1]} -> " + ", ".join(
+            str(p.relative_to(out)) for p in written.values() if p is not None
+        )
+        if not args.no_grid:
+            grid = prediction_grid(pixels, predictions, tasks, targets, title=stem)
+            grid_path = out / "grid" / f"{stem}.png"
+            atomic_write(grid_path, lambda tmp, grid=grid: grid.save(tmp, format="PNG"))
+            line += f", grid/{stem}.png"
+        console.print(line, highlight=False)
+    for name in sorted(missing_writer):
+        console.print(f"note: task '{name}' has no save_prediction(); its predictions were not written", style="yellow")
+    console.print(f"wrote {len(items)} image(s) to {out}")
+    return 0
+
+
+def _select(data, ids, limit):
+    """Samples of ``data`` with the given ids (in that order), or the first ``limit``."""
+    if not ids:
+        return [data[i] for i in range(min(limit, len(data)))]
+    index = {str(sid): i for i, sid in enumerate(getattr(data, "ids", []))}
+    samples = {}
+    if index:
+        for sid in ids:
+            if sid in index:
+                samples[sid] = data[index[sid]]
+    else:  # a dataset without an ids list: look at every sample's meta
+        for i in range(len(data)):
+            sample = data[i]
+            sid = str(sample["meta"]["id"])
+            if sid in ids:
+                samples[sid] = sample
+            if len(samples) == len(ids):
+                break
+    missing = [sid for sid in ids if sid not in samples]
+    if missing:
+        raise SakError(f"no sample with id {', '.join(missing)} in this split")
+    return [samples[sid] for sid in ids]

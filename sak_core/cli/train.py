@@ -1,0 +1,249 @@
+"""`sak train`: train a student (stage 1 distillation or stage 2 multi-task) from presets, files and flags."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+
+from sak_core.config import RunConfig, build_config, deep_merge, parse_override, read_yaml
+from sak_core.errors import ConfigError
+
+RUNS_DIR = Path("runs")
+
+EPILOG = """\
+settings are layered: --preset, then --config FILE, then the flags above, then overrides
+(KEY=VALUE or --KEY VALUE with dotted keys, e.g. optim.lr=3e-4 or --optim.lr 3e-4).
+
+examples:
+  sak train --preset demo
+  sak train --stage 1 --teachers dinov2,clip,sam --dataset imagenet --data-root /data/imagenet
+  sak train --preset paper-pascal --init runs/stage1 --data-root /data/PASCALContext
+  sak train --resume runs/paper-pascal-20250101-120000
+  torchrun --nproc_per_node 8 -m sak_core.cli.main train --preset paper-stage1
+"""
+
+
+class _TrainParser(argparse.ArgumentParser):
+    """Accepts ``--section.key VALUE`` overrides besides the declared options."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        try:
+            rest, dotted = split_dotted(list(args or []))
+        except ConfigError as exc:
+            self.error(str(exc))
+        namespace, extras = super().parse_known_args(rest, namespace)
+        namespace.dotted_overrides = dotted
+        return namespace, extras
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    previous = subparsers._parser_class
+    subparsers._parser_class = _TrainParser  # argparse has no per-parser class argument
+    try:
+        p = subparsers.add_parser(
+            "train", help="train a student (stage 1: distillation, stage 2: tasks + distillation)",
+            description="Train a SAK student; see docs/training.md.", epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+    finally:
+        subparsers._parser_class = previous
+    p.add_argument("--config", metavar="FILE", help="YAML run config")
+    p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
+    p.add_argument("--teachers", metavar="A,B", help="teacher names, e.g. dinov2,clip,sam")
+    p.add_argument("--tasks", metavar="all|A,B", help="task names, or all the dataset has labels for")
+    p.add_argument("--dataset", metavar="NAME")
+    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--teacher-weights", metavar="NAME=PATH", action="append", default=[],
+                   help="weights file (or 'random') for one teacher; repeatable")
+    p.add_argument("--stage", type=int, choices=(1, 2))
+    p.add_argument("--init", metavar="PATH", help="start from this checkpoint or run (stage 1 -> stage 2)")
+    p.add_argument("--strict", action="store_true", help="with --init: fail when any key does not load")
+    p.add_argument("--resume", metavar="RUN", nargs="?", const="",
+                   help="continue a run from its last checkpoint (default: --out, or the newest run in ./runs)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/<preset or stage>-<time>)")
+    p.add_argument("--iterations", type=int, metavar="N", help="training length (replaces optim.epochs)")
+    p.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 (default: the GPU when there is one)")
+    p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
+    p.set_defaults(func=run, dotted_overrides=[])
+
+
+def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Pull ``--section.key VALUE`` / ``--section.key=VALUE`` out of ``argv`` as ``KEY=VALUE``."""
+    rest, overrides = [], []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else ""
+        if "." in name:
+            if "=" in arg:
+                overrides.append(arg[2:])
+            elif i + 1 < len(argv):
+                overrides.append(f"{name}={argv[i + 1]}")
+                i += 1
+            else:
+                raise ConfigError(f"{arg} needs a value (e.g. {arg} 3e-4)")
+        else:
+            rest.append(arg)
+        i += 1
+    return rest, overrides
+
+
+def _teacher_layer(names: str | None, weights: list[str], known: list[Any]) -> list[dict[str, Any]] | None:
+    """The run's teacher list: ``--teachers`` keeps the options the preset/file gave a teacher of
+    the same name; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
+    entries = [e if isinstance(e, dict) else {"name": e} for e in known]
+    if isinstance(known, str):
+        entries = [{"name": n.strip()} for n in known.split(",") if n.strip()]
+    if names is not None:
+        by_name = {e["name"]: e for e in entries}
+        entries = [dict(by_name.get(n.strip(), {"name": n.strip()})) for n in names.split(",") if n.strip()]
+    if not weights:
+        return entries if names is not None else None
+    for item in weights:
+        name, sep, path = item.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--teacher-weights '{item}' is not NAME=PATH (e.g. sam=~/weights/sam_vit_b.pth)")
+        match = [e for e in entries if e["name"] == name]
+        if not match:
+            listed = ", ".join(e["name"] for e in entries) or "none"
+            raise ConfigError(f"--teacher-weights: teacher '{name}' is not in this run (its teachers: {listed})")
+        match[0]["weights"] = path if path == "random" else str(Path(path).expanduser())
+    return entries
+
+
+def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tuple[RunConfig, Path, bool]:
+    """The run config, the run directory and whether it resumes, from the parsed arguments."""
+    from sak_core.presets import get_preset
+
+    layers: list[dict[str, Any]] = []
+    resume_dir: Path | None = None
+    if args.resume is not None:
+        resume_dir = _resume_dir(args.resume or args.out)
+        layers.append(read_yaml(resume_dir / "config.yaml"))
+    if args.preset:
+        layers.append(get_preset(args.preset).as_layer())
+    if args.config:
+        layers.append(read_yaml(args.config))
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+
+    flags: dict[str, Any] = {}
+    teachers = _teacher_layer(args.teachers, args.teacher_weights, merged.get("teachers", []))
+    if teachers is not None:
+        flags["teachers"] = teachers
+    if args.tasks is not None:
+        flags["tasks"] = args.tasks
+    if args.stage is not None:
+        flags["stage"] = args.stage
+    if args.dataset is not None:
+        flags.setdefault("data", {})["dataset"] = args.dataset
+    if args.data_root is not None:
+        flags.setdefault("data", {})["root"] = str(Path(args.data_root).expanduser())
+    if args.iterations is not None:
+        flags.setdefault("optim", {}).update(iterations=args.iterations, epochs=None)
+    if args.init is not None:
+        flags["init"] = args.init
+    if args.strict:
+        flags["strict_init"] = True
+    if args.out is not None and resume_dir is None:
+        flags.setdefault("output", {})["dir"] = args.out
+    overrides = [parse_override(o) for o in [*args.overrides, *extra_overrides]]
+    config = build_config(merged, flags, *overrides)
+
+    if resume_dir is not None:
+        return config, resume_dir, True
+    run_dir = Path(config.output.dir) if config.output.dir else _default_run_dir(args.preset, config.stage)
+    if not args.print_config and (run_dir / "checkpoints").exists():
+        raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir} "
+                          "or choose another --out")
+    config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
+    return config, run_dir, False
+
+
+def _default_run_dir(preset: str | None, stage: int) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RUNS_DIR / f"{preset or f'stage{stage}'}-{stamp}"
+
+
+def _resume_dir(path: str | None) -> Path:
+    if path:
+        run = Path(path)
+        if not (run / "config.yaml").is_file():
+            raise ConfigError(f"--resume {run}: no config.yaml there; is it a sak run directory?")
+        return run
+    runs = sorted((p for p in RUNS_DIR.glob("*") if (p / "checkpoints").is_dir()), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise ConfigError(f"--resume: no run with checkpoints under ./{RUNS_DIR}; pass the run directory")
+    return runs[-1]
+
+
+def _check_demo_plugins(console: Console) -> None:
+    """The demo needs the dinov2, clip and sam teachers and the synthetic dataset installed."""
+    from sak_core.api import list_datasets, list_teachers
+    from sak_core.presets.demo import DEMO
+
+    needed = [e["name"] for e in DEMO["teachers"]]
+    missing = [n for n in needed if n not in list_teachers()]
+    if missing:
+        raise ConfigError(
+            f"the demo needs teacher plugin(s) {', '.join(needed)}; not installed: {', '.join(missing)}. "
+            f"Install them with pip install -e plugins/teachers/<name> (./dev setup installs every plugin)"
+        )
+    if DEMO["data"]["dataset"] not in list_datasets():
+        raise ConfigError("the demo needs the built-in 'synthetic' dataset, which is not registered; "
+                          "reinstall sak-core (./dev setup)")
+    console.print("[bold]demo[/bold]: tiny DINOv2, CLIP and SAM with [yellow]random weights[/yellow] (their "
+                  "features teach little; real runs load the released weights), synthetic scenes, a tiny stem. "
+                  "Scores the untrained student, trains it, scores it again.")
+
+
+def run(args: argparse.Namespace) -> int:
+    from sak_core.training import TrainingInterrupted, train
+    from sak_core.training.reporting import make_console
+    from sak_core.training.summary import improved_tasks, scores_table
+
+    dotted = list(args.dotted_overrides)
+    stray = [o for o in args.overrides if "=" not in o]
+    if stray:
+        raise ConfigError(f"unexpected argument(s) {' '.join(stray)}: overrides are KEY=VALUE (e.g. optim.lr=3e-4)")
+    config, run_dir, resume = resolve_config(args, dotted)
+    console = make_console()
+    if args.print_config:
+        console.print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
+        return 0
+    demo = args.preset == "demo" and not resume
+    if demo:
+        _check_demo_plugins(console)
+    started = time.perf_counter()
+    try:
+        result = train(config, run_dir, resume=resume, device=args.device, console=console)
+    except TrainingInterrupted as exc:
+        console.print(f"[yellow]{exc}[/yellow]", highlight=False)
+        return exc.exit_code
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    seconds = time.perf_counter() - started
+    console.print(f"done: {result.step} iterations in {seconds:.0f} s; student in {run_dir / 'model.safetensors'}"
+                  + (f", best in {run_dir / 'best'}" if result.best_score is not None else ""), highlight=False)
+    if result.initial_scores and result.final_scores:
+        labels = ("untrained", "trained") if demo else ("start", "end")
+        console.print(scores_table(result.initial_scores, result.final_scores, f"validation ({config.data.dataset})",
+                                   *labels))
+        if demo:
+            better = improved_tasks(result.initial_scores, result.final_scores, list(config.tasks)
+                                    if config.tasks != "all" else sorted({k.split('/')[0] for k in result.final_scores
+                                                                         if "/" in k}))
+            worse = [t for t, ok in better.items() if not ok]
+            verdict = ("[green]the trained student beats the untrained one on every task[/green]" if not worse
+                       else f"[red]not better on: {', '.join(worse)}[/red]")
+            console.print(f"{verdict} ({seconds:.0f} s in all)")
+    return 0

@@ -1,0 +1,50 @@
+"""The end-of-run table: each task's metrics at the start and the end of training."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.table import Table
+
+from sak_core.api import get_task_spec
+
+
+def _direction(task: str, metric: str) -> bool | None:
+    """True when higher is better for ``task/metric``; None when unknown."""
+    try:
+        spec = get_task_spec(task)
+    except Exception:  # a task whose plugin is gone: no arrows
+        return None
+    return spec.higher_is_better if metric == spec.metric_name else None
+
+
+def improved_tasks(start: Mapping[str, float], end: Mapping[str, float], tasks: list[str]) -> dict[str, bool]:
+    """Task -> whether its primary metric got better from ``start`` to ``end``."""
+    out = {}
+    for task in tasks:
+        spec = get_task_spec(task)
+        key = f"{task}/{spec.metric_name}"
+        if key in start and key in end:
+            out[task] = end[key] > start[key] if spec.higher_is_better else end[key] < start[key]
+    return out
+
+
+def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: str,
+                 start_label: str = "start", end_label: str = "end") -> Table:
+    """One row per ``task/metric`` with both values; primary metrics get an arrow and a mark."""
+    table = Table(title=title)
+    for col in ("task", "metric", start_label, end_label, ""):
+        table.add_column(col, justify="left" if col in ("task", "metric") else "right")
+    for key in sorted(set(start) | set(end)):
+        if key == "score":
+            continue
+        task, _, metric = key.partition("/")
+        higher = _direction(task, metric)
+        arrow = "" if higher is None else (" ↑" if higher else " ↓")
+        mark = ""
+        if higher is not None and key in start and key in end:
+            better = end[key] > start[key] if higher else end[key] < start[key]
+            mark = "[green]better[/green]" if better else "[red]not better[/red]"
+        fmt = lambda d: f"{d[key]:.4f}" if key in d else "-"  # noqa: E731
+        table.add_row(task, metric + arrow, fmt(start), fmt(end), mark)
+    return table
