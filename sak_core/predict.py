@@ -226,24 +226,25 @@ def prediction_grid(
     tasks: Mapping[str, Task],
     targets: Mapping[str, torch.Tensor] | None = None,
     max_side: int = 320,
+    min_side: int = 160,
     title: str = "image",
 ) -> Image.Image:
     """A PNG-ready grid: the image and each task's prediction (``Task.visualise``) on the first
     row, the ground truth of each task below when ``targets`` holds it."""
     from sak_core.evaluation.drawing import fit_within, panel_grid, placeholder
 
-    first = fit_within(image, max_side)
+    first = fit_within(image, max_side, min_side)
 
     def panel(task: Task, value: torch.Tensor) -> Image.Image:
         rendered = visualise(task, value)
         if rendered is None:
             return placeholder(first.size, f"{task.name}: no visualise()")
-        return fit_within(rendered, max_side)
+        return fit_within(rendered, max_side, min_side)
 
-    rows = [[(title, first)] + [(f"{name} (predicted)", panel(tasks[name], p)) for name, p in predictions.items()]]
+    rows = [[(title, first)] + [(name, panel(tasks[name], p)) for name, p in predictions.items()]]
     if targets:
         truth = [
-            (f"{name} (truth)", panel(tasks[name], targets[name]) if name in targets else None)
+            (f"{name}: truth", panel(tasks[name], targets[name]) if name in targets else None)
             for name in predictions
         ]
         if any(p is not None for _, p in truth):

@@ -42,12 +42,13 @@ def text_size(text: str, size: int = 14) -> tuple[int, int]:
     return int(right - left), int(bottom - top)
 
 
-def fit_within(array: np.ndarray, max_side: int) -> Image.Image:
+def fit_within(array: np.ndarray, max_side: int, min_side: int = 0) -> Image.Image:
     """``H x W x 3`` uint8 -> PIL image scaled (nearest, so label colours stay exact) so that its
-    longest side is at most ``max_side``."""
+    longest side lies between ``min_side`` and ``max_side``."""
     image = Image.fromarray(np.ascontiguousarray(array).astype(np.uint8), mode="RGB")
-    scale = max_side / max(image.size)
-    if scale < 1:
+    longest = max(image.size)
+    scale = min(max_side / longest, max(1.0, min_side / longest))
+    if scale != 1:
         image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.NEAREST)
     return image
 
@@ -71,9 +72,9 @@ def panel_grid(
     heights = [0] * len(rows)
     label_h = text_size("Ag", label_size)[1] + 6
     for r, row in enumerate(rows):
-        for c, (_, panel) in enumerate(row):
+        for c, (label, panel) in enumerate(row):
             if panel is not None:
-                widths[c] = max(widths[c], panel.width)
+                widths[c] = max(widths[c], panel.width, text_size(label, label_size)[0])
                 heights[r] = max(heights[r], panel.height)
     total_w = sum(widths) + gap * (columns + 1)
     total_h = sum(heights) + (label_h + gap) * len(rows) + gap
