@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
-from sak_core.assemble import create_student, resolve_tasks, teacher_options
+from sak_core.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
 from sak_core.checkpoint import MODEL_FILE, load_state_strict, save_student
 from sak_core.config import RunConfig, write_resolved
 from sak_core.distill import distillation_loss
@@ -212,6 +212,7 @@ class Trainer:
     # -- one step -------------------------------------------------------------------------------
     def _losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         device = self.ctx.device
+        batch = add_derived_targets(dict(batch), self.task_names)
         images = batch["image"].to(device, non_blocking=True)
         targets = {n: t(images.to(self.teacher_dtype)) for n, t in self.teachers.items()}
         terms: dict[str, torch.Tensor] = {}

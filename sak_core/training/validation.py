@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import torch
 from torch.utils.data import DataLoader
 
+from sak_core.assemble import add_derived_targets
 from sak_core.distill import distillation_loss
 from sak_core.model import SAKStudent
 from sak_core.multitask_gain import multitask_gain
@@ -47,6 +48,7 @@ def evaluate(
     distill_total, batches = 0.0, 0
     try:
         for batch in loader:
+            batch = add_derived_targets(dict(batch), list(tasks))
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, precision):
                 out = student(images)

@@ -146,8 +146,8 @@ def test_same_outputs_and_bit_exact_round_trip(case, tmp_path):
     assert task_diff < TOLERANCE and feature_diff < TOLERANCE
 
     # the run directory is a sak run: load_student rebuilds the same student, config.yaml is a RunConfig
-    reloaded = load_student(run).eval()
-    assert max_differences(case, reference, reloaded) == (task_diff, feature_diff)
+    reloaded = load_student(run).state_dict()
+    assert all(torch.equal(reloaded[k], v) for k, v in conversion.student.state_dict().items())
     run_config = load_config(run / "config.yaml")
     assert run_config.stage == (2 if case.dataset else 1)
     assert run_config.tasks == [SAK_NAMES[t] for t in case.outputs]
@@ -250,7 +250,7 @@ def test_bare_state_dict_ddp_prefix_and_safetensors_are_read(tmp_path):
     save_file({k: v.contiguous() for k, v in state.items()}, str(st))
     for path in (bare, st):
         loaded = read_official_checkpoint(path)
-        assert list(loaded) == list(state)
+        assert sorted(loaded) == sorted(state)
         conversion = official_to_student(loaded, config, case.size, case.overrides)
         assert max(max_differences(case, reference, conversion.student)) < TOLERANCE
 

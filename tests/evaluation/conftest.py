@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -80,6 +81,15 @@ def probe_plugin():
     """The 'evalprobe' dataset registered in memory (tasks come from the installed plugins)."""
     with temporary_plugin(ProbePlugin(), distribution="sak-eval-probe"):
         yield PROBE
+
+
+@pytest.fixture
+def probe(probe_plugin) -> SimpleNamespace:
+    """This module's helpers (test modules cannot import conftest under --import-mode=importlib)."""
+    return SimpleNamespace(
+        spec=probe_plugin, TASKS=TASKS, INPUT_SIZE=INPUT_SIZE, SIZES=SIZES, ProbeDataset=ProbeDataset,
+        raw_sample=raw_sample, tiny_student=tiny_student,
+    )
 
 
 def tiny_student(tasks=TASKS, teachers=("dinov2", "sam"), seed: int = 0):

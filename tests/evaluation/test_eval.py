@@ -1,0 +1,161 @@
+"""`sak eval` and the evaluation library: metrics equal a hand-written loop, dm, metrics.json."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+
+import pytest
+import torch
+import yaml
+
+from sak_core import create_task, get_dataset_spec
+from sak_core.cli.main import main
+from sak_core.evaluation import (
+    RunContext,
+    bind_tasks,
+    evaluate,
+    gain_summary,
+    make_metric,
+    metrics_path,
+)
+from sak_core.multitask_gain import multitask_gain
+
+
+def hand_loop(probe, student, batch_size: int = 2) -> dict[str, dict[str, float]]:
+    """The protocol written out: batches of test samples, each image's outputs and targets cut
+    to its valid box, one dataset-level metric per task."""
+    data = probe.ProbeDataset(probe.INPUT_SIZE, list(probe.TASKS))
+    tasks = {name: create_task(name, "evalprobe") for name in probe.TASKS}
+    metrics = {name: task.metric() for name, task in tasks.items()}
+    samples = [data[i] for i in range(len(data))]
+    with torch.no_grad():
+        for start in range(0, len(samples), batch_size):
+            chunk = samples[start : start + batch_size]
+            outputs = student(torch.stack([s["image"] for s in chunk])).tasks
+            for i, sample in enumerate(chunk):
+                top, left, h, w = sample["meta"]["valid_box"]
+                for name, metric in metrics.items():
+                    out = outputs[name][i : i + 1, :, top : top + h, left : left + w]
+                    target = sample[name][None][..., top : top + h, left : left + w]
+                    metric.update(out, target)
+    return {name: metric.compute() for name, metric in metrics.items()}
+
+
+def test_eval_cli_writes_the_metrics_of_a_hand_loop(probe, tiny_run, capsys):
+    code = main(["eval", str(tiny_run), "--device", "cpu", "--batch-size", "2", "--workers", "0",
+                 "--baseline", "nyud_v2_vit_b"])
+    assert code == 0
+    document = json.loads((tiny_run / "metrics.json").read_text())
+    assert document["dataset"] == "evalprobe" and document["split"] == "val"  # from config.yaml
+    assert document["num_images"] == len(probe.SIZES)
+
+    student = RunContext.open(tiny_run).load_student("cpu")
+    expected = hand_loop(probe, student)
+    assert set(document["metrics"]) == set(probe.TASKS)
+    for task, scores in expected.items():
+        for key, value in scores.items():
+            assert document["metrics"][task][key] == pytest.approx(value, rel=1e-6, abs=1e-9), (task, key)
+
+    primary = {"semseg": expected["semseg"]["mIoU"], "depth": expected["depth"]["RMSE"],
+               "normals": expected["normals"]["mErr"]}
+    assert document["dm"] == pytest.approx(multitask_gain(primary, "nyud_v2_vit_b"), rel=1e-6)
+    assert document["baseline"]["name"] == "nyud_v2_vit_b"
+    assert document["primary"]["depth"] == {"metric": "RMSE", "value": pytest.approx(primary["depth"]),
+                                            "higher_is_better": False}
+    shown = capsys.readouterr().out
+    assert "dm" in shown and "mIoU" in shown and "metrics.json" in shown
+
+
+def test_cropping_changes_nothing_where_padding_is_ignored(probe, tiny_run):
+    """Padding carries ignore labels, so scoring the padded maps gives the same numbers."""
+    context = RunContext.open(tiny_run)
+    student = context.load_student()
+    dataset = get_dataset_spec("evalprobe")
+    tasks = bind_tasks(student, dataset)
+    data = probe.ProbeDataset(probe.INPUT_SIZE, list(probe.TASKS))
+    cropped = evaluate(student, tasks, data, batch_size=3, crop=True)
+    padded = evaluate(student, tasks, data, batch_size=3, crop=False)
+    for task in probe.TASKS:
+        for key, value in cropped.metrics[task].items():
+            assert padded.metrics[task][key] == pytest.approx(value, rel=1e-6)
+
+
+def test_eval_of_a_bare_checkpoint_needs_a_dataset_and_honours_out(tiny_run, tmp_path, capsys):
+    bare = tmp_path / "elsewhere" / "student.safetensors"
+    bare.parent.mkdir()
+    bare.write_bytes((tiny_run / "model.safetensors").read_bytes())
+    assert main(["eval", str(bare), "--device", "cpu"]) == 1
+    assert "pass --dataset NAME" in capsys.readouterr().err
+
+    out = tmp_path / "scores.json"
+    assert main(["eval", str(bare), "--dataset", "evalprobe", "--device", "cpu", "--workers", "0",
+                 "--tasks", "depth", "--limit", "3", "--out", str(out), "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    written = json.loads(out.read_text())
+    assert printed == written
+    assert list(written["metrics"]) == ["depth"] and written["num_images"] == 3 and written["limited"]
+    assert written["dm"] is None and written["baseline"] is None
+
+
+def test_metrics_file_sits_beside_the_checkpoint(tmp_path):
+    best = tmp_path / "run" / "best" / "model.safetensors"
+    assert metrics_path(best) == best.parent / "metrics.json"
+    assert metrics_path(best, tmp_path / "x.json") == tmp_path / "x.json"
+    assert metrics_path(best, tmp_path / "folder") == tmp_path / "folder" / "metrics.json"
+
+
+def test_run_context_finds_the_config_of_a_nested_checkpoint(tiny_run):
+    nested = tiny_run / "checkpoints" / "last"
+    nested.mkdir(parents=True)
+    (nested / "model.safetensors").write_bytes((tiny_run / "model.safetensors").read_bytes())
+    context = RunContext.open(nested / "model.safetensors")
+    assert context.run_dir == tiny_run
+    assert context.dataset_name() == "evalprobe"
+    assert context.distribution_of("task", "depth") == "sak-task-depth"
+
+
+def test_gain_covers_the_tasks_the_table_has(tiny_run, tmp_path):
+    student = RunContext.open(tiny_run).load_student()
+    tasks = bind_tasks(student, get_dataset_spec("evalprobe"))
+    table = tmp_path / "table.yaml"
+    table.write_text(yaml.safe_dump({"name": "mine", "metrics": {"semseg": 50.0, "depth": 0.5}}))
+    metrics = {"semseg": {"mIoU": 55.0}, "depth": {"RMSE": 0.4}, "normals": {"mErr": 20.0}}
+    gain = gain_summary(metrics, tasks, table)
+    assert gain.gains == pytest.approx({"semseg": 10.0, "depth": 20.0})
+    assert gain.dm == pytest.approx(15.0)
+    assert gain.missing == ["normals"]
+
+
+def test_protocol_metric_is_used_when_a_task_offers_one():
+    class Fast:
+        pass
+
+    class Full:
+        pass
+
+    class WithFull:
+        def metric(self, full: bool = False):
+            return Full() if full else Fast()
+
+    class Plain:
+        def metric(self):
+            return Fast()
+
+    assert isinstance(make_metric(WithFull(), full=True), Full)
+    assert isinstance(make_metric(WithFull(), full=False), Fast)
+    assert isinstance(make_metric(Plain(), full=True), Fast)
+    # the boundaries plugin is the one that has it
+    boundaries = pytest.importorskip("sak_task_boundaries")
+    assert "full" in inspect.signature(boundaries.BoundaryTask.metric).parameters
+
+
+def test_nan_scores_become_null_in_metrics_json(tiny_run):
+    from sak_core.evaluation import EvalResult, metrics_document
+
+    student = RunContext.open(tiny_run).load_student()
+    tasks = bind_tasks(student, get_dataset_spec("evalprobe"), ["depth"])
+    document = metrics_document(EvalResult({"depth": {"RMSE": math.nan}}, 0), tasks)
+    assert document["metrics"]["depth"]["RMSE"] is None
+    json.dumps(document, allow_nan=False)
