@@ -30,7 +30,7 @@ def test_analyze_routers_writes_the_mean_weights_and_draws_them(probe, tiny_run,
         levels = numbers["weights"][task]
         assert len(levels) == 4
         for l, weights in enumerate(levels.values()):
-            assert sum(weights.values()) == pytest.approx(1.0, abs=1e-9)
+            assert sum(weights.values()) == pytest.approx(1.0, abs=1e-6)  # float32 softmax
             mean = expected[task][:, l].mean(dim=0)
             assert list(weights.values()) == pytest.approx(mean.tolist(), abs=1e-6)
 
