@@ -21,8 +21,23 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from sak_core.checkpoint import MODEL_FILE, load_state_strict, load_student, read_metadata, resolve_checkpoint, save_student
-from sak_core.config import DataSection, ModelSection, OptimSection, RunConfig, TeacherEntry, deep_merge, write_resolved
+from sak_core.checkpoint import (
+    MODEL_FILE,
+    load_state_strict,
+    load_student,
+    read_metadata,
+    resolve_checkpoint,
+    save_student,
+)
+from sak_core.config import (
+    DataSection,
+    ModelSection,
+    OptimSection,
+    RunConfig,
+    TeacherEntry,
+    deep_merge,
+    write_resolved,
+)
 from sak_core.convert.official_config import (
     DATASETS,
     STEMS,
@@ -93,7 +108,9 @@ def _state_of(payload: Any, source: Path) -> dict[str, torch.Tensor]:
         state = payload
     if not isinstance(state, dict) or not state:
         top = sorted(map(str, payload)) if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(f"{source} holds no state dict (expected {{'model': state_dict}} or a state dict; found {top})")
+        raise CheckpointError(
+            f"{source} holds no state dict (expected {{'model': state_dict}} or a state dict; found {top})"
+        )
     wrong = sorted(str(k) for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor))
     if wrong:
         raise CheckpointError(
@@ -145,9 +162,11 @@ def _input_size(
                 f"gives 1 + {size[0] // 16}*{size[1] // 16}"
             )
         return size
-    dataset = DATASETS["imagenet"] if stage == 1 else official.dataset_info
-    if dataset is not None and fits(dataset.input_size):
-        return dataset.input_size
+    # Stage 1 trains on ImageNet; a backbone-only stage-2 run (no --task_out) on the config's dataset.
+    candidates = [DATASETS["imagenet"], official.dataset_info] if stage == 1 else [official.dataset_info]
+    for dataset in candidates:
+        if dataset is not None and fits(dataset.input_size):
+            return dataset.input_size
     side = int(round((tokens - 1) ** 0.5))
     if side * side == tokens - 1:
         size = (16 * side, 16 * side)
@@ -267,6 +286,10 @@ def _optim_from(raw: dict[str, Any], notes: list[str]) -> OptimSection:
             values["schedule"] = raw["scheduler"]
         if int(raw.get("max_iters") or 0) > 0:
             values["iterations"] = int(raw["max_iters"])
+        if float(raw.get("max_epochs") or 0) > 0:  # the authors' epoch-based runs (stage 1)
+            values["epochs"] = float(raw["max_epochs"])
+            if "warmup_epochs" in raw:
+                values["warmup_epochs"] = float(raw["warmup_epochs"])
         if "grad_clip" in raw:
             clip = float(raw["grad_clip"])
             values["grad_clip"] = clip if clip > 0 else None
@@ -293,7 +316,9 @@ def run_config_from_official(config: StudentConfig, official: OfficialConfig, no
             teachers.append(TeacherEntry(name=name))
             notes.append(f"no plugin of this toolkit builds teacher '{name}' ({backbone_type}); config.yaml "
                          "names it as the authors did")
-    dataset = DATASETS["imagenet"] if not config.tasks else official.dataset_info
+    dataset = official.dataset_info
+    if not config.tasks and (dataset is None or tuple(config.input_size) != dataset.input_size):
+        dataset = DATASETS["imagenet"]  # stage 1 distils on ImageNet
     return RunConfig(
         stage=2 if config.tasks else 1,
         teachers=teachers,
@@ -379,16 +404,19 @@ def student_to_official(student: SAKStudent) -> dict[str, torch.Tensor]:
 
 
 def _official_dataset(config: StudentConfig, sak_dataset: str | None) -> str | None:
-    if not config.tasks:
-        return "imagenet"
-    by_sak_name = {d.sak_name: name for name, d in DATASETS.items()}
-    if sak_dataset in by_sak_name and by_sak_name[sak_dataset] != "imagenet":
-        return by_sak_name[sak_dataset]
+    """The authors' dataset whose heads are ``config``'s: the run's own when it fits, else the
+    one whose output counts match (ImageNet for a student without heads)."""
     wanted = {official_task_name(t): n for t, n in config.tasks.items()}
-    for name, dataset in DATASETS.items():
-        if wanted and all(dataset.outputs.get(t) == n for t, n in wanted.items()):
-            return name
-    return None
+
+    def fits(name: str) -> bool:
+        return all(DATASETS[name].outputs.get(t) == n for t, n in wanted.items())
+
+    by_sak_name = {d.sak_name: name for name, d in DATASETS.items()}
+    if sak_dataset in by_sak_name and fits(by_sak_name[sak_dataset]):
+        return by_sak_name[sak_dataset]
+    if not wanted:
+        return "imagenet"
+    return next((name for name in DATASETS if DATASETS[name].outputs and fits(name)), None)
 
 
 def official_config_for(
@@ -422,11 +450,17 @@ def official_config_for(
     elif dataset is not None and tuple(config.input_size) != DATASETS[dataset].input_size:
         size = DATASETS[dataset].input_size
         notes.append(f"the student is built for {config.input_size[0]}x{config.input_size[1]} inputs; the authors' "
-                     f"code builds {dataset} models at {size[0]}x{size[1]} (position embedding resampled on load)")
+                     f"code builds {dataset} models at {size[0]}x{size[1]}: their test.py will not load this "
+                     "checkpoint, their train_s2.py resamples its position embedding")
 
     original_teachers = original.get("teachers") if isinstance(original.get("teachers"), dict) else {}
     teachers: dict[str, Any] = {}
     for name, width in config.teachers.items():
+        if isinstance(width, list):  # per-level widths: the authors' teachers have one
+            if len(set(width)) != 1:
+                problems.append(f"teacher '{name}' has per-level widths {width}; the authors' code has one per teacher")
+                continue
+            width = width[0]
         if name in original_teachers:
             teachers[name] = original_teachers[name]
         elif (name, width) in TEACHERS_BACK:
@@ -446,8 +480,9 @@ def official_config_for(
     if config.tasks:
         backbone["router_type"] = "mor" if config.router == "mor" else "none"
         backbone["noisy_gating"] = config.noisy_gating
-    if config.freeze_all_but_routers:
-        backbone["freeze"] = True
+    original_backbone = (original.get("student") or {}).get("backbone") or {}
+    if config.freeze_all_but_routers or "freeze" in original_backbone:
+        backbone["freeze"] = config.freeze_all_but_routers
     merged = deep_merge(original, {"dataset": dataset, "student": {"backbone": backbone}})
     merged["teachers"] = teachers
     if config.tasks:

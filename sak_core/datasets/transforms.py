@@ -169,7 +169,7 @@ def _hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
 
 def photometric_distortion(image: np.ndarray, rng: np.random.Generator, brightness: float = 32,
                            contrast: tuple[float, float] = (0.5, 1.5),
-                           saturation: tuple[float, float] = (0.5, 1.5), hue: float = 18) -> np.ndarray:
+                           saturation: tuple[float, float] = (0.5, 1.5), hue: int = 18) -> np.ndarray:
     """Brightness +-32, contrast, saturation and hue (+-18 in OpenCV's 0-180 hue units), each with
     probability 0.5; contrast first or last at random. ``image`` in [0, 255]."""
     img = np.clip(np.round(image), 0, 255).astype(np.float32)

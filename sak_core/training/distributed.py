@@ -48,6 +48,16 @@ class DistContext:
         dist.all_gather_object(out, obj)
         return out
 
+    def broadcast_buffers(self, module: nn.Module) -> None:
+        """Give every process rank 0's buffers (batch-norm running statistics).
+
+        DDP does the same at the start of every forward, so this changes no step; it makes the
+        processes agree after the last one (without SyncBatchNorm each updates its own stats).
+        """
+        if self.distributed:
+            for buffer in module.buffers():
+                dist.broadcast(buffer.data, src=0)
+
     @property
     def _collective_device(self) -> torch.device:
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -170,6 +170,7 @@ class Trainer:
 
     def save_last(self) -> None:
         """Write checkpoints/last (every process takes part: RNG states are gathered)."""
+        self.ctx.broadcast_buffers(self.student)
         states = self.ctx.gather(rng_state())
         if self.ctx.is_main:
             state = {
@@ -243,7 +244,9 @@ class Trainer:
             epoch, offset = epoch + 1, 0
 
     # -- the run --------------------------------------------------------------------------------
-    def run(self) -> TrainResult:
+    def run(self, stop_at: int | None = None) -> TrainResult:
+        """Train to the configured length; ``stop_at`` ends earlier at that step, with a
+        checkpoint written as an interruption would (the run can be resumed)."""
         config, out = self.config, self.config.output
         started = time.perf_counter()
         if self.ctx.is_main:
@@ -285,6 +288,11 @@ class Trainer:
                         last_saved = self.step
                     if self.step % out.val_every == 0 or self.step == self.total:
                         result.final_scores = self.validate()
+                    if stop_at is not None and self.step >= stop_at and self.step < self.total:
+                        if last_saved != self.step:
+                            self.save_last()
+                        result.step = self.step
+                        return result
                     if stopping:
                         if last_saved != self.step:
                             self.save_last()

@@ -30,8 +30,9 @@ def improved_tasks(start: Mapping[str, float], end: Mapping[str, float], tasks: 
 
 
 def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: str,
-                 start_label: str = "start", end_label: str = "end") -> Table:
-    """One row per ``task/metric`` with both values; primary metrics get an arrow and a mark."""
+                 start_label: str = "start", end_label: str = "end", primary_only: bool = True) -> Table:
+    """One row per ``task/metric`` with both values (only each task's primary metric unless
+    ``primary_only`` is False); primary metrics get an arrow and a better/not-better mark."""
     table = Table(title=title)
     for col in ("task", "metric", start_label, end_label, ""):
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
@@ -40,6 +41,8 @@ def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: st
             continue
         task, _, metric = key.partition("/")
         higher = _direction(task, metric)
+        if primary_only and higher is None and task != "distill":
+            continue
         arrow = "" if higher is None else (" ↑" if higher else " ↓")
         mark = ""
         if higher is not None and key in start and key in end:

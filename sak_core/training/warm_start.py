@@ -20,6 +20,7 @@ from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
 POS_EMBED = "stem.vit.pos_embed"
+SHOWN = 20  # problem keys listed before "... and N more"
 
 
 @dataclass
@@ -51,8 +52,10 @@ class InitReport:
             tasks = sorted({k.split(".")[1] if k.startswith("heads.") else k.split(".")[2] for k in self.new_task_keys})
             lines.append(f"  new (not in the checkpoint), for task(s) {', '.join(tasks)}: "
                          f"{len(self.new_task_keys)} tensors of routers and heads")
-        for problem in self.problems:
+        for problem in self.problems[:SHOWN]:
             lines.append(f"  did not load - {problem}")
+        if len(self.problems) > SHOWN:
+            lines.append(f"  ... and {len(self.problems) - SHOWN} more keys that did not load")
         return lines
 
 
@@ -101,8 +104,8 @@ def init_from_checkpoint(student: SAKStudent, path: str | Path, strict: bool = F
     report.misshapen.sort()
 
     if strict and report.problems:
-        shown = "\n  ".join(report.problems[:20]) + (f"\n  ... (+{len(report.problems) - 20} more)"
-                                                    if len(report.problems) > 20 else "")
+        shown = "\n  ".join(report.problems[:SHOWN]) + (f"\n  ... (+{len(report.problems) - SHOWN} more)"
+                                                       if len(report.problems) > SHOWN else "")
         raise CheckpointError(
             f"--strict: {len(report.problems)} key(s) of {file} do not load into this student:\n  {shown}\n"
             "Check that teachers, stem and aligners match the checkpoint's, or drop --strict to load the rest."

@@ -391,3 +391,12 @@ def test_cli_reports_leftovers(tmp_path, capsys):
     assert code == 1
     assert "backbone.tsap.sam.4.scale" in capsys.readouterr().err.replace("\n", "")
     assert not (tmp_path / "r" / "model.safetensors").exists()
+
+
+def test_per_level_teacher_widths_need_one_width_for_the_authors():
+    teachers = dict(dinov2=[1024] * 4, sam=[768, 768, 1024, 1024])
+    config = StudentConfig(input_size=(512, 512), aligners=True, teachers=teachers, tasks=dict(semseg=21))
+    with pytest.raises(ConfigError, match=r"teacher 'sam' has per-level widths \[768, 768, 1024, 1024\]"):
+        official_config_for(config)
+    official, _ = official_config_for(config.model_copy(update=dict(teachers=dict(dinov2=[1024] * 4))))
+    assert official["teachers"] == {"dinov2": {"backbone_type": "dinov2_large"}}

@@ -117,13 +117,33 @@ def test_ignore_regions():
 
 @FAST
 @given(raw_samples(), st.integers(0, 2**31))
-def test_crop_respects_cat_max_ratio_when_possible(sample, seed):
+def test_crop_cuts_every_array_alike(sample, seed):
     h, w = sample["image"].shape[:2]
     size = (max(2, h // 2), max(2, w // 2))
     crop = random_crop(sample, size, np.random.default_rng(seed), cat_max_ratio=0.75)
-    assert crop["image"].shape[:2] == size
-    for key, value in crop.items():
+    for value in crop.values():
         assert value.shape[:2] == size
+    # the crop is a window of the input: find it through the image
+    image = sample["image"]
+    hits = [(t, l) for t in range(h - size[0] + 1) for l in range(w - size[1] + 1)
+            if np.array_equal(image[t:t + size[0], l:l + size[1]], crop["image"])]
+    t, l = hits[0]
+    np.testing.assert_array_equal(crop["depth"], sample["depth"][t:t + size[0], l:l + size[1]])
+
+
+def test_cat_max_ratio_redraws_crops_dominated_by_one_class():
+    semseg = np.zeros((34, 34), np.uint8)
+    semseg[:14, :14] = 1  # a crop of 20 x 20 rarely holds more than 25 % of class 1
+    sample = {"image": np.zeros((34, 34, 3), np.float32), "semseg": semseg}
+
+    def balanced(ratio: float) -> float:
+        ok = 0
+        for seed in range(200):
+            crop = random_crop(sample, (20, 20), np.random.default_rng(seed), cat_max_ratio=ratio)["semseg"]
+            ok += (crop == 1).mean() > 0.25
+        return ok / 200
+
+    assert balanced(0.75) > 0.3 > 0.2 > balanced(1.0)
 
 
 @FAST

@@ -18,7 +18,7 @@ def test_analyze_routers_writes_the_mean_weights_and_draws_them(probe, tiny_run,
     png = tmp_path / "fig" / "routers.png"
     assert main(["analyze", "routers", str(tiny_run), "--device", "cpu", "--out", str(png)]) == 0
     numbers = json.loads(png.with_suffix(".json").read_text())
-    student = load_student(tiny_run)
+    student = load_student(tiny_run).eval()
     assert numbers["experts"] == ["stem", "dinov2", "sam"]
     assert numbers["num_images"] == len(probe.SIZES)
 

@@ -50,7 +50,7 @@ def test_student_predict_returns_each_task_at_the_image_size(probe, tiny_run):
     assert out["normals"].shape == (3, 37, 61)
     assert torch.allclose(out["normals"].norm(dim=0), torch.ones(37, 61), atol=1e-4)
     # the same image as an array, a uint8 tensor, and a pre-normalised tensor agree
-    array = np.asarray(image)
+    array = np.array(image)
     assert torch.equal(student.predict(array, tasks=["semseg"], dataset="evalprobe")["semseg"], out["semseg"])
     chw = torch.from_numpy(array).permute(2, 0, 1).contiguous()
     assert torch.equal(student.predict(chw, tasks=["semseg"])["semseg"], out["semseg"])
@@ -58,7 +58,7 @@ def test_student_predict_returns_each_task_at_the_image_size(probe, tiny_run):
 
 def test_predict_crops_the_prediction_of_the_padded_image(probe, tiny_run):
     """The prediction equals the centre crop of the student's output on the padded image."""
-    student = load_student(tiny_run)
+    student = load_student(tiny_run).eval()
     pixels = np.random.default_rng(3).integers(0, 256, size=(50, 30, 3), dtype=np.uint8)
     prepared = prepare_image(pixels, input_size=(64, 64))
     with torch.no_grad():

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
-from scipy import ndimage, sparse
-from scipy.sparse.csgraph import maximum_bipartite_matching
+from scipy import ndimage
 
 # SEISM's eval_method.m: 0.0075 for PASCAL-Context (its default), 0.011 for NYUD-v2.
 PASCAL_CONTEXT_MAX_DIST = 0.0075
@@ -236,60 +235,7 @@ class BoundaryCounts:
         )
 
 
-class _CandidateGraph:
-    """Who may match whom: every pixel a thresholded map can hold vs every GT pixel.
-
-    Built once per image over the pixels of the lowest threshold (thinned maps at higher
-    thresholds are subsets of them). An edge joins a prediction pixel and a GT pixel at most
-    ``max_dist_px`` apart, the same test ``correspondPixels`` applies (``d^2 <= max^2``).
-    """
-
-    def __init__(self, candidates: np.ndarray, gt: np.ndarray, max_dist_px: float) -> None:
-        height, width = gt.shape
-        reach = int(math.ceil(max_dist_px))
-        row = width + 2 * reach
-        gt_id = np.full((height + 2 * reach) * row, -1, dtype=np.int64)
-        gt_y, gt_x = np.nonzero(gt)
-        gt_id[(gt_y + reach) * row + gt_x + reach] = np.arange(gt_y.size)
-        self.num_gt = gt_y.size
-
-        self.index = np.full(gt.shape, -1, dtype=np.int64)  # pixel -> candidate number
-        cand_y, cand_x = np.nonzero(candidates)
-        self.index[cand_y, cand_x] = np.arange(cand_y.size)
-        position = (cand_y + reach) * row + cand_x + reach
-
-        rows, cols = [], []
-        limit = max_dist_px * max_dist_px
-        for dy in range(-reach, reach + 1):
-            for dx in range(-reach, reach + 1):
-                if dy * dy + dx * dx > limit:
-                    continue
-                ids = gt_id[position + dy * row + dx]
-                hit = ids >= 0
-                rows.append(np.flatnonzero(hit))
-                cols.append(ids[hit])
-        rows_all = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        cols_all = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        self.edges = sparse.csr_array(
-            (np.ones(rows_all.size, dtype=np.int8), (rows_all, cols_all)),
-            shape=(cand_y.size, self.num_gt),
-        )
-
-    def matched(self, pred: np.ndarray) -> int:
-        """Size of a maximum one-to-one matching between ``pred``'s pixels and the GT."""
-        if self.num_gt == 0:
-            return 0
-        rows = self.index[pred]
-        rows = rows[rows >= 0]
-        if rows.size == 0:
-            return 0
-        sub = self.edges[np.sort(rows)]
-        if sub.nnz == 0:
-            return 0
-        return int(np.count_nonzero(maximum_bipartite_matching(sub, perm_type="column") >= 0))
-
-
-def _bsds_match_count(pred: np.ndarray, gt: np.ndarray, max_dist_px: float) -> tuple[int, int]:
+def _match_count(pred: np.ndarray, gt: np.ndarray, max_dist_px: float) -> tuple[int, int]:
     """BSDS ``correspondPixels`` (pyEdgeEval's port) on the smallest window that holds every
     matchable pixel.
 
@@ -327,9 +273,6 @@ def _fraction_for(max_dist_px: float, height: int, width: int) -> float:
     raise ArithmeticError(f"cannot express {max_dist_px} px on a {height}x{width} window")
 
 
-MATCHERS = ("hopcroft-karp", "bsds")
-
-
 def image_counts(
     prediction: np.ndarray,
     ground_truth: np.ndarray,
@@ -339,7 +282,6 @@ def image_counts(
     nms: bool = True,
     nms_radius: int = SEISM_NMS_RADIUS,
     seism_gt: bool = True,
-    matcher: str = "hopcroft-karp",
 ) -> BoundaryCounts:
     """Per-threshold match counts of one image (one row of :class:`BoundaryCounts`).
 
@@ -353,13 +295,7 @@ def image_counts(
         thresholds: the binarisation thresholds on ``nms / 255``.
         nms: apply :func:`edge_nms` first (the protocol); off, the map is thresholded as is.
         nms_radius: suppression radius of the NMS.
-        matcher: ``"hopcroft-karp"`` (default): a maximum one-to-one matching by SciPy's
-            ``maximum_bipartite_matching``; ``"bsds"``: BSDS ``correspondPixels`` (pyEdgeEval),
-            the reference's own min-cost assignment, whose match count is the same but which
-            takes seconds per threshold on a 480x640 image.
     """
-    if matcher not in MATCHERS:
-        raise ValueError(f"unknown matcher {matcher!r}; use one of {', '.join(MATCHERS)}")
     pred8 = _to_uint8(prediction)
     gt = np.asarray(ground_truth)
     if gt.shape != pred8.shape:
@@ -382,9 +318,6 @@ def image_counts(
     scores = edges.astype(np.float64) / 255.0
     floor = np.finfo(float).eps  # edgesEvalImg thresholds at max(eps, t)
     cutoffs = [max(float(t), floor) for t in thresholds]
-    graph = None
-    if matcher == "hopcroft-karp":
-        graph = _CandidateGraph((scores >= min(cutoffs)) & reachable, gt, max_dist_px)
     k = len(cutoffs)
     matched_gt = np.zeros(k, dtype=np.int64)
     matched_pred = np.zeros(k, dtype=np.int64)
@@ -395,12 +328,8 @@ def image_counts(
         size = int(np.count_nonzero(binary))
         if size not in cache:  # the maps are nested: same size, same map
             thinned = thin(binary)
-            if graph is not None:
-                hits = graph.matched(thinned & reachable)
-                cache[size] = (hits, hits, int(np.count_nonzero(thinned)))
-            else:
-                hits_pred, hits_gt = _bsds_match_count(thinned & reachable, gt, max_dist_px)
-                cache[size] = (hits_pred, hits_gt, int(np.count_nonzero(thinned)))
+            hits_pred, hits_gt = _match_count(thinned & reachable, gt, max_dist_px)
+            cache[size] = (hits_pred, hits_gt, int(np.count_nonzero(thinned)))
         matched_pred[i], matched_gt[i], total_pred[i] = cache[size]
     total_gt = np.full(k, int(np.count_nonzero(gt)), dtype=np.int64)
     return BoundaryCounts(
@@ -489,7 +418,6 @@ class OdsFAccumulator:
         nms: bool = True,
         nms_radius: int = SEISM_NMS_RADIUS,
         seism_gt: bool = True,
-        matcher: str = "hopcroft-karp",
         workers: int | None = None,
     ) -> None:
         if not 0 < max_dist < 1:
@@ -498,11 +426,7 @@ class OdsFAccumulator:
                 f"0.011 NYUD-v2), got {max_dist}"
             )
         self.max_dist = max_dist
-        if matcher not in MATCHERS:
-            raise ValueError(f"unknown matcher {matcher!r}; use one of {', '.join(MATCHERS)}")
-        self.options = dict(
-            thresholds=tuple(thresholds), nms=nms, nms_radius=nms_radius, seism_gt=seism_gt, matcher=matcher
-        )
+        self.options = dict(thresholds=tuple(thresholds), nms=nms, nms_radius=nms_radius, seism_gt=seism_gt)
         self.workers = _default_workers() if workers is None else workers
         self._executor: Executor | None = None
         self._pending: list[Future | BoundaryCounts] = []
@@ -563,7 +487,6 @@ def evaluate_odsf(
     nms: bool = True,
     nms_radius: int = SEISM_NMS_RADIUS,
     seism_gt: bool = True,
-    matcher: str = "hopcroft-karp",
     workers: int | None = None,
 ) -> dict[str, float]:
     """Score boundary predictions with the SEISM protocol: odsF, oisF, AP.
@@ -581,8 +504,6 @@ def evaluate_odsf(
         nms: run :func:`edge_nms` first (the protocol does).
         nms_radius: NMS suppression radius; 4 as the authors' SEISM fork, 1 as the
             structured-edge toolbox's ``edgesDetect``.
-        matcher: ``"hopcroft-karp"`` (default, fast) or ``"bsds"`` (correspondPixels, slow);
-            both give the same counts, see :func:`image_counts`.
         workers: processes to score images in parallel (default: one per CPU; 0: no pool).
 
     Returns:
@@ -595,7 +516,6 @@ def evaluate_odsf(
         nms=nms,
         nms_radius=nms_radius,
         seism_gt=seism_gt,
-        matcher=matcher,
         workers=workers,
     )
     try:

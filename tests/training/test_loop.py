@@ -1,0 +1,85 @@
+"""The training loop in-process on the toy plugins: run layout, resume, non-finite loss, --init."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import sak_core
+from sak_core.errors import CheckpointError
+from sak_core.training import NonFiniteLossError, Trainer, train
+from sak_core.training.rundir import read_trainer_state
+
+
+def weights(path):
+    return load_file(str(path))
+
+
+def test_run_directory_layout(toy_config, tmp_path):
+    result = train(toy_config(), tmp_path / "run")
+    run = tmp_path / "run"
+    for name in ("config.yaml", "plugins.json", "metrics.jsonl", "model.safetensors", "best/model.safetensors",
+                 "checkpoints/last/model.safetensors", "checkpoints/last/trainer.pt"):
+        assert (run / name).is_file(), name
+    assert result.step == 6 and "toy_seg/acc" in result.initial_scores and "toy_seg/acc" in result.final_scores
+    plugins = json.loads((run / "plugins.json").read_text())
+    assert {"kind": "teacher", "name": "toy_a", "distribution": "sak-toy-plugin", "version": ""} in plugins
+    lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines if l["split"] == "train"] == [1, 2, 3, 4, 5, 6]
+    assert {"loss", "lr", "loss/distill", "loss/toy_seg", "loss/toy_reg"} <= set(lines[1])
+    assert read_trainer_state(run / "checkpoints" / "last")["step"] == 6
+    student = sak_core.load_student(run)
+    assert student.task_names == ["toy_seg", "toy_reg"] and student.teacher_names == ["toy_a", "toy_b"]
+    assert not list(run.rglob(".*.tmp*")) and not list(run.rglob(".*.new"))
+
+
+def test_resume_reproduces_the_uninterrupted_run(toy_config, tmp_path):
+    config = toy_config(data={"workers": 1})  # a worker process must not change the samples either
+    train(config, tmp_path / "straight")
+    Trainer(config, tmp_path / "resumed").run(stop_at=3)
+    assert read_trainer_state(tmp_path / "resumed" / "checkpoints" / "last")["step"] == 3
+    Trainer(config, tmp_path / "resumed", resume=True).run()
+    a, b = weights(tmp_path / "straight" / "model.safetensors"), weights(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    log = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in log if l["split"] == "train"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(toy_config, tmp_path, monkeypatch):
+    original = Trainer._total
+
+    def diverging(self, terms):
+        total = original(self, terms)
+        return total * float("nan") if self.step >= 4 else total
+
+    monkeypatch.setattr(Trainer, "_total", diverging)
+    with pytest.raises(NonFiniteLossError, match=r"not finite at step 5 .*last good checkpoint .*step 3"):
+        train(toy_config(), tmp_path / "run")
+    last = tmp_path / "run" / "checkpoints" / "last"
+    assert read_trainer_state(last)["step"] == 3
+    sak_core.load_student(last / "model.safetensors")  # intact
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_init_lists_keys_that_do_not_load_and_strict_refuses(toy_config, tmp_path, capsys):
+    stage1 = toy_config(stage=1, tasks=[], data={"input_size": [32, 32]}, optim={"iterations": 2})
+    train(stage1, tmp_path / "s1")
+    # stage 2 at another size: the position embedding is resampled, routers and heads are new
+    ok = toy_config(init=str(tmp_path / "s1"), data={"input_size": [48, 48]}, optim={"iterations": 1})
+    train(ok, tmp_path / "s2")
+    out = capsys.readouterr().out
+    assert "resampled to the new input size: stem.vit.pos_embed 2x2 -> 3x3" in out
+    assert "new (not in the checkpoint), for task(s) toy_reg, toy_seg" in out
+    assert "did not load" not in out
+    # only one teacher in stage 2: toy_b's adapter path and aligners do not load
+    partial = toy_config(init=str(tmp_path / "s1"), teachers=["toy_a"], optim={"iterations": 1})
+    train(partial, tmp_path / "s2b")
+    assert "did not load - not in the model: adapter_paths.toy_b" in capsys.readouterr().out
+    strict = toy_config(init=str(tmp_path / "s1"), teachers=["toy_a"], strict_init=True)
+    with pytest.raises(CheckpointError, match=r"(?s)--strict: \d+ key\(s\) .* not in the model: adapter_paths.toy_b"):
+        train(strict, tmp_path / "s2c")
