@@ -123,6 +123,7 @@ class PluginManager:
                 try:
                     module = ep.load()
                     self.pm.register(module, name=plugin_name)
+                    self._check_hook_names(plugin_name)
                 except Exception as exc:  # a broken plugin must not stop the others
                     self._load_failures.append(
                         PluginFailure(dist_name, f"{ep.group}:{ep.name} = {ep.value}", _describe(exc))
@@ -131,11 +132,21 @@ class PluginManager:
                 self._info[plugin_name] = _PluginInfo(dist_name, dist.version)
         self._registry = None
 
+    def _check_hook_names(self, plugin_name: str) -> None:
+        """Reject a plugin that implements a hook sak does not define (usually a misspelling)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(name=plugin_name)
+            known = ", ".join(name for name in dir(hookspecs) if name.startswith("sak_register_"))
+            raise PluginError(f"{exc}; sak's hooks are: {known}") from None
+
     def register(self, plugin: Any, name: str | None = None, distribution: str = IN_MEMORY) -> str:
         """Register an in-memory plugin (an object or module with hook implementations)."""
         plugin_name = self.pm.register(plugin, name=name)
         if plugin_name is None:
             raise PluginError(f"plugin {name or plugin!r} is blocked or already registered")
+        self._check_hook_names(plugin_name)
         self._info[plugin_name] = _PluginInfo(distribution, "")
         self._registry = None
         return plugin_name

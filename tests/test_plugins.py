@@ -67,6 +67,13 @@ def test_registering_the_wrong_spec_type_is_a_failure_not_a_crash(toy_plugins):
         assert "registered str as a task" in failure.error
 
 
+def test_misspelled_hook_is_rejected_with_the_hook_list(toy_plugins):
+    typo = types.SimpleNamespace(sak_register_teacher=sak_core.hookimpl(lambda register: None))
+    with pytest.raises(PluginError, match="unknown hook 'sak_register_teacher'.*sak_register_teachers"):
+        get_plugin_manager().register(typo, distribution="sak-typo")
+    assert "toy_a" in sak_core.list_teachers()
+
+
 def test_blocked_double_registration_is_an_error(toy_plugins):
     manager = get_plugin_manager()
     with pytest.raises(ValueError):

@@ -40,9 +40,11 @@ def raw(pred, gt, **kw):
 
 
 def test_perfect_prediction_scores_one():
-    gt = square_boundary()
-    pred = gt.astype(np.uint8) * 255
-    scores = evaluate_odsf([pred, pred], [gt, gt], MAX_DIST, nms=False, seism_gt=False, workers=0)
+    labels = np.zeros((H, W), dtype=np.int32)
+    labels[15:45, 20:50] = 1
+    labels[25:35, 60:75] = 2
+    pred = seism_ground_truth(labels).astype(np.uint8) * 255  # exactly the GT SEISM scores against
+    scores = evaluate_odsf([pred, pred], [labels, labels], MAX_DIST, nms=False, workers=0)
     assert scores["odsF"] == pytest.approx(1.0)
     assert scores["oisF"] == pytest.approx(1.0)
     assert scores["ods_threshold"] == pytest.approx(0.01)
