@@ -256,13 +256,16 @@ def _match_count(pred: np.ndarray, gt: np.ndarray, max_dist_px: float) -> tuple[
     left, right = max(cols[0] - reach, 0), min(cols[-1] + reach + 1, pred.shape[1])
     window = (slice(top, bottom), slice(left, right))
     fraction = _fraction_for(max_dist_px, bottom - top, right - left)
+    if fraction is None:  # not expressible on this window: match on the whole image
+        window = (slice(None), slice(None))
+        fraction = _fraction_for(max_dist_px, *pred.shape)
     match_pred, match_gt, _, _ = correspond_pixels(
         pred[window].astype(np.float64), gt[window].astype(np.float64), fraction, _OUTLIER_COST
     )
     return int(np.count_nonzero(match_pred > 0)), int(np.count_nonzero(match_gt > 0))
 
 
-def _fraction_for(max_dist_px: float, height: int, width: int) -> float:
+def _fraction_for(max_dist_px: float, height: int, width: int) -> float | None:
     diagonal = math.sqrt(height * height + width * width)
     fraction = max_dist_px / diagonal
     for _ in range(8):
@@ -270,7 +273,7 @@ def _fraction_for(max_dist_px: float, height: int, width: int) -> float:
         if got == max_dist_px:
             return fraction
         fraction = math.nextafter(fraction, math.inf if got < max_dist_px else -math.inf)
-    raise ArithmeticError(f"cannot express {max_dist_px} px on a {height}x{width} window")
+    return None
 
 
 def image_counts(
