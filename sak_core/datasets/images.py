@@ -13,7 +13,6 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import transforms as T

@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ log = logging.getLogger("sak.datasets")
 
 TASKS = ("semseg", "parts", "saliency", "normals", "boundaries", "depth")
 DEFAULT_COUNT = 600
+STALE_SECONDS = 6 * 3600  # a temporary generation folder this old belongs to a dead process
 LAYOUT = """\
   <root>/
     synthetic.json                 generator settings, class and part names
@@ -45,6 +47,9 @@ def cached_scenes(size: tuple[int, int], count: int = DEFAULT_COUNT, seed: int =
     if (final / "synthetic.json").is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{name}.*"):  # left by a generation that was killed
+        if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
     workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     log.warning("generating %d synthetic scenes of %dx%d into %s (once)", count, h, w, final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))

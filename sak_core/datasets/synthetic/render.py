@@ -18,7 +18,7 @@ import numpy as np
 
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.synthetic.scene import (
-    BANDS, CHECKER, CUBOID, FLOOR, GRID, HAIR, PLAIN, SALIENT_CLASSES, SPHERE, STRIPES, TUBE, WALL,
+    BANDS, CHECKER, CUBOID, FLOOR, GRID, HAIR, PLAIN, SALIENT_CLASSES, SPHERE, STRIPES, WALL,
     Material, Primitive, Scene, frame_along, sample_scene,
 )
 

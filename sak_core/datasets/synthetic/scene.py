@@ -157,7 +157,8 @@ def _object(kind: int, x: float, z: float, instance: int, rng: np.random.Generat
         mat = _material(rng, (0.04, 0.13), (0.35, 0.7), (0.45, 0.8), GRID, (0.12, 0.25), contrast=(0.45, 0.7))
         if rng.random() < 0.35:  # painted crate
             mat = _material(rng, (0.45, 0.75), (0.4, 0.7), (0.4, 0.75), GRID, (0.12, 0.25), contrast=(0.45, 0.7))
-        return [Primitive(CUBOID, np.array([x, half[1], z]), yaw, half, BOX, mat, instance)], float(np.hypot(half[0], half[2]))
+        footprint = float(np.hypot(half[0], half[2]))
+        return [Primitive(CUBOID, np.array([x, half[1], z]), yaw, half, BOX, mat, instance)], footprint
     r, hh = rng.uniform(0.08, 0.24), rng.uniform(0.2, 0.6)
     mat = _material(rng, (0.5, 1.05), (0.1, 0.6), (0.5, 0.9), BANDS, (0.1, 0.3), shine=(0.4, 0.9), contrast=(0.4, 0.7))
     return [Primitive(TUBE, np.array([x, hh, z]), yaw, np.array([r, hh, 0]), CYLINDER, mat, instance)], r
@@ -170,7 +171,8 @@ def _limb(a: np.ndarray, b: np.ndarray, radius: float, part: int, name: str, mat
     return Primitive(TUBE, centre, rotation, size, PERSON, mat, instance, part, name)
 
 
-def _person(x: float, z: float, facing: float, instance: int, rng: np.random.Generator) -> tuple[list[Primitive], float]:
+def _person(x: float, z: float, facing: float, instance: int,
+            rng: np.random.Generator) -> tuple[list[Primitive], float]:
     """A figure of head, neck, torso, upper / lower arms, hands, upper / lower legs and feet."""
     H = rng.uniform(1.45, 1.9)
     skin = _material(rng, (0.02, 0.09), (0.3, 0.6), (0.45, 0.95), PLAIN, (1, 1), contrast=(0.9, 1.0))
@@ -215,16 +217,18 @@ def _person(x: float, z: float, facing: float, instance: int, rng: np.random.Gen
         spread = rng.uniform(0.08, 0.5)
         fwd = -swing * side + rng.uniform(-0.2, 0.2)
         shoulder = np.array([side * 0.165 * H, 0.79 * H, 0.0])
-        up_dir = np.array([side * math.sin(spread), -math.cos(spread) * math.cos(fwd), math.cos(spread) * math.sin(fwd)])
+        up_dir = np.array([side * math.sin(spread), -math.cos(spread) * math.cos(fwd),
+                           math.cos(spread) * math.sin(fwd)])
         elbow = shoulder + 0.17 * H * up_dir
         bend = fwd + rng.uniform(0.0, 1.2)
         low_dir = np.array([side * math.sin(spread) * 0.6, -math.cos(bend), math.sin(bend)])
         low_dir /= np.linalg.norm(low_dir)
         wrist = elbow + 0.15 * H * low_dir
         prims.append(_limb(shoulder, elbow, 0.036 * H, 3, f"{tag}uarm", shirt, instance, place))
-        prims.append(_limb(elbow, wrist, 0.03 * H, 4, f"{tag}larm", shirt if rng.random() < 0.5 else skin, instance, place))
+        sleeve = shirt if rng.random() < 0.5 else skin
+        prims.append(_limb(elbow, wrist, 0.03 * H, 4, f"{tag}larm", sleeve, instance, place))
         c, r = place(elbow, np.eye(3))
-        prims.append(Primitive(SPHERE, c, r, np.array([0.034 * H, 0, 0]), PERSON, prims[-1].material, instance, 4, f"{tag}larm"))
+        prims.append(Primitive(SPHERE, c, r, np.array([0.034 * H, 0, 0]), PERSON, sleeve, instance, 4, f"{tag}larm"))
         c, r = place(wrist + 0.02 * H * low_dir, np.eye(3))
         prims.append(Primitive(SPHERE, c, r, np.array([0.035 * H, 0, 0]), PERSON, skin, instance, 4, f"{tag}hand"))
     return prims, 0.25 * H
