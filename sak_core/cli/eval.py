@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", help="metrics file, or folder for metrics.json (default: beside the checkpoint)"
     )
+    parser.add_argument("--all-metrics", action="store_true", help="also list each task's secondary scores")
     parser.add_argument("--json", action="store_true", help="print the metrics document as JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         evaluate,
         metrics_document,
         metrics_path,
+        require_task_heads,
         resolve_device,
         results_table,
         supported_tasks,
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = get_dataset_spec(dataset_name)
     device = resolve_device(args.device)
     student = context.load_student(device)
+    require_task_heads(student)
     scored, skipped = supported_tasks(student, dataset)
     if args.tasks:
         wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -143,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
-    console.print(results_table(result, tasks, gain, title=title))
+    console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
     if gain is not None and gain.missing:
         console.print(
             f"dm covers {len(gain.gains)} of {len(result.metrics)} tasks: baseline '{gain.baseline}' "

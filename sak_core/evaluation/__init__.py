@@ -11,6 +11,7 @@ from sak_core.evaluation.run import (
     bind_tasks,
     build_dataset,
     collate_samples,
+    require_task_heads,
     resolve_device,
     supported_tasks,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "metrics_document",
     "metrics_path",
     "render_router_chart",
+    "require_task_heads",
     "resolve_device",
     "results_table",
     "router_summary",

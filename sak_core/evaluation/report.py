@@ -25,19 +25,17 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def results_table(
-    result: EvalResult, tasks: Mapping[str, Task], gain: GainSummary | None = None, title: str = ""
+    result: EvalResult,
+    tasks: Mapping[str, Task],
+    gain: GainSummary | None = None,
+    title: str = "",
+    all_metrics: bool = False,
 ) -> Table:
-    """One row per task: primary metric, value, direction, baseline and relative change; a last
-    row with dm. Secondary scores go in a compact column."""
+    """One row per task: primary metric (with its direction), value, baseline and relative
+    change; a last row with dm. ``all_metrics`` adds a dim row per secondary score."""
     table = Table(title=title or None)
-    for column, justify in (
-        ("task", "left"),
-        ("metric", "left"),
-        ("value", "right"),
-        ("baseline", "right"),
-        ("delta %", "right"),
-        ("other scores", "left"),
-    ):
+    for column, justify in (("task", "left"), ("metric", "left"), ("value", "right"),
+                            ("baseline", "right"), ("delta %", "right")):
         table.add_column(column, justify=justify)
     for name, scores in result.metrics.items():
         spec = tasks[name].spec
@@ -46,12 +44,15 @@ def results_table(
         base = gain.values.get(name) if gain else None
         delta = gain.gains.get(name) if gain else None
         delta_text = "-" if delta is None else f"[{'green' if delta >= 0 else 'red'}]{delta:+.2f}[/]"
-        others = ", ".join(f"{k} {_fmt(v)}" for k, v in scores.items() if k != key)
-        table.add_row(name, f"{key} {arrow}", _fmt(scores.get(key)), _fmt(base), delta_text, others)
+        table.add_row(name, f"{key} {arrow}", _fmt(scores.get(key)), _fmt(base), delta_text)
+        if all_metrics:
+            for other, value in scores.items():
+                if other != key:
+                    table.add_row("", f"[dim]{other}[/]", f"[dim]{_fmt(value)}[/]", "", "")
     if gain is not None:
         dm = "-" if gain.dm is None else f"[bold {'green' if gain.dm >= 0 else 'red'}]{gain.dm:+.2f}[/]"
         table.add_section()
-        table.add_row("dm", f"vs {gain.baseline}", "", "", dm, "")
+        table.add_row("dm", f"vs {gain.baseline}", "", "", dm)
     return table
 
 

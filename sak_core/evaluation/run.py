@@ -124,6 +124,15 @@ def student_dataset_spec(student: SAKStudent) -> DatasetSpec:
     )
 
 
+def require_task_heads(student: SAKStudent) -> None:
+    """Refuse a student without task heads (a stage-1 checkpoint) with what to do instead."""
+    if not student.task_names:
+        raise SpecError(
+            "this student has no task heads (a stage-1 checkpoint?): train stage 2 from it first, "
+            "e.g. sak train --preset paper-pascal --init RUN"
+        )
+
+
 def bind_tasks(
     student: SAKStudent,
     dataset: DatasetSpec | None = None,
@@ -141,6 +150,7 @@ def bind_tasks(
     from sak_core.api import get_task_spec
     from sak_core.plugins import get_registry
 
+    require_task_heads(student)
     dataset = dataset or student_dataset_spec(student)
     wanted = list(student.task_names if names is None else names)
     tasks: dict[str, Task] = {}

@@ -223,10 +223,13 @@ class SAKStudent(nn.Module):
                             lambda m, args, out, task=task: weights[task].append(m.weights(args[0]))
                         )
                     )
+        was_training = self.training
+        self.eval()  # clean gates and running BN statistics, whatever mode the caller left us in
         try:
             with torch.no_grad():
                 self.forward(images)
         finally:
+            self.train(was_training)
             for h in hooks:
                 h.remove()
         return {task: torch.stack(w, dim=1) for task, w in weights.items() if w}

@@ -159,3 +159,12 @@ def test_nan_scores_become_null_in_metrics_json(tiny_run):
     document = metrics_document(EvalResult({"depth": {"RMSE": math.nan}}, 0), tasks)
     assert document["metrics"]["depth"]["RMSE"] is None
     json.dumps(document, allow_nan=False)
+
+
+def test_a_stage_one_student_is_refused_with_what_to_do(probe, tmp_path, capsys):
+    from sak_core import save_student
+
+    student = probe.tiny_student(tasks={})
+    save_student(student, tmp_path / "stage1.safetensors")
+    assert main(["eval", str(tmp_path / "stage1.safetensors"), "--dataset", "evalprobe", "--device", "cpu"]) == 1
+    assert "no task heads" in capsys.readouterr().err

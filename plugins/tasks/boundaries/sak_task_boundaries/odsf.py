@@ -8,13 +8,17 @@ Per image (as the authors' SEISM fork, innovator-zero/seism, does it):
 2. for each of 99 thresholds ``t = 0.01 .. 0.99`` the map ``nms / 255 >= t`` is thinned to
    one pixel (``bwmorph(.., 'thin', Inf)``);
 3. the thinned pixels are matched one-to-one to ground-truth boundary pixels within
-   ``max_dist * image diagonal`` by BSDS ``correspondPixels``;
+   ``max_dist * image diagonal``, as BSDS ``correspondPixels`` does;
 4. the counts (matched / total, for recall and precision) are summed over the dataset.
 
 ODS is the best F over thresholds of the summed counts, OIS sums the counts of each image at
-its own best threshold, AP integrates the dataset precision-recall curve. The NMS core and the
-matcher are pyEdgeEval's C++ ports of the structured-edge and BSDS code; smoothing,
-orientation, thinning and the bookkeeping are here. See docs/boundary-evaluation.md.
+its own best threshold, AP integrates the dataset precision-recall curve.
+
+Everything is NumPy / SciPy: the NMS is a vectorised float32 port of ``edgesNmsMex.cpp``, the
+thinning a lookup-table port of ``bwmorph thin``. The counts only depend on the size of the
+matching (correspondPixels' outlier cost makes its optimum a maximum-cardinality matching
+first), so the matching is an exact maximum bipartite matching, solved as a unit-capacity
+maximum flow by SciPy's Dinic solver. See docs/boundary-evaluation.md.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 from scipy import ndimage
+from scipy.sparse import csr_array
+from scipy.sparse.csgraph import maximum_flow
+from scipy.spatial import cKDTree
 
 # SEISM's eval_method.m: 0.0075 for PASCAL-Context (its default), 0.011 for NYUD-v2.
 PASCAL_CONTEXT_MAX_DIST = 0.0075
@@ -41,9 +48,6 @@ SEISM_NMS_RADIUS = 4
 TOOLBOX_NMS_RADIUS = 1
 NMS_BORDER = 5
 NMS_MULTIPLIER = 1.01
-
-# correspondPixels' default outlier cost, in units of max_dist.
-_OUTLIER_COST = 100.0
 
 __all__ = [
     "NYUD_MAX_DIST",
@@ -107,6 +111,56 @@ def _orientation(edges: np.ndarray) -> np.ndarray:
     return np.mod(np.arctan(ratio), np.float32(np.pi)).astype(np.float32)
 
 
+def _interp(image: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``edgesNmsMex``'s bilinear ``interp`` (float32, clamped to the image) at points x, y."""
+    height, width = image.shape
+    # The C++ clamps at the double w - 1.001; for a float32 x, clamping at its float32
+    # rounding gives the same value.
+    x = np.minimum(np.maximum(x, np.float32(0)), np.float32(width - 1.001))
+    y = np.minimum(np.maximum(y, np.float32(0)), np.float32(height - 1.001))
+    x0 = x.astype(np.intp)  # int() truncates; x, y >= 0 here
+    y0 = y.astype(np.intp)
+    dx0 = x - x0.astype(np.float32)
+    dy0 = y - y0.astype(np.float32)
+    dx1 = np.float32(1) - dx0
+    dy1 = np.float32(1) - dy0
+    flat = image.reshape(-1)
+    at = y0 * width + x0
+    return (
+        flat[at] * dx1 * dy1
+        + flat[at + 1] * dx0 * dy1
+        + flat[at + width] * dx1 * dy0
+        + flat[at + width + 1] * dx0 * dy0
+    )
+
+
+def _suppress(edges: np.ndarray, orientation: np.ndarray, radius: int, border: int, multiplier: float) -> np.ndarray:
+    """``edgesNmsMex(E, O, r, s, m)`` in float32: the suppression loop, then the border fade."""
+    height, width = edges.shape
+    out = edges.copy()
+    ys, xs = np.nonzero(edges)
+    strength = edges[ys, xs] * np.float32(multiplier)
+    angle = orientation[ys, xs]
+    cos_o, sin_o = np.cos(angle), np.sin(angle)
+    fx, fy = xs.astype(np.float32), ys.astype(np.float32)
+    # A pixel goes when any neighbour along its normal beats it (the C++ breaks at the first
+    # one); nearest neighbours first, so each later pass only looks at the survivors.
+    left = np.arange(ys.size)
+    for d in sorted((d for d in range(-radius, radius + 1) if d), key=abs):
+        step = np.float32(d)
+        beaten = strength[left] < _interp(edges, fx[left] + step * cos_o[left], fy[left] + step * sin_o[left])
+        out[ys[left[beaten]], xs[left[beaten]]] = 0
+        left = left[~beaten]
+    border = min(border, width // 2, height // 2)
+    if border > 0:
+        ramp = np.arange(border, dtype=np.float32) / np.float32(border)  # x / float(s)
+        out[:, :border] *= ramp
+        out[:, width - border :] *= ramp[::-1]
+        out[:border, :] *= ramp[:, None]
+        out[height - border :, :] *= ramp[::-1, None]
+    return out
+
+
 def edge_nms(
     prediction: np.ndarray,
     radius: int = SEISM_NMS_RADIUS,
@@ -118,15 +172,13 @@ def edge_nms(
     Returns the uint8 map ``nms_process.m`` writes: smoothed with a radius-1 triangle filter,
     a pixel dropped when a pixel up to ``radius`` away along its normal is stronger than
     ``multiplier`` times it, the ``border`` pixels next to the image edge faded linearly
-    (outermost row and column to zero), then ``uint8(E * 255)`` (rounded). The suppression
-    loop is pyEdgeEval's port of ``edgesNmsMex.cpp``.
+    (outermost row and column to zero), then ``uint8(E * 255)`` (rounded). ``radius`` is 4 in
+    the authors' SEISM fork (the default), 1 in the structured-edge toolbox's ``edgesDetect``.
     """
-    from pyEdgeEval._lib import nms
-
     image = _to_uint8(prediction).astype(np.float32) / np.float32(255.0)
     edges = _conv_tri(image, 1)
-    suppressed = nms(edges, _orientation(edges), r=radius, s=border, m=multiplier)
-    scaled = suppressed.astype(np.float32) * np.float32(255.0)
+    suppressed = _suppress(edges, _orientation(edges), radius, border, multiplier)
+    scaled = suppressed * np.float32(255.0)
     # MATLAB's uint8() rounds half away from zero and saturates.
     return np.clip(np.floor(scaled + np.float32(0.5)), 0, 255).astype(np.uint8)
 
@@ -235,45 +287,84 @@ class BoundaryCounts:
         )
 
 
-def _match_count(pred: np.ndarray, gt: np.ndarray, max_dist_px: float) -> tuple[int, int]:
-    """BSDS ``correspondPixels`` (pyEdgeEval's port) on the smallest window that holds every
-    matchable pixel.
+class _MatchingGraph:
+    """Predicted vs ground-truth boundary pixels within the tolerance, built once per image.
 
-    ``pred`` holds only pixels within ``max_dist_px`` of some GT pixel (the others are never
-    nodes of the assignment). Cropping to their bounding box grown by ``max_dist_px`` keeps
-    every GT pixel they can reach, so the assignment graph is the same, up to a translation.
-    The tolerance is handed over as a fraction of the window's diagonal, chosen so that the
-    matcher's ``fraction * diagonal`` equals ``max_dist_px`` bit for bit.
+    ``correspondPixels`` links a predicted and a GT pixel when their distance is at most
+    ``max_dist_px`` (``sqrt(dx^2 + dy^2) <= maxDist``, tested the same way here) and scores an
+    unmatched pixel with an outlier cost 100 times the tolerance, so its optimum is a maximum
+    matching first; the counts only depend on that size. The graph holds every pixel that is
+    predicted at any threshold and has a GT pixel in reach, as the flow network
+    ``source -> predicted -> GT -> sink`` with unit capacities; a threshold switches its
+    predicted pixels on through the source capacities, and the maximum flow (SciPy's Dinic
+    solver) is the maximum one-to-one matching.
     """
-    from pyEdgeEval._lib import correspond_pixels
 
-    rows = np.flatnonzero(pred.any(axis=1))
-    cols = np.flatnonzero(pred.any(axis=0))
-    if rows.size == 0:
-        return 0, 0
-    reach = int(math.ceil(max_dist_px))
-    top, bottom = max(rows[0] - reach, 0), min(rows[-1] + reach + 1, pred.shape[0])
-    left, right = max(cols[0] - reach, 0), min(cols[-1] + reach + 1, pred.shape[1])
-    window = (slice(top, bottom), slice(left, right))
-    fraction = _fraction_for(max_dist_px, bottom - top, right - left)
-    if fraction is None:  # not expressible on this window: match on the whole image
-        window = (slice(None), slice(None))
-        fraction = _fraction_for(max_dist_px, *pred.shape)
-    match_pred, match_gt, _, _ = correspond_pixels(
-        pred[window].astype(np.float64), gt[window].astype(np.float64), fraction, _OUTLIER_COST
-    )
-    return int(np.count_nonzero(match_pred > 0)), int(np.count_nonzero(match_gt > 0))
+    def __init__(self, candidates: np.ndarray, ground_truth: np.ndarray, max_dist_px: float) -> None:
+        pred_yx = np.argwhere(candidates)
+        gt_yx = np.argwhere(ground_truth)
+        self.shape = candidates.shape
+        self.flat = np.empty(0, dtype=np.int64)  # flat image index of each predicted node
+        self._previous: tuple[np.ndarray, np.ndarray, int] | None = None  # on, matched, size
+        if pred_yx.size == 0 or gt_yx.size == 0:
+            return
+        pairs = cKDTree(pred_yx).sparse_distance_matrix(
+            cKDTree(gt_yx), max_dist_px + 1.0, output_type="ndarray"
+        )  # a superset; the exact test follows
+        p, g = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
+        dist_sq = ((pred_yx[p] - gt_yx[g]) ** 2).sum(axis=1)
+        keep = np.sqrt(dist_sq) <= max_dist_px
+        p, g = p[keep], g[keep]
+        if p.size == 0:
+            return
+        pred_nodes, p = np.unique(p, return_inverse=True)
+        gt_nodes, g = np.unique(g, return_inverse=True)
+        n_pred, n_gt = pred_nodes.size, gt_nodes.size
+        self.flat = np.ravel_multi_index(tuple(pred_yx[pred_nodes].T), self.shape)
+        # nodes: predicted 0..n_pred-1, GT n_pred.., source, sink
+        self.source, self.sink = n_pred + n_gt, n_pred + n_gt + 1
+        tails = np.concatenate([np.full(n_pred, self.source), p, n_pred + np.arange(n_gt)])
+        heads = np.concatenate([np.arange(n_pred), n_pred + g, np.full(n_gt, self.sink)])
+        size = n_pred + n_gt + 2
+        self.network = csr_array((np.ones(tails.size, dtype=np.int32), (tails, heads)), shape=(size, size))
+        self.network.sort_indices()
+        start, stop = self.network.indptr[self.source], self.network.indptr[self.source + 1]
+        self.source_edges = slice(start, stop)  # their heads are 0..n_pred-1, in order
 
+    def max_matching(self, predicted: np.ndarray) -> int:
+        """Size of a maximum one-to-one matching of the ``predicted`` pixels (a boolean map)
+        to the GT pixels.
 
-def _fraction_for(max_dist_px: float, height: int, width: int) -> float | None:
-    diagonal = math.sqrt(height * height + width * width)
-    fraction = max_dist_px / diagonal
-    for _ in range(8):
-        got = fraction * diagonal
-        if got == max_dist_px:
-            return fraction
-        fraction = math.nextafter(fraction, math.inf if got < max_dist_px else -math.inf)
-    return None
+        Called with shrinking pixel sets (rising thresholds), it first tries the previous
+        maximum matching: restricted to the pixels still predicted it is a matching, and when
+        its size reaches an upper bound (every predicted pixel matched, or, for a subset of
+        the previous pixels, the previous maximum) it is maximum and the solver is skipped.
+        """
+        if self.flat.size == 0:
+            return 0
+        on = predicted.reshape(-1)[self.flat]
+        count = int(np.count_nonzero(on))
+        if count == 0:
+            return 0
+        if self._previous is not None:
+            previous_on, previous_matched, previous_size = self._previous
+            kept = previous_matched & on
+            lower = int(np.count_nonzero(kept))
+            upper = count
+            if not (on & ~previous_on).any():  # a subset: the matching cannot grow
+                upper = min(upper, previous_size)
+            if lower == upper:
+                self._previous = (on, kept, lower)
+                return lower
+        self.network.data[self.source_edges] = on
+        result = maximum_flow(self.network, self.source, self.sink, method="dinic")
+        flow = result.flow  # its source row lists the predicted nodes that carry flow (matched)
+        row = slice(flow.indptr[self.source], flow.indptr[self.source + 1])
+        matched = np.zeros(self.flat.size, dtype=bool)
+        matched[flow.indices[row][flow.data[row] > 0]] = True
+        size = int(result.flow_value)
+        self._previous = (on, matched, size)
+        return size
 
 
 def image_counts(
@@ -311,35 +402,32 @@ def image_counts(
     height, width = gt.shape
     max_dist_px = max_dist * math.sqrt(height * height + width * width)
 
-    # Pixels farther than max_dist from every GT pixel can never be matched.
-    if gt.any():
-        dist_sq = ndimage.distance_transform_edt(~gt) ** 2
-        reachable = np.rint(dist_sq) <= max_dist_px * max_dist_px
-    else:
-        reachable = np.zeros_like(gt)
-
     scores = edges.astype(np.float64) / 255.0
     floor = np.finfo(float).eps  # edgesEvalImg thresholds at max(eps, t)
     cutoffs = [max(float(t), floor) for t in thresholds]
     k = len(cutoffs)
-    matched_gt = np.zeros(k, dtype=np.int64)
-    matched_pred = np.zeros(k, dtype=np.int64)
-    total_pred = np.zeros(k, dtype=np.int64)
-    cache: dict[int, tuple[int, int, int]] = {}
-    for i, cutoff in enumerate(cutoffs):
+    # The binary maps are nested: the same pixel count means the same map, thinned once.
+    thinned: dict[int, np.ndarray] = {}
+    sizes = []
+    for cutoff in cutoffs:
         binary = scores >= cutoff
         size = int(np.count_nonzero(binary))
-        if size not in cache:  # the maps are nested: same size, same map
-            thinned = thin(binary)
-            hits_pred, hits_gt = _match_count(thinned & reachable, gt, max_dist_px)
-            cache[size] = (hits_pred, hits_gt, int(np.count_nonzero(thinned)))
-        matched_pred[i], matched_gt[i], total_pred[i] = cache[size]
+        if size not in thinned:
+            thinned[size] = thin(binary)
+        sizes.append(size)
+    candidates = np.zeros_like(gt)
+    for mask in thinned.values():
+        candidates |= mask
+    graph = _MatchingGraph(candidates, gt, max_dist_px)
+    matches = {size: graph.max_matching(mask) for size, mask in thinned.items()}
+    matched = np.array([matches[size] for size in sizes], dtype=np.int64)
+    total_pred = np.array([np.count_nonzero(thinned[size]) for size in sizes], dtype=np.int64)
     total_gt = np.full(k, int(np.count_nonzero(gt)), dtype=np.int64)
     return BoundaryCounts(
         np.asarray(thresholds, dtype=np.float64),
-        matched_gt[None],
+        matched[None],  # one GT map: as many GT pixels matched as predicted ones
         total_gt[None],
-        matched_pred[None],
+        matched.copy()[None],
         total_pred[None],
     )
 

@@ -9,9 +9,8 @@ import pytest
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
-pytest.importorskip("pyEdgeEval", reason="pip install pyEdgeEval==0.2.8 opencv-python-headless")
-
-from sak_task_boundaries.odsf import (  # noqa: E402
+from sak_task_boundaries.odsf import (
+    NMS_MULTIPLIER,
     THRESHOLDS,
     OdsFAccumulator,
     edge_nms,
@@ -45,8 +44,8 @@ def test_perfect_prediction_scores_one():
     labels[25:35, 60:75] = 2
     pred = seism_ground_truth(labels).astype(np.uint8) * 255  # exactly the GT SEISM scores against
     scores = evaluate_odsf([pred, pred], [labels, labels], MAX_DIST, nms=False, workers=0)
-    assert scores["odsF"] == pytest.approx(1.0)
-    assert scores["oisF"] == pytest.approx(1.0)
+    assert scores["odsF"] == 1.0 and scores["oisF"] == 1.0
+    assert scores["ods_precision"] == 1.0 and scores["ods_recall"] == 1.0
     assert scores["ods_threshold"] == pytest.approx(0.01)
 
 
@@ -84,6 +83,17 @@ def test_matching_is_one_to_one():
     precision_recall = summarize_counts(counts)
     assert precision_recall["ods_precision"] == pytest.approx(0.5)
     assert precision_recall["ods_recall"] == pytest.approx(1.0)
+
+
+def test_matching_is_maximum_not_greedy():
+    # p is the nearest prediction of both GT pixels; a greedy match p-a leaves q alone, the
+    # maximum matching pairs p-b and q-a.
+    gt = np.zeros((H, W), dtype=bool)
+    gt[30, 10] = gt[30, 14] = True  # a, b
+    pred = np.zeros((H, W), np.uint8)
+    pred[30, 12] = pred[30, 8] = 255  # p (2 px from a and b), q (2 px from a, 6 px from b)
+    counts = raw(pred, gt, thresholds=(0.5,))
+    assert counts.matched_pred[0, 0] == counts.matched_gt[0, 0] == 2
 
 
 def test_thresholds_and_scores_follow_seism_bookkeeping():
@@ -125,22 +135,78 @@ def test_ods_sums_counts_but_ois_picks_each_images_threshold():
     assert counts["odsF"] < 0.9
 
 
-def test_nms_thins_a_thick_ridge_and_fades_the_border():
-    yy = np.arange(H, dtype=np.float32)[:, None]
-    ridge = np.exp(-((yy - 30) ** 2) / (2 * 2.5**2)) * np.ones((1, W), np.float32)
-    # a little texture: on an exactly axis-aligned ridge Oxy = 0 and the reference's
-    # orientation formula degenerates (sign(0) = 0), as it would in MATLAB
-    ridge = 0.9 * ridge + 0.05 * np.random.default_rng(0).random((H, W), dtype=np.float32)
-    out = edge_nms((ridge * 255).astype(np.uint8), radius=1)
+def slanted_ridge(sigma=2.5, slope=0.05):
+    """A smooth ridge along y = 30 + slope * (x - 40), about 6 px thick. Slanted, because on an
+    exactly axis-aligned ridge Oxy = 0 and the reference's orientation formula degenerates
+    (sign(0) = 0), as it does in MATLAB."""
+    yy, xx = np.mgrid[:H, :W].astype(np.float32)
+    across = (yy - 30 - slope * (xx - 40)) / np.float32(math.hypot(1, slope))
+    return (0.9 * np.exp(-(across**2) / (2 * sigma**2)) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("radius", [1, 4])
+def test_nms_thins_a_thick_ridge_and_fades_the_border(radius):
+    out = edge_nms(slanted_ridge(), radius=radius)
     columns = out[:, 10:70] > 0
-    assert (columns.sum(axis=0) <= 2).all()  # a ~6 px thick ridge becomes 1-2 px
-    assert columns[29:32].any(axis=0).all()  # on the ridge line
-    # the 5 px border ramp: zero on the outer column, then 1/5 .. 4/5 of the interior value
-    centre = float(out[30, 40])
-    assert out[30, 0] == 0 and out[30, W - 1] == 0
+    assert columns.any(axis=0).all()
+    assert (columns.sum(axis=0) <= 2).all()  # the ~6 px thick ridge becomes 1-2 px
+    rows = np.nonzero(columns)[0]
+    line = 30 + 0.05 * (np.nonzero(columns)[1] + 10 - 40)
+    assert np.abs(rows - line).max() <= 1.0  # on the ridge line
+    # the 5 px border fade: zero on the outer rows and columns, then 1/5 .. 4/5
+    assert not out[0].any() and not out[-1].any() and not out[:, 0].any() and not out[:, -1].any()
+    interior = float(out[:, 5:75].max(axis=0).mean())
     for x in range(1, 5):
-        assert out[30, x] == pytest.approx(centre * x / 5, abs=1)
-    assert out[30, 5] == pytest.approx(centre, abs=1)
+        assert out[:, x].max() == pytest.approx(interior * x / 5, abs=3)
+        assert out[:, W - 1 - x].max() == pytest.approx(interior * x / 5, abs=3)
+
+
+def reference_nms(edges: np.ndarray, orientation: np.ndarray, radius: int, border: int) -> np.ndarray:
+    """edgesNmsMex.cpp transcribed pixel by pixel, in float32 scalars."""
+    f32 = np.float32
+    h, w = edges.shape
+
+    def interp(x, y):
+        x = f32(0) if x < 0 else (f32(w - 1.001) if x > w - 1.001 else x)
+        y = f32(0) if y < 0 else (f32(h - 1.001) if y > h - 1.001 else y)
+        x0, y0 = int(x), int(y)
+        dx0, dy0 = f32(x - f32(x0)), f32(y - f32(y0))
+        dx1, dy1 = f32(1) - dx0, f32(1) - dy0
+        return (edges[y0, x0] * dx1 * dy1 + edges[y0, x0 + 1] * dx0 * dy1
+                + edges[y0 + 1, x0] * dx1 * dy0 + edges[y0 + 1, x0 + 1] * dx0 * dy0)
+
+    out = edges.copy()
+    for x in range(w):
+        for y in range(h):
+            e = edges[y, x]
+            if not e:
+                continue
+            e = e * f32(NMS_MULTIPLIER)
+            co, si = np.cos(orientation[y, x]), np.sin(orientation[y, x])
+            for d in range(-radius, radius + 1):
+                if d and e < interp(f32(x) + f32(d) * co, f32(y) + f32(d) * si):
+                    out[y, x] = 0
+                    break
+    s = min(border, w // 2, h // 2)
+    for x in range(s):
+        out[:, x] *= f32(x / s)
+        out[:, w - 1 - x] *= f32(x / s)
+    for y in range(s):
+        out[y, :] *= f32(y / s)
+        out[h - 1 - y, :] *= f32(y / s)
+    return out
+
+
+@pytest.mark.parametrize("radius", [1, 4])
+def test_nms_agrees_with_a_pixel_by_pixel_transcription(radius):
+    from sak_task_boundaries.odsf import _conv_tri, _orientation, _suppress
+
+    pred, _ = realistic_pair(7, 24, 32)
+    edges = _conv_tri(pred.astype(np.float32) / np.float32(255), 1)
+    orientation = _orientation(edges)
+    expected = reference_nms(edges, orientation, radius, 5)
+    got = _suppress(edges, orientation, radius, 5, NMS_MULTIPLIER)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_thin_reduces_strokes_to_one_pixel_and_keeps_lines():
@@ -206,48 +272,62 @@ def realistic_pair(seed: int, height: int = 48, width: int = 64):
     return (prob * 255).astype(np.uint8), labels
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_counts_agree_with_brute_force_matching(seed):
-    pred, labels = realistic_pair(seed)
-    thresholds = (0.05, 0.2, 0.4, 0.6)
-    counts = image_counts(pred, labels, MAX_DIST, thresholds=thresholds)
+def brute_force_reference(pred, labels, thresholds, max_dist=MAX_DIST, nms_radius=4):
+    """Per-threshold (matched, predicted) counts and the GT size, by the slow route."""
     gt = seism_ground_truth(labels)
-    nms_map = edge_nms(pred) / 255.0
-    max_dist_px = MAX_DIST * math.hypot(*gt.shape)
-    for k, t in enumerate(thresholds):
+    nms_map = edge_nms(pred, radius=nms_radius) / 255.0
+    max_dist_px = max_dist * math.hypot(*gt.shape)
+    matched, predicted = [], []
+    for t in thresholds:
         thinned = thin(nms_map >= t)
-        expected = reference_counts(thinned, gt, max_dist_px)
-        assert counts.total_pred[0, k] == thinned.sum()
-        assert counts.total_gt[0, k] == gt.sum()
-        # correspondPixels is a min-cost assignment over a sparse random outlier graph: it
-        # never beats the maximum matching and, as in MATLAB, now and then misses a pixel
-        assert expected - 2 <= counts.matched_pred[0, k] <= expected
-        assert counts.matched_gt[0, k] == counts.matched_pred[0, k]
+        matched.append(reference_counts(thinned, gt, max_dist_px))
+        predicted.append(int(thinned.sum()))
+    return np.array(matched), np.array(predicted), int(gt.sum())
 
 
-def test_dataset_scores_agree_with_reference_and_pool_matches_serial():
+@pytest.mark.parametrize("seed", range(6))
+def test_counts_equal_brute_force_matching(seed):
+    pred, labels = realistic_pair(seed)
+    thresholds = (0.01, 0.05, 0.2, 0.4, 0.6)
+    counts = image_counts(pred, labels, MAX_DIST, thresholds=thresholds)
+    matched, predicted, gt_size = brute_force_reference(pred, labels, thresholds)
+    assert counts.matched_pred[0].tolist() == matched.tolist()
+    assert counts.matched_gt[0].tolist() == matched.tolist()
+    assert counts.total_pred[0].tolist() == predicted.tolist()
+    assert (counts.total_gt[0] == gt_size).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_counts_equal_brute_force_at_nyud_like_tolerance(seed):
+    # ~8 px tolerance (NYUD-v2's 0.011 of a 480x640 diagonal is 8.8 px): large, dense graphs
+    pred, labels = realistic_pair(100 + seed, 72, 96)
+    max_dist = 8.0 / math.hypot(72, 96)
+    thresholds = (0.02, 0.1, 0.3, 0.5)
+    counts = image_counts(pred, labels, max_dist, thresholds=thresholds, nms_radius=1)
+    matched, predicted, _ = brute_force_reference(pred, labels, thresholds, max_dist, nms_radius=1)
+    assert counts.matched_pred[0].tolist() == matched.tolist()
+    assert counts.total_pred[0].tolist() == predicted.tolist()
+
+
+def test_dataset_scores_equal_reference_and_pool_equals_serial():
     pairs = [realistic_pair(seed) for seed in range(10, 14)]
     thresholds = (0.1, 0.3, 0.5, 0.7)
     serial = evaluate_odsf(*zip(*pairs), MAX_DIST, thresholds=thresholds, workers=0)
     pooled = evaluate_odsf(*zip(*pairs), MAX_DIST, thresholds=thresholds, workers=2)
-    # correspondPixels' random outlier edges make the counts vary by a pixel between runs
-    assert serial["odsF"] == pytest.approx(pooled["odsF"], abs=0.01)
+    again = evaluate_odsf(*zip(*pairs), MAX_DIST, thresholds=thresholds, workers=0)
+    assert serial == pooled == again  # exact and deterministic
 
     cnt = np.zeros(len(thresholds))
     sum_p = np.zeros(len(thresholds))
     sum_r = 0
     for pred, labels in pairs:
-        gt = seism_ground_truth(labels)
-        nms_map = edge_nms(pred) / 255.0
-        sum_r += gt.sum()
-        for k, t in enumerate(thresholds):
-            thinned = thin(nms_map >= t)
-            cnt[k] += reference_counts(thinned, gt, MAX_DIST * math.hypot(*gt.shape))
-            sum_p[k] += thinned.sum()
+        matched, predicted, gt_size = brute_force_reference(pred, labels, thresholds)
+        cnt += matched
+        sum_p += predicted
+        sum_r += gt_size
     precision, recall = cnt / sum_p, cnt / sum_r
     f = 2 * precision * recall / (precision + recall)
-    assert serial["odsF"] == pytest.approx(f.max(), abs=0.005)
-    assert serial["odsF"] <= f.max() + 1e-12
+    assert serial["odsF"] == f.max()
     assert 0 < serial["AP"] <= 1 and serial["oisF"] >= serial["odsF"] - 1e-12
 
 
