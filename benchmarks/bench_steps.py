@@ -39,7 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="student autocast and teacher dtype (bf16 teachers only on CUDA)")
     p.add_argument("--dataset", default=None, help="stage-2 heads (default pascal-context; synthetic with --tiny)")
     p.add_argument("--steps", type=int, default=5, help="timed steps per stage (default 5)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
     p.add_argument("--json", action="store_true", help="print one JSON line per stage instead of a table")
     p.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)

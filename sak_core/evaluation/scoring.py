@@ -7,7 +7,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +17,6 @@ from sak_core.evaluation.run import add_derived_targets, collate_samples
 from sak_core.model import SAKStudent
 from sak_core.predict import crop_box
 from sak_core.tasks import Metric, Task
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
 
 @dataclass
 class EvalResult:
@@ -118,11 +114,11 @@ def evaluate(
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
     """
+    from sak_core.training.precision import autocast  # the training loop's, so both cast alike
+
     device = torch.device(device)
     student = student.to(device).eval()
     metrics = {name: make_metric(task, full) for name, task in tasks.items()}
-    dtype = PRECISIONS[precision]
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
     seen, start = 0, time.perf_counter()
     for batch in _batches(data, batch_size, workers):
         if limit is not None and seen >= limit:
@@ -131,7 +127,7 @@ def evaluate(
             keep = limit - seen
             batch = {k: v[:keep] for k, v in batch.items()}
         add_derived_targets(batch, list(tasks))
-        with autocast:
+        with autocast(device, precision):
             outputs = student(batch["image"].to(device)).tasks
         update_metrics(metrics, outputs, batch, crop=crop)
         seen += len(batch["image"])
