@@ -1,6 +1,6 @@
 """Images/s and peak memory of a stage-1 step, a stage-2 step and inference, teachers timed apart.
 
-    python benchmarks/bench_steps.py --tiny                          # CPU, tiny models, ~1 min
+    python benchmarks/bench_steps.py --tiny --threads 1              # CPU, tiny models, < 1 min
     python benchmarks/bench_steps.py --device cuda --precision bf16  # the paper's sizes
 
 Models come from the run presets (``paper-stage1`` and ``paper-pascal``, or ``demo`` with
@@ -41,6 +41,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=5, help="timed steps per stage (default 5)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
+    p.add_argument("--threads", type=int,
+                   help="CPU threads for torch (default: torch's; 1 gives steadier figures on a busy machine)")
     p.add_argument("--json", action="store_true", help="print one JSON line per stage instead of a table")
     p.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -113,6 +115,8 @@ def measure(stage: str, args: argparse.Namespace) -> dict:
     from sak_core.training.precision import autocast
 
     device = resolve_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     config = run_config(args, stage)
     size = tuple(config.data.input_size or get_dataset_spec(config.data.dataset).input_size)
@@ -126,7 +130,7 @@ def measure(stage: str, args: argparse.Namespace) -> dict:
     dataset = get_dataset_spec(config.data.dataset)
     losses = {n: create_task(n, dataset).loss().to(device) for n in task_names}
     weights = {n: create_task(n, dataset).loss_weight for n in task_names}
-    if stage == "stage1":
+    if stage != "stage2":  # image content does not change the cost of a forward
         images, targets = torch.randn(batch, 3, *size), {}
     else:
         sample = synthetic_targets(config, task_names, size, batch)
@@ -219,15 +223,16 @@ def print_table(rows: list[dict]) -> None:
     if not rows:
         return
     first = rows[0]
-    table = Table(title=f"sak step benchmark on {first['device']} ({first['precision']}, stem {first['stem']})")
-    for column in ("stage", "size", "batch", "images/s", "teachers ms", "student ms", "teacher share",
-                   f"peak {first['memory_unit']}"):
+    table = Table(title=f"sak step benchmark on {first['device']} ({first['precision']}, stem {first['stem']}; "
+                        f"ms per step, peak {first['memory_unit']})")
+    for column in ("stage", "size", "batch", "img/s", "teachers", "student", "teach %", "peak"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for r in rows:
+        timed = r["stage"] != "inference"
         table.add_row(
             r["stage"], r["size"], str(r["batch"]), f"{r['images_per_s']:.2f}",
-            f"{r['teacher_ms']:.1f}" if r["stage"] != "inference" else "-", f"{r['student_ms']:.1f}",
-            f"{100 * r['teacher_share']:.0f}%" if r["stage"] != "inference" else "-", f"{r['peak_memory']:.2f}",
+            f"{r['teacher_ms']:.1f}" if timed else "-", f"{r['student_ms']:.1f}",
+            f"{100 * r['teacher_share']:.0f}%" if timed else "-", f"{r['peak_memory']:.2f}",
         )
     Console().print(table)
     for r in rows:

@@ -71,6 +71,9 @@ class OptimSection(_Section):
         "auto", description="auto: bf16 (fp16 without bf16 support) on GPU, fp32 on CPU"
     )
     compile: bool = False
+    cpu_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads of each training process; default: torch's choice"
+    )
 
 
 class OutputSection(_Section):

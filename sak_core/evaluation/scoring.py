@@ -13,6 +13,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from sak_core.errors import SpecError
 from sak_core.evaluation.run import add_derived_targets, collate_samples
 from sak_core.model import SAKStudent
 from sak_core.predict import crop_box
@@ -57,6 +58,11 @@ def update_metrics(
     then (with ``crop``) each image is cut to its ``meta["valid_box"]`` before the update."""
     metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
     for name, metric in metrics.items():
+        if name not in batch:
+            raise SpecError(
+                f"the batch has no target for task '{name}': the dataset did not load its labels "
+                f"(batch keys: {', '.join(k for k in batch if k != 'meta')})"
+            )
         out = outputs[name].float()
         target = batch[name]
         size = tuple(target.shape[-2:])

@@ -98,6 +98,8 @@ class Trainer:
             raise ConfigError("stage 1 distils teachers into the student: name them with --teachers")
         self.use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
 
+        if optim.cpu_threads is not None:
+            torch.set_num_threads(optim.cpu_threads)
         seed_everything(optim.seed)  # same initial weights on every process
         self.student: SAKStudent = create_student(config)
         dataset_spec = get_dataset_spec(config.data.dataset)
