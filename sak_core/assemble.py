@@ -9,6 +9,7 @@ from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent, StudentConfig
 from sak_core.plugins import get_registry
+from sak_core.specs import DatasetSpec
 
 
 def teacher_options(entry: Any) -> dict[str, Any]:
@@ -77,3 +78,12 @@ def add_derived_targets(batch: dict[str, Any], task_names: list[str]) -> dict[st
         if name not in batch and spec.derive_target is not None:
             batch[name] = spec.derive_target(batch)
     return batch
+
+
+def label_keys(dataset: DatasetSpec, task_names: list[str]) -> list[str]:
+    """The labels to ask ``dataset`` for: each task's own, or what a derived task requires."""
+    keys: list[str] = []
+    for name in task_names:
+        needed = [name] if name in dataset.tasks else list(get_task_spec(name).requires)
+        keys += [k for k in needed if k not in keys]
+    return keys

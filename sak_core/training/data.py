@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from sak_core.api import get_dataset_spec
+from sak_core.assemble import label_keys
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.training.seeding import sample_seed
@@ -29,7 +30,8 @@ def build_dataset(config: RunConfig, split: str, train: bool, tasks: Sequence[st
         options.setdefault("on_error", config.data.corrupt)
     if split not in spec.splits:
         raise ConfigError(f"dataset '{spec.name}' has no split '{split}'; it has {', '.join(spec.splits)}")
-    return spec.factory(config.data.root, split, train, input_size(config), tasks=list(tasks), **options)
+    labels = label_keys(spec, list(tasks))  # derived tasks read the labels they require
+    return spec.factory(config.data.root, split, train, input_size(config), tasks=labels, **options)
 
 
 class SeededSamples(Dataset):
