@@ -3,6 +3,7 @@
 Used by ``sak eval`` and ``sak analyze routers``; see docs/evaluation.md.
 """
 
+from sak_core.batch import collate_samples
 from sak_core.evaluation.report import metrics_document, metrics_path, results_table, write_metrics
 from sak_core.evaluation.routers import RouterChart, RouterSummary, render_router_chart, router_summary
 from sak_core.evaluation.run import (
@@ -10,7 +11,6 @@ from sak_core.evaluation.run import (
     RunContext,
     bind_tasks,
     build_dataset,
-    collate_samples,
     require_task_heads,
     resolve_device,
     supported_tasks,

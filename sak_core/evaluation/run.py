@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from sak_core.assemble import label_keys
 from sak_core.checkpoint import load_student, resolve_checkpoint
 from sak_core.config import RunConfig, load_config
 from sak_core.errors import ConfigError, SakError, SpecError, UnknownNameError
@@ -183,7 +184,7 @@ def bind_tasks(
 
 
 def supported_tasks(student: SAKStudent, dataset: DatasetSpec) -> tuple[list[str], list[str]]:
-    """(tasks of the student that ``dataset`` has labels for, tasks it has none for)."""
+    """(tasks of the student that ``dataset`` has labels for or can derive, tasks it cannot)."""
     from sak_core.api import get_task_spec
 
     scored, skipped = [], []
@@ -191,18 +192,11 @@ def supported_tasks(student: SAKStudent, dataset: DatasetSpec) -> tuple[list[str
         supported = name in dataset.tasks
         if not supported:
             try:
-                spec = get_task_spec(name)
+                supported = get_task_spec(name).supported_by(dataset)
             except UnknownNameError:
-                spec = None
-            check = getattr(spec, "supported_by", None)
-            supported = bool(check and check(dataset))
+                supported = False
         (scored if supported else skipped).append(name)
     return scored, skipped
-
-
-def dataset_label_tasks(dataset: DatasetSpec, tasks: Sequence[str]) -> list[str]:
-    """The subset of ``tasks`` whose labels the dataset stores (the others are derived)."""
-    return [t for t in tasks if t in dataset.tasks]
 
 
 def build_dataset(
@@ -221,29 +215,9 @@ def build_dataset(
         split,
         train=False,
         input_size=tuple(input_size),
-        tasks=dataset_label_tasks(dataset, tasks),
+        tasks=label_keys(dataset, list(tasks)),
         **dict(options or {}),
     )
-
-
-def collate_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the tensors of samples; ``meta`` becomes a list with one dict per sample."""
-    batch: dict[str, Any] = {"meta": [s.get("meta", {}) for s in samples]}
-    for key in samples[0]:
-        if key == "meta":
-            continue
-        batch[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
-    return batch
-
-
-def add_derived_targets(batch: dict[str, Any], tasks: Sequence[str]) -> dict[str, Any]:
-    """Targets of tasks that derive them from other batch entries (``TaskSpec.derive_target``),
-    through the helper training uses; a no-op on cores without derived targets."""
-    try:
-        from sak_core.assemble import add_derived_targets as derive
-    except ImportError:
-        return batch
-    return derive(batch, list(tasks))
 
 
 def resolve_device(device: str | None) -> torch.device:

@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from sak_core.errors import SpecError
-from sak_core.evaluation.run import add_derived_targets, collate_samples
+from sak_core.assemble import add_derived_targets
+from sak_core.batch import collate_samples
 from sak_core.model import SAKStudent
 from sak_core.predict import crop_box
 from sak_core.tasks import Metric, Task

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from sak_core.api import get_dataset_spec
 from sak_core.assemble import label_keys
+from sak_core.batch import collate_samples
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.training.seeding import sample_seed
@@ -96,7 +97,7 @@ class EpochSampler(Sampler):
 def train_loader(dataset: Dataset, sampler: EpochSampler, workers: int, pin_memory: bool) -> DataLoader:
     return DataLoader(
         SeededSamples(dataset), batch_size=sampler.batch_size, sampler=sampler, num_workers=workers,
-        pin_memory=pin_memory, drop_last=True, persistent_workers=False,
+        pin_memory=pin_memory, drop_last=True, persistent_workers=False, collate_fn=collate_samples,
         generator=torch.Generator(),  # keeps the global generator (router noise) untouched
     )
 
@@ -105,4 +106,4 @@ def val_loader(dataset: Dataset, batch_size: int, workers: int, limit: int | Non
     if limit is not None and limit < len(dataset):  # type: ignore[arg-type]
         dataset = Subset(dataset, range(limit))
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
-                      generator=torch.Generator())
+                      collate_fn=collate_samples, generator=torch.Generator())

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from sak_core.assemble import add_derived_targets
 from sak_core.distill import distillation_loss
+from sak_core.evaluation.scoring import update_metrics
 from sak_core.model import SAKStudent
 from sak_core.multitask_gain import multitask_gain
 from sak_core.tasks import Task
@@ -52,8 +53,7 @@ def evaluate(
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, precision):
                 out = student(images)
-            for name, metric in metrics.items():
-                metric.update(out.tasks[name].float(), batch[name].to(device))
+            update_metrics(metrics, out.tasks, batch)  # crops each image to its valid box
             if teachers:
                 targets = {n: t(images.to(teacher_dtype)) for n, t in teachers.items()}
                 distill_total += float(distillation_loss(out.distill, targets)[0])
