@@ -1,0 +1,59 @@
+"""The example third-party plugins install with pip, pass their own tests, and train with the
+built-in plugins in one command, with no change to sak-core."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sak_test_utils import run_sak
+
+EXAMPLES = Path(__file__).parents[1] / "examples"
+PLUGINS = ("sak-task-fg-distance", "sak-teacher-convnext")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("examples") / "site"
+    for name in PLUGINS:
+        build = tmp_path_factory.mktemp(name)  # keep build droppings out of the checkout
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+             "--target", str(site), str(EXAMPLES / name)],
+            check=True, capture_output=True, text=True, timeout=300, cwd=build,
+        )
+    return site
+
+
+@pytest.mark.parametrize("name", PLUGINS)
+def test_example_plugin_tests_pass(site, name):
+    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(EXAMPLES / name),
+         str(EXAMPLES / name / "tests")],
+        capture_output=True, text=True, env=env, timeout=600, cwd=EXAMPLES / name,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_examples_train_with_builtin_plugins(site, tmp_path):
+    run = tmp_path / "run"
+    result = run_sak(
+        "train", "--preset", "demo", "--tasks", "semseg,saliency,fg_distance", "--iterations", "2", "--out", str(run),
+        "model.aligners=true", "data.val_limit=4",
+        'teachers=[{name: dinov2, weights: random, options: {size: small, arch: {embed_dim: 64, depth: 4, num_heads: 2}}}, '
+        '{name: convnext, weights: random, options: {variant: convnext_atto, arch: {dims: [8, 16, 24, 32], depths: [1, 1, 1, 1]}}}]',
+        site=site, env={"OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    plugins = json.loads((run / "plugins.json").read_text())
+    names = {(p.get("kind"), p.get("name")): p.get("distribution") for p in plugins}
+    assert names[("task", "fg_distance")] == "sak-task-fg-distance"
+    assert names[("teacher", "convnext")] == "sak-teacher-convnext"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("fg_distance/mae" in m for m in metrics)
