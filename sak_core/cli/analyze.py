@@ -84,5 +84,5 @@ def run_routers(args: argparse.Namespace) -> int:
         for l, block in enumerate(summary.levels):
             table.add_row(task, f"{l} (block {block})", *(f"{w:.3f}" for w in summary.weights[t, l]))
     console.print(table)
-    console.print(f"wrote {png} and {numbers}")
+    console.print(f"wrote {png} and {numbers}", soft_wrap=True)
     return 0

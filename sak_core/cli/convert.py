@@ -98,5 +98,5 @@ def run_to_official(args: argparse.Namespace) -> int:
     path, notes = export_official(args.source, args.out, args.official_config_out)
     _print_notes(console, notes)
     written = f"{path}" + (f" and {args.official_config_out}" if args.official_config_out else "")
-    console.print(f"wrote {written}")
+    console.print(f"wrote {written}", soft_wrap=True)
     return 0

@@ -45,5 +45,5 @@ def run_synth(args: argparse.Namespace) -> int:
                             progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
     seconds = time.perf_counter() - start
     console.print(f"wrote {args.count} scenes ({size[0]}x{size[1]}, layout {args.layout}, seed {args.seed}) "
-                  f"to {root} in {seconds:.1f} s")
+                  f"to {root} in {seconds:.1f} s", soft_wrap=True)
     return 0

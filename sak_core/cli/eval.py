@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         console.print("no dm: pass --baseline TABLE (see docs/evaluation.md for the shipped tables)", style="dim")
     if args.limit is not None:
         console.print(f"scored only {result.num_images} images (--limit): not a comparable result", style="yellow")
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", soft_wrap=True)
     return 0
 
 

@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(line, highlight=False)
     for name in sorted(missing_writer):
         console.print(f"note: task '{name}' has no save_prediction(); its predictions were not written", style="yellow")
-    console.print(f"wrote {len(items)} image(s) to {out}")
+    console.print(f"wrote {len(items)} image(s) to {out}", soft_wrap=True)
     return 0
 
 
