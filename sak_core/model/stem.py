@@ -8,6 +8,8 @@ import timm
 import torch
 from torch import nn
 
+from sak_core.teachers import even_taps
+
 STEM_ALIASES = {
     "vit_small": "vit_small_patch16_384.augreg_in21k_ft_in1k",
     "vit_base": "vit_base_patch16_384.augreg_in21k_ft_in1k",
@@ -16,10 +18,11 @@ STEM_ALIASES = {
 
 
 def default_tap_indices(depth: int, levels: int = 4) -> list[int]:
-    """Evenly spaced block indices ending at the last block: 12 -> [2, 5, 8, 11]."""
+    """Evenly spaced, distinct block indices ending at the last block: 12 -> [2, 5, 8, 11]
+    (the teachers' spacing, :func:`sak_core.teachers.even_taps`); every block when fewer."""
     if depth < levels:
         return list(range(depth))
-    return [(i + 1) * depth // levels - 1 for i in range(levels)]
+    return list(even_taps(depth, levels))
 
 
 class TeacherAgnosticStem(nn.Module):
