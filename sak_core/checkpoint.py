@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -71,21 +72,30 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
     return student
 
 
-def load_state_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ``state`` into ``model`` or fail listing every missing, unexpected or misshapen key."""
+def load_state_strict(
+    model: torch.nn.Module, state: Mapping[str, torch.Tensor], source: str, target: str = "the model", advice: str = ""
+) -> None:
+    """Load ``state`` into ``model`` or fail listing every missing, unexpected and misshapen key;
+    nothing is loaded then. ``source`` / ``target`` name both sides in the message."""
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     misshapen = sorted(
-        f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
         for k in set(own) & set(state)
         if own[k].shape != state[k].shape
     )
-    if missing or unexpected or misshapen:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", misshapen)):
-            if keys:
-                shown = ", ".join(keys[:10]) + (f" ... (+{len(keys) - 10} more)" if len(keys) > 10 else "")
-                parts.append(f"{len(keys)} {label}: {shown}")
-        raise CheckpointError(f"{source} does not fit the model: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
+    problems = [
+        f"{label}: {_listing(keys)}"
+        for label, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                            ("shape mismatches (file vs model)", misshapen))
+        if keys
+    ]
+    if problems:
+        raise CheckpointError(f"{source} does not fit {target}: {'; '.join(problems)}. {advice}".strip())
+    model.load_state_dict(dict(state), strict=True)
+
+
+def _listing(keys: list[str], limit: int = 10) -> str:
+    shown = ", ".join(keys[:limit])
+    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown

@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from sak_core.checkpoint import load_state_strict
 from sak_core.errors import CheckpointError
 from sak_core.specs import WeightSource
 
@@ -233,11 +234,6 @@ def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str =
     return state
 
 
-def _listing(keys: Sequence[str], limit: int = 6) -> str:
-    shown = ", ".join(keys[:limit])
-    return f"{shown}, ... ({len(keys)} in all)" if len(keys) > limit else shown
-
-
 def load_state_dict_strict(
     module: nn.Module, state_dict: Mapping[str, torch.Tensor], teacher: str, path: str | os.PathLike[str], hint: str = ""
 ) -> None:
@@ -245,27 +241,10 @@ def load_state_dict_strict(
 
     Missing keys, unexpected keys and shape mismatches are all listed; nothing is loaded then.
     """
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mismatched = sorted(
-        f"{k} {tuple(state_dict[k].shape)} vs {tuple(expected[k].shape)}"
-        for k in set(expected) & set(state_dict)
-        if state_dict[k].shape != expected[k].shape
+    load_state_strict(
+        module, state_dict, source=f"weights file {path}", target=f"teacher '{teacher}'",
+        advice=f"Check the teacher's size/variant options match the file, or fetch the right file. {hint}",
     )
-    problems = []
-    if missing:
-        problems.append(f"missing keys: {_listing(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys: {_listing(unexpected)}")
-    if mismatched:
-        problems.append(f"shape mismatches (file vs model): {_listing(mismatched)}")
-    if problems:
-        raise CheckpointError(
-            f"weights file {path} does not fit teacher '{teacher}': {'; '.join(problems)}. Check the "
-            f"teacher's size/variant options match the file, or fetch the right file. {hint}".strip()
-        )
-    module.load_state_dict(state_dict, strict=True)
 
 
 # -- timm models --------------------------------------------------------------------------------

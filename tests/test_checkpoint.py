@@ -51,8 +51,9 @@ def test_strict_loading_lists_every_problem():
     with pytest.raises(CheckpointError) as info:
         load_state_strict(model, {"weight": torch.zeros(2, 2), "extra": torch.zeros(1)}, source="ckpt")
     message = str(info.value)
-    assert "1 missing: bias" in message and "1 unexpected: extra" in message
-    assert "weight: checkpoint (2, 2) vs model (3, 2)" in message
+    assert message.startswith("ckpt does not fit the model: ")
+    assert "missing keys: bias" in message and "unexpected keys: extra" in message
+    assert "shape mismatches (file vs model): weight (2, 2) vs (3, 2)" in message
 
 
 def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
