@@ -13,7 +13,10 @@ from sak_core.errors import SakError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("analyze", help="analyse a trained student (routers)")
+    parser = subparsers.add_parser(
+        "analyze", help="analyse a trained student (routers)",
+        description="Look inside a trained student. No teacher is needed.",
+    )
     commands = parser.add_subparsers(title="analyses", metavar="ANALYSIS")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
@@ -29,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     routers.add_argument("--data-root", help="dataset root (default: the run's)")
     routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")
     routers.add_argument("--limit", type=int, default=256, help="images to average over (default 256)")
-    routers.add_argument("--batch-size", type=int, default=8)
+    routers.add_argument("--batch-size", type=int, default=8, help="images per forward (default 8)")
     routers.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
     routers.add_argument("--out", help="PNG path (default: routers.png beside the checkpoint); numbers go to .json")
     routers.set_defaults(func=run_routers)

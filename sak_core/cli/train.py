@@ -58,11 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
     p.add_argument("--teachers", metavar="A,B", help="teacher names, e.g. dinov2,clip,sam")
     p.add_argument("--tasks", metavar="all|A,B", help="task names, or all the dataset has labels for")
-    p.add_argument("--dataset", metavar="NAME")
-    p.add_argument("--data-root", metavar="DIR")
+    p.add_argument("--dataset", metavar="NAME",
+                   help="registered dataset, e.g. pascal-context, nyud, imagenet, synthetic")
+    p.add_argument("--data-root", metavar="DIR", help="the dataset's folder (default: $SAK_DATA/<its folder>)")
     p.add_argument("--teacher-weights", metavar="NAME=PATH", action="append", default=[],
                    help="weights file (or 'random') for one teacher; repeatable")
-    p.add_argument("--stage", type=int, choices=(1, 2))
+    p.add_argument("--stage", type=int, choices=(1, 2), help="1: distillation only, 2: tasks + distillation")
     p.add_argument("--init", metavar="PATH", help="start from this checkpoint or run (stage 1 -> stage 2)")
     p.add_argument("--strict", action="store_true", help="with --init: fail when any key does not load")
     p.add_argument("--resume", metavar="RUN", nargs="?", const="",
