@@ -65,6 +65,10 @@ class OptimSection(_Section):
     warmup_epochs: float | None = Field(None, ge=0, description="warm-up in epochs; replaces warmup_iters")
     grad_clip: float | None = Field(10.0, gt=0)
     alpha: float = Field(1.0, ge=0, description="weight of the distillation loss in stage 2")
+    distill_valid_region: bool = Field(
+        True, description="crop padded teacher grids (SAM on non-square input) to the image before "
+        "resizing; false stretches them as the reference does",
+    )
     seed: int = 42
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     teacher_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(

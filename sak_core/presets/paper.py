@@ -3,7 +3,14 @@ stage 2 on PASCAL-Context and NYUD-v2, with a ViT-B stem and the B-size DINOv2, 
 
 from __future__ import annotations
 
-TEACHERS = ["dinov2", "clip", "sam"]  # B sizes: 768 wide like the ViT-B stem, so no aligners
+# The paper's B-size teachers (768 wide like the ViT-B stem, so no aligners), with the reference
+# code's behaviour (faithful: ImageNet statistics for all, SAM's padded grid stretched).
+TEACHERS = [
+    {"name": "dinov2", "options": {"size": "base", "faithful": True}},
+    {"name": "clip", "options": {"backend": "timm", "variant": "vit_base_patch16_clip_384",
+                                 "pretrained": "laion2b_ft_in12k_in1k", "faithful": True}},
+    {"name": "sam", "options": {"size": "vit_b", "backend": "timm", "faithful": True}},
+]
 
 _STAGE2 = {
     "stage": 2,
@@ -19,6 +26,7 @@ _STAGE2 = {
         "grad_clip": 10.0,
         "alpha": 1.0,
         "seed": 42,
+        "distill_valid_region": False,
     },
     "output": {"checkpoint_every": 1000, "val_every": 2000, "log_every": 20},
 }
@@ -39,6 +47,7 @@ PAPER_STAGE1 = {
         "min_lr": 1e-5,
         "grad_clip": None,
         "seed": 42,
+        "distill_valid_region": False,
     },
     "output": {"checkpoint_every": 1000, "val_every": 5000, "log_every": 20},
 }

@@ -198,7 +198,8 @@ class Trainer:
                                              self.task_names if self.stage == 2 else [])
             loader = data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
             scores = evaluate(self.student, self.tasks, loader, self.ctx.device, self.config.optim.precision,
-                              self.teachers if self.stage == 1 else None, self.teacher_dtype)
+                              self.teachers if self.stage == 1 else None, self.teacher_dtype,
+                              use_valid_region=self.config.optim.distill_valid_region)
             if self.reference is None:
                 self.reference = primary_metrics(scores, self.tasks)
             reference = self.config.output.baseline or self.reference
@@ -222,7 +223,9 @@ class Trainer:
         with autocast(device, self.config.optim.precision):
             out = self.model(images)
             if targets:
-                terms["distill"], _ = distillation_loss(out.distill, targets)
+                terms["distill"], _ = distillation_loss(
+                    out.distill, targets, use_valid_region=self.config.optim.distill_valid_region
+                )
             for name, loss in self.losses.items():
                 terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
         return terms

@@ -44,6 +44,8 @@ def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: st
         if primary_only and higher is None and task != "distill":
             continue
         arrow = "" if higher is None else (" ↑" if higher else " ↓")
+        if end.get(f"{task}/approximate") or start.get(f"{task}/approximate"):
+            arrow += " (approx.)"  # a fast training-time estimate; `sak eval` gives the protocol value
         mark = ""
         if higher is not None and key in start and key in end:
             better = end[key] > start[key] if higher else end[key] < start[key]

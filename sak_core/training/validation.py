@@ -37,6 +37,7 @@ def evaluate(
     precision: str = "fp32",
     teachers: Mapping[str, Teacher] | None = None,
     teacher_dtype: torch.dtype = torch.float32,
+    use_valid_region: bool = True,
 ) -> dict[str, float]:
     """Score ``student`` on every batch of ``loader``.
 
@@ -56,7 +57,7 @@ def evaluate(
             update_metrics(metrics, out.tasks, batch)  # crops each image to its valid box
             if teachers:
                 targets = {n: t(images.to(teacher_dtype)) for n, t in teachers.items()}
-                distill_total += float(distillation_loss(out.distill, targets)[0])
+                distill_total += float(distillation_loss(out.distill, targets, use_valid_region)[0])
             batches += 1
     finally:
         student.train(was_training)
