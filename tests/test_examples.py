@@ -57,3 +57,31 @@ def test_examples_train_with_builtin_plugins(site, tmp_path):
     assert names[("teacher", "convnext")] == "sak-teacher-convnext"
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("fg_distance/mae" in m for m in metrics)
+
+
+def test_predict_image_script(tmp_path):
+    """examples/predict_image.py loads a run and writes one rendering per task at image size."""
+    import numpy as np
+    from PIL import Image
+
+    import sak_core
+    from sak_core.config import RunConfig, write_resolved
+
+    run = tmp_path / "run"
+    student = sak_core.create_student(sak_core.StudentConfig(
+        stem_overrides=dict(embed_dim=32, depth=4, num_heads=2), input_size=(64, 64),
+        teachers={"t": 32}, tasks={"semseg": 6, "depth": 1},
+    ))
+    sak_core.save_student(student, run / "model.safetensors")
+    write_resolved(run, RunConfig.model_validate({"data": {"dataset": "synthetic"}}), [])
+    image = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(image)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "predict_image.py"), str(run), str(image), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    for task in ("semseg", "depth"):
+        rendering = Image.open(tmp_path / "out" / f"photo_{task}.png")
+        assert rendering.size == (70, 50) and rendering.mode == "RGB"
+    assert "semseg: (50, 70)" in result.stdout
