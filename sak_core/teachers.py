@@ -120,6 +120,12 @@ def take_levels(
     return [by_index[i] for i in taps]
 
 
+def timm_block_maps(model: nn.Module, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+    """Raw outputs of a timm model's blocks ``indices`` via ``forward_intermediates``: each
+    ``B x C x h x w``, prefix tokens dropped, no final norm."""
+    return model.forward_intermediates(images, indices=indices, norm=False, output_fmt="NCHW", intermediates_only=True)
+
+
 def fit_to_patch_grid(images: torch.Tensor, patch_size: int, crop: bool = False) -> torch.Tensor:
     """Make both sides of ``images`` (B x 3 x H x W) a multiple of ``patch_size``.
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from sak_core.errors import SpecError
+from sak_core.teachers import timm_block_maps
 from sak_core.weights import load_timm_weights, timm_weight_sources
 from sak_teacher_clip.shape import TowerShape
 
@@ -65,6 +66,4 @@ def load(tower: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str
     load_timm_weights(tower, path, teacher, hint)
 
 
-def run_blocks(tower: nn.Module, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
-    """Raw outputs of blocks ``indices`` as B x C x h x w (prefix tokens dropped, no norm)."""
-    return tower.forward_intermediates(images, indices=indices, norm=False, output_fmt="NCHW", intermediates_only=True)
+run_blocks = timm_block_maps  # raw outputs of the given blocks, each B x C x h x w

@@ -9,7 +9,15 @@ from typing import Any
 import torch
 
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec, WeightSource
-from sak_core.teachers import Teacher, TeacherOutput, even_taps, fit_to_patch_grid, parse_options, take_levels
+from sak_core.teachers import (
+    Teacher,
+    TeacherOutput,
+    even_taps,
+    fit_to_patch_grid,
+    parse_options,
+    take_levels,
+    timm_block_maps,
+)
 from sak_core.weights import hub_source, load_timm_weights, resolve_weights
 
 NAME = "dinov2"
@@ -122,12 +130,7 @@ class DinoV2Teacher(Teacher):
         x = self.renormalize(images)
         x = fit_to_patch_grid(x, self.spec.patch_size, crop=self.faithful)  # B x 3 x 14h x 14w
 
-        def run(indices: list[int]) -> list[torch.Tensor]:
-            return self.model.forward_intermediates(
-                x, indices=indices, norm=False, output_fmt="NCHW", intermediates_only=True
-            )  # each B x C x h x w
-
-        return TeacherOutput(take_levels(run, self.spec.tap_indices))
+        return TeacherOutput(take_levels(lambda indices: timm_block_maps(self.model, x, indices), self.spec.tap_indices))
 
 
 SPEC = TeacherSpec(

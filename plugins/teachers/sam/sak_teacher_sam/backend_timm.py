@@ -6,9 +6,9 @@ import functools
 import os
 from typing import Any
 
-import torch
 from torch import nn
 
+from sak_core.teachers import timm_block_maps
 from sak_core.weights import load_timm_weights
 
 
@@ -31,6 +31,4 @@ def load(encoder: nn.Module, path: str | os.PathLike[str], teacher: str, hint: s
     load_timm_weights(encoder, path, teacher, hint)
 
 
-def run_blocks(encoder: nn.Module, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
-    """Raw outputs of blocks ``indices`` (the neck is not run), each B x C x h x w."""
-    return encoder.forward_intermediates(images, indices=indices, norm=False, output_fmt="NCHW", intermediates_only=True)
+run_blocks = timm_block_maps  # raw outputs of the given blocks, each B x C x h x w
