@@ -21,6 +21,7 @@ from sak_core.checkpoint import load_student, resolve_checkpoint
 from sak_core.config import RunConfig, load_config
 from sak_core.errors import ConfigError, SakError, SpecError, UnknownNameError
 from sak_core.model import SAKStudent
+from sak_core.runtime import resolve_device  # noqa: F401  (part of sak_core.evaluation)
 from sak_core.specs import DatasetSpec
 from sak_core.tasks import Task
 
@@ -219,15 +220,3 @@ def build_dataset(
         **dict(options or {}),
     )
 
-
-def resolve_device(device: str | None) -> torch.device:
-    """``device`` or, when None / "auto", CUDA when available else CPU."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise SakError(f"unknown device '{device}' ({exc}): use cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise SakError(f"device '{device}' asked for, but this torch has no CUDA device: use --device cpu")
-    return resolved

@@ -121,7 +121,7 @@ def evaluate(
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
     """
-    from sak_core.training.precision import autocast  # the training loop's, so both cast alike
+    from sak_core.runtime import autocast  # the training loop's, so both cast alike
 
     device = torch.device(device)
     student = student.to(device).eval()

@@ -20,6 +20,7 @@ from sak_core.distill import distillation_loss
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
+from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 from sak_core.tasks import Task
 from sak_core.teachers import Teacher
@@ -27,7 +28,6 @@ from sak_core.training import data as data_mod
 from sak_core.training.distributed import DistContext, init_distributed, wrap_model
 from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from sak_core.training.optimizer import build_optimizer, clip_gradients
-from sak_core.training.precision import autocast, grad_scaler, teacher_dtype
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
 from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
 from sak_core.training.schedules import Schedule, build_schedule
@@ -85,9 +85,15 @@ class Trainer:
                  device: str | None = None, console: Console | None = None) -> None:
         self.ctx: DistContext = init_distributed(device)
         self.console = console if console is not None and self.ctx.is_main else make_console(self.ctx.is_main)
+        # auto precisions are resolved for this device; config.yaml records what was picked.
+        self.precision: Precision = resolve_precision(config.optim.precision, self.ctx.device)
+        self.teacher_precision: Precision = resolve_precision(config.optim.teacher_precision, self.ctx.device)
+        optim = config.optim.model_copy(
+            update={"precision": self.precision.name, "teacher_precision": self.teacher_precision.name}
+        )
+        config = config.model_copy(update={"optim": optim})
         self.config, self.rundir, self.resume = config, RunDir(Path(run_dir)), resume
         self.stage = config.stage
-        optim = config.optim
 
         if config.data.batch_size % self.ctx.world_size:
             raise ConfigError(f"data.batch_size {config.data.batch_size} is the global batch; it must be a "
@@ -116,7 +122,7 @@ class Trainer:
                 self.console.print(line, highlight=False, markup=False)
 
         device_ = self.ctx.device
-        self.teacher_dtype = teacher_dtype(device_, optim.teacher_precision)
+        self.teacher_dtype = self.teacher_precision.dtype
         self.teachers = build_teachers(config, device_, self.teacher_dtype) if self.use_teachers else {}
 
         tasks_to_load = self.task_names if self.stage == 2 else []
@@ -351,7 +357,13 @@ class Trainer:
             f"sak train: stage {self.stage}, dataset {c.data.dataset}, "
             f"teachers {', '.join(e.name for e in c.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
             f"student {params:.2f}M parameters; {self.total} iterations of batch {c.data.batch_size} "
-            f"on {self.ctx.device} ({who}, {c.optim.precision}); run directory {self.rundir.root}",
+            f"on {self.ctx.device} ({who}); run directory {self.rundir.root}",
+            highlight=False,
+        )
+        teachers = f"; teachers {self.teacher_precision.name} ({self.teacher_precision.reason})" if self.teachers else ""
+        self.console.print(
+            f"precision: student {self.precision.name} ({self.precision.reason}){teachers}. "
+            "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
             highlight=False,
         )
 

@@ -14,7 +14,7 @@ from sak_core.model import SAKStudent
 from sak_core.multitask_gain import multitask_gain
 from sak_core.tasks import Task
 from sak_core.teachers import Teacher
-from sak_core.training.precision import autocast
+from sak_core.runtime import autocast
 
 
 def metrics_of(tasks: Mapping[str, Task]) -> dict[str, object]:
