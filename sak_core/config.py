@@ -77,7 +77,10 @@ class OptimSection(_Section):
     teacher_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="the teachers' weights and inputs; auto as for precision"
     )
-    compile: bool = False
+    compile: bool | str = Field(
+        False, description="torch.compile the student: true (inductor) or a backend name (aot_eager: "
+        "traces without generating code); off by default, see docs/training.md",
+    )
     cpu_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads of each training process; default: torch's choice"
     )

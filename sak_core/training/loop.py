@@ -141,7 +141,7 @@ class Trainer:
         self.model = wrap_model(self.student, self.ctx,
                                 find_unused=self.stage == 2 and (optim.alpha == 0 or not self.use_teachers))
         if optim.compile:
-            self.model = torch.compile(self.model)
+            self.model = torch.compile(self.model, backend="inductor" if optim.compile is True else optim.compile)
         self.optimizer = build_optimizer(self.student, optim.lr, optim.weight_decay)
         self.scaler = grad_scaler(device_, optim.precision)
         if trainer_state is not None:

@@ -183,3 +183,20 @@ def test_plain_training_picks_auto_says_why_and_records_the_resolved_value(nativ
     assert "precision: student fp32 (asked for (the reference-exact mode)); teachers fp32" in console.export_text()
     saved = yaml.safe_load((tmp_path / "exact" / "config.yaml").read_text())
     assert saved["optim"]["precision"] == "fp32"
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param(True, marks=pytest.mark.slow)])
+def test_a_compiled_student_trains_and_its_checkpoint_loads_uncompiled(tmp_path, toy_config, backend):
+    """optim.compile traces the real student (aot_eager: dynamo and autograd, no code generation;
+    true: inductor, which compiles C++ and takes minutes on a CPU)."""
+    from sak_core.checkpoint import load_student
+    from sak_core.training.loop import Trainer
+
+    torch._dynamo.reset()
+    run = tmp_path / "run"
+    result = Trainer(toy_config(optim={"iterations": 2, "compile": backend}), run).run()
+    assert result.step == 2
+    losses = [json for json in (run / "metrics.jsonl").read_text().splitlines() if '"train"' in json]
+    assert losses and all("NaN" not in line for line in losses)
+    student = load_student(run)
+    assert not any(k.startswith("_orig_mod") for k in student.state_dict())
