@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sak_core.api import get_dataset_spec, get_task_spec, get_teacher_spec
@@ -87,3 +88,18 @@ def label_keys(dataset: DatasetSpec, task_names: list[str]) -> list[str]:
         needed = [name] if name in dataset.tasks else list(get_task_spec(name).requires)
         keys += [k for k in needed if k not in keys]
     return keys
+
+
+def build_dataset(
+    dataset: DatasetSpec,
+    split: str,
+    tasks: Sequence[str],
+    train: bool = False,
+    input_size: Sequence[int] | None = None,
+    root: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """``dataset``'s ``split`` (see :meth:`DatasetSpec.create`) loading the labels ``tasks``
+    need: each task's own, or the ones a derived task is computed from."""
+    labels = label_keys(dataset, list(tasks))
+    return dataset.create(split, train, root, input_size, tasks=labels, **dict(options or {}))

@@ -44,7 +44,6 @@ def run_routers(args: argparse.Namespace) -> int:
     from sak_core.api import get_dataset_spec, list_datasets
     from sak_core.evaluation import (
         RunContext,
-        build_dataset,
         collate_samples,
         render_router_chart,
         resolve_device,
@@ -63,11 +62,8 @@ def run_routers(args: argparse.Namespace) -> int:
     dataset = get_dataset_spec(dataset_name)
     device = resolve_device(args.device)
     student = context.load_student(device)
-    split = args.split or (context.config.data.val_split if context.config else "val")
-    data = build_dataset(
-        dataset, split, student.config.input_size, [],
-        root=context.data_root(dataset.name, args.data_root), options=context.dataset_options(dataset.name),
-    )
+    split = context.split(args.split)
+    data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
     summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}")
     chart = render_router_chart(summary)

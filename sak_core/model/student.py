@@ -204,13 +204,6 @@ class SAKStudent(nn.Module):
         tasks = {task: self.heads[task](routed[task], (H, W)) for task in self.task_names}
         return StudentOutput(tasks=tasks, distill=distill)
 
-    def predict(self, image, tasks=None, dataset=None, pad_mode: str = "input") -> dict[str, torch.Tensor]:
-        """Per-task post-processed predictions for one image at its own size; needs the task
-        plugins installed. See :func:`sak_core.predict.predict` for the arguments."""
-        from sak_core.predict import predict
-
-        return predict(self, image, tasks=tasks, dataset=dataset, pad_mode=pad_mode)
-
     def routing_weights(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eval-mode expert weights per task: ``task -> B x levels x E`` (for router analysis)."""
         weights: dict[str, list[torch.Tensor]] = {task: [] for task in self.task_names}
