@@ -109,8 +109,6 @@ class Trainer:
                               f"multiple of the {ctx.world_size} processes")
         self.batch_size = config.data.batch_size // ctx.world_size
         self.task_names = resolve_tasks(config)
-        if self.stage == 1 and not config.teachers:
-            raise ConfigError("stage 1 distils teachers into the student: name them with --teachers")
         if optim.cpu_threads is not None:
             torch.set_num_threads(optim.cpu_threads)
 
