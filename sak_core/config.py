@@ -93,9 +93,12 @@ class OptimSection(_Section):
         "resizing; false stretches them as the reference does",
     )
     seed: int = 42
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="the student's autocast. auto: bf16 on GPUs and CPUs that compute it natively, "
+        "fp16 (with loss scaling) on older GPUs, fp32 elsewhere; fp32 is the reference-exact mode",
+    )
     teacher_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: bf16 (fp16 without bf16 support) on GPU, fp32 on CPU"
+        "auto", description="the teachers' weights and inputs; auto as for precision"
     )
     compile: bool = False
     cpu_threads: int | None = Field(

@@ -155,15 +155,19 @@ def crop_box(tensor: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_prepared(
-    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage
+    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage, precision: str = "auto"
 ) -> dict[str, torch.Tensor]:
     """Raw head outputs of a prepared image, cropped to its box, post-processed by each task;
-    one prediction per task without the batch axis, on the CPU."""
+    one prediction per task without the batch axis, on the CPU. ``precision`` is the forward's
+    autocast (see :func:`sak_core.runtime.resolve_precision`); post-processing runs in fp32."""
+    from sak_core.runtime import autocast
+
     device = next(student.parameters()).device
     was_training = student.training
     student.eval()
     try:
-        outputs = student(prepared.tensor.to(device)).tasks
+        with autocast(device, precision):
+            outputs = student(prepared.tensor.to(device)).tasks
     finally:
         student.train(was_training)
     predictions = {}
@@ -179,6 +183,7 @@ def predict(
     tasks: Sequence[str] | Mapping[str, Task] | None = None,
     dataset: str | DatasetSpec | None = None,
     pad_mode: str = "input",
+    precision: str = "auto",
 ) -> dict[str, torch.Tensor]:
     """Per-task predictions for one image, at the image's own size.
 
@@ -192,6 +197,8 @@ def predict(
             tasks bound to the checkpoint's head sizes.
         pad_mode: ``"input"`` pads to at least the student's input size (as the test protocol
             does), ``"multiple"`` only to the next multiple of 16.
+        precision: the forward's autocast: ``auto`` (bf16 where the hardware computes it
+            natively, else fp32), ``fp32`` (reference-exact), ``bf16`` or ``fp16`` (GPU).
 
     Returns:
         task name -> what ``Task.postprocess`` gives (class ids ``H x W``, probabilities or unit
@@ -208,7 +215,7 @@ def predict(
     mean = spec.mean if spec is not None else IMAGENET_MEAN
     std = spec.std if spec is not None else IMAGENET_STD
     prepared = prepare_image(image, mean, std, student.config.input_size, pad_mode)
-    return predict_prepared(student, bound, prepared)
+    return predict_prepared(student, bound, prepared, precision)
 
 
 def visualise(task: Task, value: torch.Tensor) -> np.ndarray | None:

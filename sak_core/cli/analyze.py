@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sak_core.cli.options import add_runtime_options
 from sak_core.errors import SakError
 
 
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")
     routers.add_argument("--limit", type=int, default=256, help="images to average over (default 256)")
     routers.add_argument("--batch-size", type=int, default=8, help="images per forward (default 8)")
-    routers.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    add_runtime_options(routers)
     routers.add_argument("--out", help="PNG path (default: routers.png beside the checkpoint); numbers go to .json")
     routers.set_defaults(func=run_routers)
 
@@ -50,6 +51,7 @@ def run_routers(args: argparse.Namespace) -> int:
         router_summary,
     )
     from sak_core.io import atomic_write, atomic_write_text
+    from sak_core.runtime import resolve_precision
 
     console = Console()
     context = RunContext.open(args.checkpoint)
@@ -61,11 +63,14 @@ def run_routers(args: argparse.Namespace) -> int:
         )
     dataset = get_dataset_spec(dataset_name)
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
     student = context.load_student(device)
     split = context.split(args.split)
     data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
-    summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}")
+    summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}",
+                             precision=precision.name)
     chart = render_router_chart(summary)
     png = Path(args.out) if args.out else context.checkpoint.parent / "routers.png"
     if png.suffix.lower() != ".png":

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from sak_core.cli.options import add_runtime_options
 from sak_core.errors import SakError
 
 
@@ -33,8 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward (default 4)")
     parser.add_argument("--workers", type=int, help="data loader workers (default: the run's data.workers, else 2)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
-    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32", help="autocast (default fp32)")
+    add_runtime_options(parser)
     parser.add_argument(
         "--fast",
         action="store_true",
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         supported_tasks,
         write_metrics,
     )
+    from sak_core.runtime import resolve_precision
 
     console = Console(stderr=args.json)
     notes = Console(stderr=True)
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         )
     dataset = get_dataset_spec(dataset_name)
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    notes.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
     student = context.load_student(device)
     require_task_heads(student)
     scored, skipped = supported_tasks(student, dataset)
@@ -113,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         bar = progress.add_task("eval", total=total)
         result = evaluate(
             student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
-            full=not args.fast, precision=args.precision, limit=args.limit,
+            full=not args.fast, precision=precision.name, limit=args.limit,
             progress=lambda done: progress.update(bar, completed=done),
         )
 
@@ -129,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         dataset=dataset.name,
         split=split,
         input_size=list(student.config.input_size),
-        precision=args.precision,
+        precision=precision.name,
         limited=args.limit is not None,
     )
     path = write_metrics(document, metrics_path(context.checkpoint, args.out))

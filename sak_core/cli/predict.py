@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from sak_core.cli.options import add_runtime_options
 from sak_core.errors import SakError
 
 
@@ -32,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all)")
     parser.add_argument("--pad", choices=("input", "multiple"), default="input",
                         help="pad to at least the input size (default, as the test protocol) or only to a multiple of 16")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
+    add_runtime_options(parser)
     parser.add_argument("--no-grid", action="store_true", help="write prediction files only")
     parser.set_defaults(func=run)
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         save_predictions,
     )
     from sak_core.io import atomic_write
+    from sak_core.runtime import resolve_precision
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
@@ -65,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
     student = context.load_student(device)
     names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     dataset_name = context.dataset_name(args.dataset)
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     missing_writer: set[str] = set()
     for stem, pixels, prepared, targets in items:
-        predictions = predict_prepared(student, tasks, prepared)
+        predictions = predict_prepared(student, tasks, prepared, precision.name)
         written = save_predictions(predictions, tasks, out, stem)
         missing_writer.update(n for n, p in written.items() if p is None)
         line = f"{stem}: {prepared.original_size[0]}x{prepared.original_size[1]} -> " + ", ".join(

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from sak_core.cli.options import PRECISION_CHOICES
 from sak_core.config import RunConfig, build_config, deep_merge, parse_override, read_yaml
 from sak_core.errors import ConfigError
 
@@ -71,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<preset or stage>-<time>)")
     p.add_argument("--iterations", type=int, metavar="N", help="training length (replaces optim.epochs)")
     p.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 (default: the GPU when there is one)")
+    p.add_argument("--precision", choices=PRECISION_CHOICES,
+                   help="optim.precision and optim.teacher_precision together (default auto; fp32 is reference-exact)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
     p.set_defaults(func=run, dotted_overrides=[])
@@ -151,6 +154,8 @@ def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tupl
         flags.setdefault("data", {})["root"] = str(Path(args.data_root).expanduser())
     if args.iterations is not None:
         flags.setdefault("optim", {}).update(iterations=args.iterations, epochs=None)
+    if args.precision is not None:
+        flags.setdefault("optim", {}).update(precision=args.precision, teacher_precision=args.precision)
     if args.init is not None:
         flags["init"] = args.init
     if args.strict:

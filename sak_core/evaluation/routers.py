@@ -57,9 +57,13 @@ def router_summary(
     device: str | torch.device = "cpu",
     limit: int | None = None,
     source: str = "",
+    precision: str = "auto",
 ) -> RouterSummary:
     """Average the eval-mode expert weights of every (task, level) router over the images of
-    ``batches`` (collated sample dicts or image tensors ``B x 3 x H x W``)."""
+    ``batches`` (collated sample dicts or image tensors ``B x 3 x H x W``), the forward under
+    ``precision`` autocast (see :func:`sak_core.runtime.resolve_precision`)."""
+    from sak_core.runtime import autocast
+
     if student.config.router != "mor" or not student.task_names:
         raise SakError(
             "this student has no learned routers (router: sum, or no task heads): there are no "
@@ -74,7 +78,8 @@ def router_summary(
             images = images[: max(0, limit - seen)]
         if len(images) == 0:
             break
-        weights = student.routing_weights(images.to(device))  # task -> B, L, E
+        with autocast(torch.device(device), precision):
+            weights = student.routing_weights(images.to(device))  # task -> B, L, E
         stacked = torch.stack([weights[t] for t in student.task_names], dim=1).double()  # B, T, L, E
         part = stacked.sum(dim=0).cpu().numpy()
         total = part if total is None else total + part

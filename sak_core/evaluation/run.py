@@ -115,16 +115,3 @@ class RunContext:
             if entry.get("kind") == kind and entry.get("name") == name:
                 return entry.get("distribution")
         return None
-
-
-def resolve_device(device: str | None) -> torch.device:
-    """``device`` or, when None / "auto", CUDA when available else CPU."""
-    if device in (None, "", "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError as exc:
-        raise SakError(f"unknown device '{device}' ({exc}): use cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise SakError(f"device '{device}' asked for, but this torch has no CUDA device: use --device cpu")
-    return resolved

@@ -19,6 +19,7 @@ from sak_core.distill import distillation_loss
 from sak_core.errors import SpecError
 from sak_core.inference import crop_box
 from sak_core.model import SAKStudent
+from sak_core.runtime import autocast
 from sak_core.tasks import Metric, Task
 from sak_core.teachers import Teacher
 
@@ -143,8 +144,6 @@ def evaluate(
         teachers: also score the distillation loss against these teachers (stage-1 validation),
             fed images in ``teacher_dtype``; ``distill_valid_region`` as ``optim.distill_valid_region``.
     """
-    from sak_core.training.precision import autocast  # the training loop's, so both cast alike
-
     device = torch.device(device) if device is not None else next(student.parameters()).device
     was_training = student.training
     student = student.to(device).eval()

@@ -25,8 +25,9 @@ class RepresentationRouter(nn.Module):
         )
 
     def weights(self, stem_tokens: torch.Tensor) -> torch.Tensor:
-        """Expert weights ``B x E`` (rows sum to one) from stem tokens ``B x L x C``."""
-        logits = self.gate(stem_tokens).mean(dim=1)  # B, E or 2E
+        """Expert weights ``B x E`` (rows sum to one) from stem tokens ``B x L x C``; the token
+        mean and the softmax run in fp32 under autocast too, so rows sum to one to fp32 precision."""
+        logits = self.gate(stem_tokens).float().mean(dim=1)  # B, E or 2E
         if self.noisy_gating:
             clean, raw_std = logits.chunk(2, dim=1)  # B, E each
             if self.training:
@@ -37,7 +38,7 @@ class RepresentationRouter(nn.Module):
 
     def forward(self, stem_tokens: torch.Tensor, experts: torch.Tensor) -> torch.Tensor:
         """``experts``: ``B x E x C x h x w`` -> weighted sum ``B x C x h x w``."""
-        w = self.weights(stem_tokens)  # B, E
+        w = self.weights(stem_tokens).to(experts.dtype)  # B, E
         return (experts * w[:, :, None, None, None]).sum(dim=1)
 
 

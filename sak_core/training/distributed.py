@@ -10,6 +10,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from sak_core.runtime import resolve_device
+
 
 @dataclass(frozen=True)
 class DistContext:
@@ -61,20 +63,6 @@ class DistContext:
     @property
     def _collective_device(self) -> torch.device:
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
-
-
-def resolve_device(name: str | None, local_rank: int = 0) -> torch.device:
-    """``auto``/None: the process's GPU when there is one, else CPU; otherwise ``name``."""
-    if name in (None, "", "auto"):
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError("--device cuda was asked for but torch sees no GPU; use --device cpu")
-        if device.index is None:
-            device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    return device
 
 
 def init_distributed(device: str | None = None) -> DistContext:

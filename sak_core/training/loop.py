@@ -22,6 +22,7 @@ from sak_core.errors import ConfigError
 from sak_core.evaluation.scoring import evaluate, primary_metrics
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
+from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 from sak_core.tasks import Task
 from sak_core.teachers import Teacher
@@ -29,7 +30,6 @@ from sak_core.training import data as data_mod
 from sak_core.training.distributed import DistContext, init_distributed, wrap_model
 from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from sak_core.training.optimizer import build_optimizer, clip_gradients
-from sak_core.training.precision import autocast, grad_scaler, teacher_dtype
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
 from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
 from sak_core.training.schedules import Schedule, build_schedule
@@ -87,6 +87,13 @@ class Trainer:
                  device: str | None = None, console: Console | None = None) -> None:
         self.ctx: DistContext = init_distributed(device)
         self.console = console if console is not None and self.ctx.is_main else make_console(self.ctx.is_main)
+        # auto precisions are resolved for this device; config.yaml records what was picked.
+        self.precision: Precision = resolve_precision(config.optim.precision, self.ctx.device)
+        self.teacher_precision: Precision = resolve_precision(config.optim.teacher_precision, self.ctx.device)
+        optim = config.optim.model_copy(
+            update={"precision": self.precision.name, "teacher_precision": self.teacher_precision.name}
+        )
+        config = config.model_copy(update={"optim": optim})
         self.config, self.rundir, self.resume = config, RunDir(Path(run_dir)), resume
         self.stage = config.stage
         self.resume_from = self.rundir.last_checkpoint() if resume else None
@@ -118,7 +125,7 @@ class Trainer:
         self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
         self.losses = {n: t.loss() for n, t in self.tasks.items()}
         self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
-        self.teacher_dtype = teacher_dtype(ctx.device, optim.teacher_precision)
+        self.teacher_dtype = self.teacher_precision.dtype
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
         self.teachers = build_teachers(config, ctx.device, self.teacher_dtype) if use_teachers else {}
 
@@ -359,7 +366,13 @@ class Trainer:
             f"sak train: stage {self.stage}, dataset {c.data.dataset}, "
             f"teachers {', '.join(self.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
             f"student {params:.2f}M parameters; {self.total} iterations of batch {c.data.batch_size} "
-            f"on {self.ctx.device} ({who}, {c.optim.precision}); run directory {self.rundir.root}",
+            f"on {self.ctx.device} ({who}); run directory {self.rundir.root}",
+            highlight=False,
+        )
+        teachers = f"; teachers {self.teacher_precision.name} ({self.teacher_precision.reason})" if self.teachers else ""
+        self.console.print(
+            f"precision: student {self.precision.name} ({self.precision.reason}){teachers}. "
+            "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
             highlight=False,
         )
 

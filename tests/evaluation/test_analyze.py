@@ -16,7 +16,8 @@ from sak_core.evaluation import RouterSummary, render_router_chart
 
 def test_analyze_routers_writes_the_mean_weights_and_draws_them(probe, tiny_run, tmp_path):
     png = tmp_path / "fig" / "routers.png"
-    assert main(["analyze", "routers", str(tiny_run), "--device", "cpu", "--out", str(png)]) == 0
+    assert main(["analyze", "routers", str(tiny_run), "--device", "cpu", "--precision", "fp32",
+                 "--out", str(png)]) == 0
     numbers = json.loads(png.with_suffix(".json").read_text())
     student = load_student(tiny_run).eval()
     assert numbers["experts"] == ["stem", "dinov2", "sam"]

@@ -44,8 +44,8 @@ def hand_loop(probe, student, batch_size: int = 2) -> dict[str, dict[str, float]
 
 
 def test_eval_cli_writes_the_metrics_of_a_hand_loop(probe, tiny_run, capsys):
-    code = main(["eval", str(tiny_run), "--device", "cpu", "--batch-size", "2", "--workers", "0",
-                 "--baseline", "nyud_v2_vit_b"])
+    code = main(["eval", str(tiny_run), "--device", "cpu", "--precision", "fp32", "--batch-size", "2",
+                 "--workers", "0", "--baseline", "nyud_v2_vit_b"])
     assert code == 0
     document = json.loads((tiny_run / "metrics.json").read_text())
     assert document["dataset"] == "evalprobe" and document["split"] == "val"  # from config.yaml
