@@ -19,7 +19,7 @@ import torch
 from sak_core.assemble import build_dataset
 from sak_core.checkpoint import load_student, resolve_checkpoint
 from sak_core.config import RunConfig, load_config
-from sak_core.errors import ConfigError, SakError
+from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent
 from sak_core.specs import DatasetSpec
 CONFIG_FILE = "config.yaml"
