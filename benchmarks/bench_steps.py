@@ -118,7 +118,7 @@ def synthetic_targets(config, tasks, size, batch):
 
     spec = get_dataset_spec("synthetic")
     wanted = [t for t in tasks if t in spec.tasks]
-    data = spec.factory(None, "train", train=False, input_size=size, tasks=wanted,
+    data = spec.create("train", False, None, size, tasks=wanted,
                         count=max(8, math.ceil(batch / 0.8) + 2))
     return collate_samples([data[i % len(data)] for i in range(batch)])
 

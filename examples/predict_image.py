@@ -36,7 +36,7 @@ def main() -> None:
     if dataset is None:
         parser.error("a bare checkpoint has no config.yaml: pass --dataset NAME")
     student = sak_core.load_student(args.run)  # no teacher needed
-    predictions = student.predict(args.image, dataset=dataset)  # task -> prediction at image size
+    predictions = sak_core.predict(student, args.image, dataset=dataset)  # task -> prediction at image size
 
     args.out.mkdir(parents=True, exist_ok=True)
     for name, prediction in predictions.items():

@@ -1,4 +1,14 @@
-"""sak: distil vision foundation models into one multi-task dense-prediction student (SAK)."""
+"""sak: distil vision foundation models into one multi-task dense-prediction student (SAK).
+
+``import sak_core`` is light: the registry API, the specs and the errors load at once; the names
+that need torch (the student, tasks, teachers, checkpoints, prediction) load on first use, so
+that ``sak --help`` and ``sak plugins`` start without the deep-learning stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from sak_core.api import (
     create_task,
@@ -10,16 +20,47 @@ from sak_core.api import (
     list_tasks,
     list_teachers,
 )
-from sak_core.assemble import create_student
-from sak_core.checkpoint import load_student, save_student
 from sak_core.errors import SakError
-from sak_core.model import SAKStudent, StudentConfig, StudentOutput
 from sak_core.hookspecs import hookimpl
-from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource
-from sak_core.tasks import Metric, Task
-from sak_core.teachers import Teacher, TeacherOutput
+from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
+
+if TYPE_CHECKING:
+    from sak_core.assemble import create_student
+    from sak_core.checkpoint import load_student, save_student
+    from sak_core.inference import predict
+    from sak_core.model import SAKStudent, StudentConfig, StudentOutput
+    from sak_core.tasks import Metric, Task
+    from sak_core.teachers import Teacher, TeacherOutput
 
 __version__ = "0.1.0"
+
+# name -> module that defines it, imported on first access (PEP 562)
+_ON_FIRST_USE = {
+    "create_student": "sak_core.assemble",
+    "load_student": "sak_core.checkpoint",
+    "save_student": "sak_core.checkpoint",
+    "predict": "sak_core.inference",
+    "SAKStudent": "sak_core.model",
+    "StudentConfig": "sak_core.model",
+    "StudentOutput": "sak_core.model",
+    "Metric": "sak_core.tasks",
+    "Task": "sak_core.tasks",
+    "Teacher": "sak_core.teachers",
+    "TeacherOutput": "sak_core.teachers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module 'sak_core' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
+
 
 __all__ = [
     "DatasetSpec",
@@ -41,9 +82,11 @@ __all__ = [
     "get_task_spec",
     "get_teacher_spec",
     "hookimpl",
+    "lazy",
     "list_datasets",
     "list_tasks",
     "list_teachers",
     "load_student",
+    "predict",
     "save_student",
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from pydantic import ValidationError
 
 from sak_core.api import get_dataset_spec, get_task_spec, get_teacher_spec
 from sak_core.config import RunConfig
@@ -46,19 +49,30 @@ def resolve_tasks(config: RunConfig) -> list[str]:
 
 
 def student_config(config: RunConfig) -> StudentConfig:
-    """Resolve teacher widths and task outputs from the plugins into a :class:`StudentConfig`."""
+    """Resolve teacher widths and task outputs from the plugins into a :class:`StudentConfig`.
+
+    The model section is validated with the run config, so what can still fail here is what the
+    plugins bring in; it fails as a :class:`~sak_core.errors.ConfigError`.
+    """
     dataset = get_dataset_spec(config.data.dataset)
     teachers = {}
     for entry in config.teachers:
         spec = get_teacher_spec(entry.name, **teacher_options(entry))
         teachers[entry.name] = spec.feature_dim if isinstance(spec.feature_dim, int) else list(spec.feature_dim)
     tasks = {name: get_task_spec(name).num_outputs(dataset) for name in resolve_tasks(config)}
-    return StudentConfig(
-        **config.model.model_dump(),
-        input_size=config.data.input_size or dataset.input_size,
-        teachers=teachers,
-        tasks=tasks,
-    )
+    try:
+        return StudentConfig(
+            **config.model.model_dump(),
+            input_size=config.data.input_size or dataset.input_size,
+            teachers=teachers,
+            tasks=tasks,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(err["msg"] for err in exc.errors())
+        raise ConfigError(
+            f"dataset '{dataset.name}' with teachers {list(teachers) or 'none'} and tasks {list(tasks) or 'none'} "
+            f"gives no valid student: {problems}"
+        ) from None
 
 
 def create_student(config: StudentConfig | RunConfig | dict[str, Any]) -> SAKStudent:
@@ -87,3 +101,18 @@ def label_keys(dataset: DatasetSpec, task_names: list[str]) -> list[str]:
         needed = [name] if name in dataset.tasks else list(get_task_spec(name).requires)
         keys += [k for k in needed if k not in keys]
     return keys
+
+
+def build_dataset(
+    dataset: DatasetSpec,
+    split: str,
+    tasks: Sequence[str],
+    train: bool = False,
+    input_size: Sequence[int] | None = None,
+    root: str | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """``dataset``'s ``split`` (see :meth:`DatasetSpec.create`) loading the labels ``tasks``
+    need: each task's own, or the ones a derived task is computed from."""
+    labels = label_keys(dataset, list(tasks))
+    return dataset.create(split, train, root, input_size, tasks=labels, **dict(options or {}))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sak_core.errors import ConfigError
 
@@ -24,25 +24,48 @@ class TeacherEntry(_Section):
     weights: str | None = Field(None, description='None (cache/download), "random" or a file path')
 
 
-class ModelSection(_Section):
-    """The student's architecture (input size comes from ``data.input_size``)."""
+PATCH_SIZE = 16  # the student's stem patch: input sides must be multiples of it
 
-    stem: str = "vit_base"
-    stem_pretrained: bool | str = False
-    stem_overrides: dict[str, int | float | bool] = Field(default_factory=dict)
-    tap_indices: list[int] | None = None
-    adapter_ratio: int = Field(4, ge=1)
-    aligners: bool = False
+
+def _patch_multiples(size: tuple[int, int]) -> tuple[int, int]:
+    if size[0] % PATCH_SIZE or size[1] % PATCH_SIZE or min(size) <= 0:
+        raise ValueError(f"input_size {tuple(size)} must be positive multiples of {PATCH_SIZE} (the stem's patch size)")
+    return size
+
+
+InputSize = Annotated[tuple[int, int], AfterValidator(_patch_multiples)]
+"""(H, W) of the student's input: both sides positive multiples of 16."""
+
+
+class ModelSection(_Section):
+    """The student's architecture: :class:`~sak_core.model.StudentConfig` without what the
+    plugins and the data section resolve (teacher widths, task outputs, input size)."""
+
+    stem: str = Field("vit_base", description="vit_small | vit_base | vit_large or a timm ViT name (patch 16)")
+    stem_pretrained: bool | str = Field(False, description="timm pretrained weights: True (hub) or a local file")
+    stem_overrides: dict[str, int | float | bool] = Field(
+        default_factory=dict, description="timm architecture overrides (embed_dim, depth, num_heads) for tiny stems"
+    )
+    tap_indices: list[int] | None = Field(None, description="0-based stem blocks tapped; default evenly spaced")
+    adapter_ratio: int = Field(4, ge=1, description="adapter bottleneck = C / adapter_ratio")
+    aligners: bool = Field(False, description="per-(level, teacher) Linear(C -> C_teacher) for distillation")
     router: Literal["mor", "sum"] = "mor"
     noisy_gating: bool = True
     freeze_stem: bool = False
-    freeze_all_but_routers: bool = False
+    freeze_all_but_routers: bool = Field(False, description="train only routers and heads")
+
+    @field_validator("tap_indices")
+    @classmethod
+    def _distinct_blocks(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (not v or min(v) < 0 or len(set(v)) != len(v)):
+            raise ValueError(f"tap_indices {v} must be distinct, non-negative block indices")
+        return v
 
 
 class DataSection(_Section):
     dataset: str = "synthetic"
     root: str | None = Field(None, description="dataset root; default $SAK_DATA or the dataset's own default")
-    input_size: tuple[int, int] | None = Field(None, description="(H, W); default: the dataset's")
+    input_size: InputSize | None = Field(None, description="(H, W), multiples of 16; default: the dataset's")
     train_split: str = "train"
     val_split: str = "val"
     batch_size: int = Field(4, ge=1, description="global batch size")
@@ -111,6 +134,12 @@ class RunConfig(_Section):
     output: OutputSection = Field(default_factory=OutputSection)
     init: str | None = Field(None, description="stage-2 start: a stage-1 run directory or .safetensors file")
     strict_init: bool = Field(False, description="fail when any key of the init checkpoint does not load")
+
+    @model_validator(mode="after")
+    def _stage_one_needs_teachers(self) -> RunConfig:
+        if self.stage == 1 and not self.teachers:
+            raise ValueError("stage 1 distils teachers into the student: name them with --teachers")
+        return self
 
     @field_validator("teachers", mode="before")
     @classmethod

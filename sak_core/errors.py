@@ -20,6 +20,10 @@ class UnknownNameError(SakError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class MissingPluginError(SakError):
+    """A student head whose task no installed plugin provides."""
+
+
 class SpecError(SakError):
     """A spec is inconsistent with what it is used with."""
 

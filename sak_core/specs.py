@@ -8,13 +8,12 @@ its hook (see :mod:`sak_core.hookspecs`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # imported for annotations only; keeps `import sak_core` light
-    from sak_core.tasks import Task
-    from sak_core.teachers import Teacher
+from sak_core.errors import SpecError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -55,7 +54,7 @@ class TeacherSpec:
     """
 
     name: str
-    factory: Callable[..., Teacher]
+    factory: Callable[..., Any]
     feature_dim: int | tuple[int, ...]
     tap_indices: tuple[int, ...]
     patch_size: int
@@ -74,8 +73,8 @@ class TeacherSpec:
             return self
         return self.configure(**options)
 
-    def create(self, **options: Any) -> Teacher:
-        """Build the teacher module."""
+    def create(self, **options: Any) -> Any:
+        """Build the teacher module (a :class:`~sak_core.teachers.Teacher`)."""
         return self.factory(**options)
 
 
@@ -100,7 +99,7 @@ class TaskSpec:
     """
 
     name: str
-    factory: Callable[..., Task]
+    factory: Callable[..., Any]
     default_outputs: int | None = None
     loss_weight: float = 1.0
     metric_name: str = ""
@@ -115,8 +114,8 @@ class TaskSpec:
             return True
         return self.derive_target is not None and all(key in dataset.tasks for key in self.requires)
 
-    def create(self, dataset: DatasetSpec) -> Task:
-        """The task bound to ``dataset``."""
+    def create(self, dataset: DatasetSpec) -> Any:
+        """The task bound to ``dataset`` (a :class:`~sak_core.tasks.Task`)."""
         return self.factory(self, dataset)
 
     def num_outputs(self, dataset: DatasetSpec) -> int:
@@ -124,8 +123,6 @@ class TaskSpec:
         options = dataset.tasks.get(self.name, {})
         n = options.get("num_outputs", self.default_outputs)
         if n is None:
-            from sak_core.errors import SpecError
-
             raise SpecError(
                 f"task '{self.name}' needs 'num_outputs' from dataset '{dataset.name}', which does "
                 f"not set it: add tasks={{'{self.name}': {{'num_outputs': N}}}} to its DatasetSpec"
@@ -159,6 +156,45 @@ class DatasetSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     description: str = ""
 
+    def create(
+        self,
+        split: str,
+        train: bool = False,
+        root: str | None = None,
+        input_size: Sequence[int] | None = None,
+        tasks: Sequence[str] | None = None,
+        **options: Any,
+    ) -> Any:
+        """The ``torch.utils.data.Dataset`` of ``split``: augmented crops when ``train``, else
+        normalised images centre-padded to ``input_size`` (default: the spec's). ``root`` None
+        lets the dataset look in ``$SAK_DATA`` or its own default; ``tasks`` names the labels to
+        load (None: all it has); ``options`` go to the factory (``on_error="skip"``, ...)."""
+        if self.splits and split not in self.splits:
+            raise SpecError(f"dataset '{self.name}' has no split '{split}'; it has {', '.join(self.splits)}")
+        size = tuple(input_size or self.input_size)
+        return self.factory(root, split, train, size, tasks=None if tasks is None else list(tasks), **options)
+
     def replace(self, **changes: Any) -> DatasetSpec:
         """A copy with ``changes`` applied."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class lazy:  # noqa: N801 (used like a function: factory=lazy("pkg.module:Name"))
+    """A factory that imports ``"package.module:name"`` when first called and calls it.
+
+    Plugins register specs with ``factory=lazy(...)`` so that listing them (``sak plugins``,
+    ``sak --help``) imports neither torch nor the model code; the import happens when a teacher,
+    task or dataset is built.
+    """
+
+    target: str
+
+    def __post_init__(self) -> None:
+        module, sep, name = self.target.partition(":")
+        if not (module and sep and name):
+            raise SpecError(f"lazy({self.target!r}): name the factory as 'package.module:name'")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
+from sak_core.taps import even_taps  # noqa: F401 (re-exported: teacher plugins import it from here)
 
 T = TypeVar("T")
 
@@ -91,17 +92,6 @@ class Teacher(nn.Module):
 
 
 # -- helpers shared by teacher plugins ----------------------------------------------------------
-
-
-def even_taps(depth: int, levels: int = 4) -> tuple[int, ...]:
-    """``levels`` block indices spread evenly over ``depth`` blocks, ending at the last one.
-
-    12 blocks -> (2, 5, 8, 11), 24 -> (5, 11, 17, 23), 40 -> (9, 19, 29, 39). With fewer blocks
-    than levels an index repeats (depth 2 -> (0, 0, 1, 1)).
-    """
-    if depth < 1:
-        raise ValueError(f"a teacher needs at least one block, got depth={depth}")
-    return tuple(max(0, -(-(i + 1) * depth // levels) - 1) for i in range(levels))
 
 
 def take_levels(

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sak_core
-from sak_core.config import RunConfig
+from sak_core.config import ModelSection, RunConfig, build_config
+from sak_core.errors import ConfigError
 from sak_core.model import DecodeHead, RepresentationRouter, SAKStudent, StudentConfig, default_tap_indices
 
 TINY = dict(stem_overrides=dict(embed_dim=32, depth=4, num_heads=2), input_size=(32, 32))
@@ -197,18 +198,52 @@ def test_per_level_teacher_widths():
     student = tiny_student(aligners=True, teachers=dict(a=32, conv=[8, 16, 24, 40]))
     out = student(torch.randn(1, 3, 32, 32))
     assert [f.shape[1] for f in out.distill["conv"]] == [8, 16, 24, 40]
-    with pytest.raises(ValueError, match=r"gives 3 level widths \[8, 16, 24\] but the student taps 4"):
+    with pytest.raises(ConfigError, match=r"gives 3 level widths \[8, 16, 24\] but the student taps 4"):
         tiny_student(aligners=True, teachers=dict(conv=[8, 16, 24]))
 
 
 def test_width_mismatch_without_aligners_is_explained():
-    with pytest.raises(ValueError, match="teacher 'b' is 16 wide but the stem is 32: set aligners: true"):
+    with pytest.raises(ConfigError, match="teacher 'b' is 16 wide but the stem is 32: set aligners: true"):
         tiny_student(teachers=dict(a=32, b=16))
 
 
 def test_input_size_must_be_multiple_of_16():
     with pytest.raises(ValueError, match="multiples of 16"):
         StudentConfig(**dict(TINY, input_size=(30, 32)), teachers=dict(a=32))
+
+
+def test_the_student_config_is_the_model_section_plus_what_plugins_resolve():
+    assert set(StudentConfig.model_fields) - set(ModelSection.model_fields) == {"input_size", "teachers", "tasks"}
+    config = StudentConfig(**TINY, teachers=dict(a=32), adapter_ratio=8)
+    assert config.model_section() == ModelSection(stem_overrides=TINY["stem_overrides"], adapter_ratio=8)
+
+
+@pytest.mark.parametrize(
+    "layer, where",
+    [
+        ({"data": {"input_size": [30, 32]}}, "data.input_size: Value error, input_size (30, 32) must be positive multiples of 16"),
+        ({"model": {"tap_indices": [1, 1]}}, "model.tap_indices: Value error, tap_indices [1, 1] must be distinct"),
+        ({"model": {"adapter_ratio": 0}}, "model.adapter_ratio"),
+        ({"model": {"routers": "mor"}}, "model.routers: Extra inputs are not permitted"),
+        ({"stage": 1}, "stage 1 distils teachers into the student"),
+    ],
+)
+def test_student_problems_are_config_errors_when_the_config_is_read(layer, where):
+    with pytest.raises(ConfigError) as info:
+        build_config(layer)
+    assert where in str(info.value)
+
+
+def test_what_plugins_bring_in_fails_as_a_config_error_before_training(toy_plugins):
+    """toy_b is 32 wide, the stem 64: without aligners that is a config error naming the fix."""
+    config = build_config({"teachers": "toy_a,toy_b", "data": {"dataset": "toy"},
+                           "model": {"stem_overrides": dict(embed_dim=64, depth=4, num_heads=2)}})
+    with pytest.raises(ConfigError, match=r"teacher 'toy_b' is 32 wide but the stem is 64: set aligners: true \(model.aligners\)"):
+        sak_core.create_student(config)
+    deep = build_config({"teachers": "toy_a", "data": {"dataset": "toy"},
+                         "model": {"stem_overrides": dict(embed_dim=64, depth=4, num_heads=2), "tap_indices": [1, 9]}})
+    with pytest.raises(ConfigError, match=r"the stem 'vit_base' has 4 blocks \(model.tap_indices\)"):
+        sak_core.create_student(deep)
 
 
 def test_create_student_from_run_config_uses_plugin_specs(toy_plugins):

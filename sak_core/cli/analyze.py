@@ -45,7 +45,6 @@ def run_routers(args: argparse.Namespace) -> int:
     from sak_core.api import get_dataset_spec, list_datasets
     from sak_core.evaluation import (
         RunContext,
-        build_dataset,
         collate_samples,
         render_router_chart,
         resolve_device,
@@ -67,11 +66,8 @@ def run_routers(args: argparse.Namespace) -> int:
     precision = resolve_precision(args.precision, device)
     console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
     student = context.load_student(device)
-    split = args.split or (context.config.data.val_split if context.config else "val")
-    data = build_dataset(
-        dataset, split, student.config.input_size, [],
-        root=context.data_root(dataset.name, args.data_root), options=context.dataset_options(dataset.name),
-    )
+    split = context.split(args.split)
+    data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
     summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}",
                              precision=precision.name)

@@ -55,7 +55,6 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.evaluation import (
         RunContext,
         bind_tasks,
-        build_dataset,
         evaluate,
         metrics_document,
         metrics_path,
@@ -103,15 +102,8 @@ def run(args: argparse.Namespace) -> int:
     if skipped:
         notes.print(f"note: not scoring {', '.join(skipped)} (no labels in '{dataset.name}' or not asked for)")
     tasks = bind_tasks(student, dataset, scored, context)
-    split = args.split or (context.config.data.val_split if context.config else "val")
-    data = build_dataset(
-        dataset,
-        split,
-        student.config.input_size,
-        scored,
-        root=context.data_root(dataset.name, args.data_root),
-        options=context.dataset_options(dataset.name),
-    )
+    split = context.split(args.split)
+    data = context.test_dataset(dataset, split, scored, student.config.input_size, args.data_root)
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
     total = len(data) if args.limit is None else min(len(data), args.limit)
 

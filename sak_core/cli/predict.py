@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sak_core.api import get_dataset_spec
-    from sak_core.evaluation import RunContext, bind_tasks, build_dataset, resolve_device
-    from sak_core.predict import (
+    from sak_core.evaluation import RunContext, bind_tasks, resolve_device
+    from sak_core.inference import (
         PreparedImage,
         crop_box,
         denormalise,
@@ -94,11 +94,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if dataset is None:
             raise SakError("give IMAGE files, or a dataset (--dataset NAME) to predict samples of a split")
-        split = args.split or (context.config.data.val_split if context.config else "val")
-        data = build_dataset(
-            dataset, split, student.config.input_size, list(tasks),
-            root=context.data_root(dataset.name, args.data_root), options=context.dataset_options(dataset.name),
-        )
+        data = context.test_dataset(dataset, context.split(args.split), list(tasks), student.config.input_size,
+                                    args.data_root)
         for sample in _select(data, args.ids, args.limit):
             box = tuple(int(v) for v in sample["meta"]["valid_box"])
             prepared = PreparedImage(sample["image"][None], box)

@@ -7,8 +7,6 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.api import get_teacher_spec, list_teachers
-from sak_core.weights import OFFLINE_ENVS, WEIGHTS_ENV, is_offline, sources_status, weights_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="list teacher weight files, their URLs and whether they are present",
         description="List each installed teacher's weight files (default variant, or the NAME or "
         "NAME:VARIANT given), their download URLs and where they were found. Weights are looked "
-        f"for in ${WEIGHTS_ENV} (default ~/.cache/sak/weights), then in the Hugging Face / torch "
+        "for in $SAK_WEIGHTS (default ~/.cache/sak/weights), then in the Hugging Face / torch "
         "hub caches. Nothing is downloaded.",
     )
     parser.add_argument("teachers", nargs="*", metavar="NAME", help="teachers to show (default: all)")
@@ -25,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sak_core.api import get_teacher_spec, list_teachers
+    from sak_core.weights import OFFLINE_ENVS, WEIGHTS_ENV, is_offline, sources_status, weights_dir
+
     console = Console()
     names = args.teachers or list_teachers()
     offline = f", offline ({' / '.join(OFFLINE_ENVS)} set)" if is_offline() else ""

@@ -31,7 +31,6 @@ from sak_core.checkpoint import (
 )
 from sak_core.config import (
     DataSection,
-    ModelSection,
     OptimSection,
     RunConfig,
     TeacherEntry,
@@ -323,7 +322,7 @@ def run_config_from_official(config: StudentConfig, official: OfficialConfig, no
         stage=2 if config.tasks else 1,
         teachers=teachers,
         tasks=list(config.tasks),
-        model=ModelSection(**config.model_dump(exclude={"input_size", "teachers", "tasks"})),
+        model=config.model_section(),
         data=DataSection(
             dataset=dataset.sak_name if dataset is not None else "synthetic", input_size=config.input_size
         ),

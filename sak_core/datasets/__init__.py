@@ -7,6 +7,5 @@ docs/datasets.md for layouts, environment variables and the ``on_error`` policy.
 """
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
-from sak_core.datasets.transforms import DenseTransform, crop_to_valid
 
-__all__ = ["CorruptFileError", "DataNotFoundError", "DatasetError", "DenseTransform", "crop_to_valid"]
+__all__ = ["CorruptFileError", "DataNotFoundError", "DatasetError"]

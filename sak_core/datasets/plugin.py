@@ -1,16 +1,18 @@
-"""The built-in datasets, registered through the ``sak.datasets`` entry point like any plugin."""
+"""The built-in datasets, registered through the ``sak.datasets`` entry point like any plugin.
+
+Factories are :func:`~sak_core.specs.lazy`: the loaders (and torch) are imported when a dataset
+is built, not when the plugins are listed.
+"""
 
 from __future__ import annotations
 
-import sak_core
-from sak_core.datasets import images, nyud, pascal_context
-from sak_core.datasets.synthetic import dataset as synthetic
 from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS
-from sak_core.specs import DatasetSpec
+from sak_core.hookspecs import hookimpl
+from sak_core.specs import DatasetSpec, lazy
 
 PASCAL_CONTEXT = DatasetSpec(
     name="pascal-context",
-    factory=pascal_context.create,
+    factory=lazy("sak_core.datasets.pascal_context:create"),
     tasks={
         "semseg": {"num_outputs": 21},
         "parts": {"num_outputs": 7},
@@ -24,7 +26,7 @@ PASCAL_CONTEXT = DatasetSpec(
 
 NYUD = DatasetSpec(
     name="nyud",
-    factory=nyud.create,
+    factory=lazy("sak_core.datasets.nyud:create"),
     tasks={
         "semseg": {"num_outputs": 40},
         "normals": {},
@@ -37,7 +39,7 @@ NYUD = DatasetSpec(
 
 SYNTHETIC = DatasetSpec(
     name="synthetic",
-    factory=synthetic.create,
+    factory=lazy("sak_core.datasets.synthetic.dataset:create"),
     tasks={
         "semseg": {"num_outputs": len(CLASSES), "class_names": CLASSES},
         "parts": {"num_outputs": len(PART_GROUPS), "class_names": PART_GROUPS},
@@ -52,7 +54,7 @@ SYNTHETIC = DatasetSpec(
 
 IMAGENET = DatasetSpec(
     name="imagenet",
-    factory=images.create_imagenet,
+    factory=lazy("sak_core.datasets.images:create_imagenet"),
     tasks={},
     input_size=(384, 384),
     description="ImageNet-1k for stage-1 distillation: class folders or train.tar (labels unused)",
@@ -60,7 +62,7 @@ IMAGENET = DatasetSpec(
 
 IMAGES = DatasetSpec(
     name="images",
-    factory=images.create_folder,
+    factory=lazy("sak_core.datasets.images:create_folder"),
     tasks={},
     input_size=(384, 384),
     splits=("train",),
@@ -70,7 +72,7 @@ IMAGES = DatasetSpec(
 BUILTIN = (PASCAL_CONTEXT, NYUD, SYNTHETIC, IMAGENET, IMAGES)
 
 
-@sak_core.hookimpl
+@hookimpl
 def sak_register_datasets(register) -> None:
     for spec in BUILTIN:
         register(spec)

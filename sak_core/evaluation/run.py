@@ -9,29 +9,22 @@ Neither teachers nor a training setup are needed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sak_core.assemble import label_keys
+from sak_core.assemble import build_dataset
 from sak_core.checkpoint import load_student, resolve_checkpoint
 from sak_core.config import RunConfig, load_config
-from sak_core.errors import ConfigError, SakError, SpecError, UnknownNameError
+from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent
-from sak_core.runtime import resolve_device  # noqa: F401  (part of sak_core.evaluation)
 from sak_core.specs import DatasetSpec
-from sak_core.tasks import Task
-
 CONFIG_FILE = "config.yaml"
 PLUGINS_FILE = "plugins.json"
 _RUN_DIR_DEPTH = 3  # RUN/checkpoints/last/model.safetensors is three levels below RUN
-
-
-class MissingPluginError(SakError):
-    """A student head whose task no installed plugin provides."""
 
 
 @dataclass
@@ -96,6 +89,20 @@ class RunContext:
             return self.config.data.root
         return None
 
+    def split(self, override: str | None = None) -> str:
+        """``override``, else the run's validation split, else ``val``."""
+        return override or (self.config.data.val_split if self.config is not None else "val")
+
+    def test_dataset(
+        self, dataset: DatasetSpec, split: str, tasks: Sequence[str], input_size: Sequence[int], root: str | None = None
+    ) -> Any:
+        """The test-time dataset (normalise + pad to ``input_size``) of ``split`` with labels for
+        ``tasks``; the data root (unless ``root``) and dataset options are the run's."""
+        return build_dataset(
+            dataset, split, tasks, train=False, input_size=input_size,
+            root=self.data_root(dataset.name, root), options=self.dataset_options(dataset.name),
+        )
+
     def dataset_options(self, dataset: str) -> dict[str, Any]:
         """The run's dataset options (``data.options``) when ``dataset`` is the run's dataset."""
         if self.config is not None and self.config.data.dataset == dataset:
@@ -108,115 +115,3 @@ class RunContext:
             if entry.get("kind") == kind and entry.get("name") == name:
                 return entry.get("distribution")
         return None
-
-
-def student_dataset_spec(student: SAKStudent) -> DatasetSpec:
-    """A stand-in dataset spec for binding tasks to a student without a dataset: it declares
-    each head's output count and nothing else (ImageNet mean/std)."""
-
-    def no_data(*args: Any, **kwargs: Any) -> Any:
-        raise SpecError("this dataset spec only describes a checkpoint's heads; it holds no data")
-
-    return DatasetSpec(
-        name="checkpoint",
-        factory=no_data,
-        tasks={name: {"num_outputs": n} for name, n in student.config.tasks.items()},
-        input_size=tuple(student.config.input_size),
-        description="the heads of a student checkpoint",
-    )
-
-
-def require_task_heads(student: SAKStudent) -> None:
-    """Refuse a student without task heads (a stage-1 checkpoint) with what to do instead."""
-    if not student.task_names:
-        raise SpecError(
-            "this student has no task heads (a stage-1 checkpoint?): train stage 2 from it first, "
-            "e.g. sak train --preset paper-pascal --init RUN"
-        )
-
-
-def bind_tasks(
-    student: SAKStudent,
-    dataset: DatasetSpec | None = None,
-    names: Iterable[str] | None = None,
-    context: RunContext | None = None,
-) -> dict[str, Task]:
-    """The installed task plugins bound to ``dataset`` for the student's heads (all of them, or
-    ``names``), in head order.
-
-    Raises :class:`MissingPluginError` naming the task (and, from the run's ``plugins.json``,
-    the distribution that provided it) when a plugin is not installed, and
-    :class:`~sak_core.errors.SpecError` when a head's width differs from what the task expects
-    on ``dataset``.
-    """
-    from sak_core.api import get_task_spec
-    from sak_core.plugins import get_registry
-
-    require_task_heads(student)
-    dataset = dataset or student_dataset_spec(student)
-    wanted = list(student.task_names if names is None else names)
-    tasks: dict[str, Task] = {}
-    for name in wanted:
-        if name not in student.config.tasks:
-            raise SpecError(f"the student has no head for task '{name}'; it has {student.task_names}")
-        try:
-            spec = get_task_spec(name)
-        except UnknownNameError:
-            origin = context.distribution_of("task", name) if context is not None else None
-            hint = (
-                f"install '{origin}' (the run was trained with it)"
-                if origin
-                else "install the task plugin that provides it"
-            )
-            installed = ", ".join(get_registry().names("task")) or "none"
-            raise MissingPluginError(
-                f"the student has a head for task '{name}' but no installed plugin provides that "
-                f"task (installed tasks: {installed}): {hint}, then run `sak plugins` to check"
-            ) from None
-        task = spec.create(dataset)
-        expected = int(student.config.tasks[name])
-        if task.num_outputs != expected:
-            raise SpecError(
-                f"task '{name}' on dataset '{dataset.name}' has {task.num_outputs} outputs but the "
-                f"student's head has {expected}: evaluate on the dataset the student was trained for"
-            )
-        tasks[name] = task
-    return tasks
-
-
-def supported_tasks(student: SAKStudent, dataset: DatasetSpec) -> tuple[list[str], list[str]]:
-    """(tasks of the student that ``dataset`` has labels for or can derive, tasks it cannot)."""
-    from sak_core.api import get_task_spec
-
-    scored, skipped = [], []
-    for name in student.task_names:
-        supported = name in dataset.tasks
-        if not supported:
-            try:
-                supported = get_task_spec(name).supported_by(dataset)
-            except UnknownNameError:
-                supported = False
-        (scored if supported else skipped).append(name)
-    return scored, skipped
-
-
-def build_dataset(
-    dataset: DatasetSpec,
-    split: str,
-    input_size: Sequence[int],
-    tasks: Sequence[str],
-    root: str | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> torch.utils.data.Dataset:
-    """The test-time (normalise + pad) dataset of ``split`` with labels for ``tasks``."""
-    if dataset.splits and split not in dataset.splits:
-        raise SpecError(f"dataset '{dataset.name}' has no split '{split}'; it has {', '.join(dataset.splits)}")
-    return dataset.factory(
-        root,
-        split,
-        train=False,
-        input_size=tuple(input_size),
-        tasks=label_keys(dataset, list(tasks)),
-        **dict(options or {}),
-    )
-

@@ -13,12 +13,16 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sak_core.errors import SpecError
 from sak_core.assemble import add_derived_targets
 from sak_core.batch import collate_samples
+from sak_core.distill import distillation_loss
+from sak_core.errors import SpecError
+from sak_core.inference import crop_box
 from sak_core.model import SAKStudent
-from sak_core.predict import crop_box
+from sak_core.runtime import autocast
 from sak_core.tasks import Metric, Task
+from sak_core.teachers import Teacher
+
 
 @dataclass
 class EvalResult:
@@ -29,20 +33,32 @@ class EvalResult:
     seconds: wall time of the loop.
     protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
         ``"fast"`` when they used their training-time metric.
+    distill_loss: mean distillation loss per batch against the teachers, when they were given.
     """
 
     metrics: dict[str, dict[str, float]]
     num_images: int
     seconds: float = 0.0
     protocol: str = "full"
+    distill_loss: float | None = None
+
+    def flat(self) -> dict[str, float]:
+        """``"task/metric"`` -> value, and ``"distill/loss"`` when scored (the metrics.jsonl form)."""
+        scores = {f"{task}/{key}": value for task, values in self.metrics.items() for key, value in values.items()}
+        if self.distill_loss is not None:
+            scores["distill/loss"] = self.distill_loss
+        return scores
 
 
-def make_metric(task: Task, full: bool = True) -> Metric:
+def make_metric(task: Task, full: bool = True) -> Metric | None:
     """A fresh metric of ``task``: its protocol metric (``metric(full=True)``) when ``full`` and
-    the task offers one, otherwise its default metric."""
-    if full and "full" in inspect.signature(task.metric).parameters:
-        return task.metric(full=True)
-    return task.metric()
+    the task offers one, otherwise its default metric; None when the task defines no metric."""
+    try:
+        if full and "full" in inspect.signature(task.metric).parameters:
+            return task.metric(full=True)
+        return task.metric()
+    except NotImplementedError:
+        return None
 
 
 def _covers_all(box: Sequence[int] | None, size: tuple[int, int]) -> bool:
@@ -94,7 +110,7 @@ def evaluate(
     student: SAKStudent,
     tasks: Mapping[str, Task],
     data: torch.utils.data.Dataset | Iterable[dict[str, Any]],
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     batch_size: int = 4,
     workers: int = 0,
     full: bool = True,
@@ -102,16 +118,21 @@ def evaluate(
     precision: str = "fp32",
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    teachers: Mapping[str, Teacher] | None = None,
+    teacher_dtype: torch.dtype = torch.float32,
+    distill_valid_region: bool = True,
 ) -> EvalResult:
-    """Score ``student`` on ``data`` with every task's dataset-level metric.
+    """Score ``student`` on ``data`` with every task's dataset-level metric. ``sak eval`` and the
+    training loop's validation both call this.
 
     Args:
-        student: the student (put in eval mode here).
-        tasks: task name -> :class:`~sak_core.tasks.Task` (see :func:`bind_tasks`); every task
-            must have a head.
+        student: the student; it runs in eval mode and gets its previous mode back afterwards.
+        tasks: task name -> :class:`~sak_core.tasks.Task` (see :func:`~sak_core.binding.bind_tasks`);
+            every task must have a head. Tasks that define no metric are left out of the result.
         data: a test-time dataset (samples as in docs/concepts.md) or an iterable of collated
-            batches (``meta`` a list of dicts).
-        device: where the student runs.
+            batches (``meta`` a list of dicts), such as a ``DataLoader``.
+        device: where the student runs (default: where its parameters are).
+        batch_size, workers: of the loader built when ``data`` is a dataset.
         full: use a task's protocol metric when it has one (``metric(full=True)``: the boundary
             odsF); False keeps the fast training-time metric.
         crop: cut each image's outputs and targets to ``meta["valid_box"]`` before scoring. The
@@ -120,28 +141,38 @@ def evaluate(
         precision: ``fp32``, ``bf16`` or ``fp16`` autocast for the student's forward.
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
+        teachers: also score the distillation loss against these teachers (stage-1 validation),
+            fed images in ``teacher_dtype``; ``distill_valid_region`` as ``optim.distill_valid_region``.
     """
-    from sak_core.runtime import autocast  # the training loop's, so both cast alike
-
-    device = torch.device(device)
+    device = torch.device(device) if device is not None else next(student.parameters()).device
+    was_training = student.training
     student = student.to(device).eval()
-    metrics = {name: make_metric(task, full) for name, task in tasks.items()}
-    seen, start = 0, time.perf_counter()
-    for batch in _batches(data, batch_size, workers):
-        if limit is not None and seen >= limit:
-            break
-        if limit is not None and seen + len(batch["image"]) > limit:
-            keep = limit - seen
-            batch = {k: v[:keep] for k, v in batch.items()}
-        add_derived_targets(batch, list(tasks))
-        with autocast(device, precision):
-            outputs = student(batch["image"].to(device)).tasks
-        update_metrics(metrics, outputs, batch, crop=crop)
-        seen += len(batch["image"])
-        if progress is not None:
-            progress(seen)
+    metrics = {name: metric for name, task in tasks.items() if (metric := make_metric(task, full)) is not None}
+    seen, batches, distill_total, start = 0, 0, 0.0, time.perf_counter()
+    try:
+        for batch in _batches(data, batch_size, workers):
+            if limit is not None and seen >= limit:
+                break
+            if limit is not None and seen + len(batch["image"]) > limit:
+                keep = limit - seen
+                batch = {k: v[:keep] for k, v in batch.items()}
+            batch = add_derived_targets(dict(batch), list(tasks))
+            images = batch["image"].to(device, non_blocking=True)
+            with autocast(device, precision):
+                out = student(images)
+            update_metrics(metrics, out.tasks, batch, crop=crop)
+            if teachers:
+                targets = {name: teacher(images.to(teacher_dtype)) for name, teacher in teachers.items()}
+                distill_total += float(distillation_loss(out.distill, targets, distill_valid_region)[0])
+            seen += len(batch["image"])
+            batches += 1
+            if progress is not None:
+                progress(seen)
+    finally:
+        student.train(was_training)
     scores = {name: {k: float(v) for k, v in metric.compute().items()} for name, metric in metrics.items()}
-    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast")
+    distill = distill_total / batches if teachers and batches else None
+    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", distill)
 
 
 # -- multi-task gain --------------------------------------------------------------------------

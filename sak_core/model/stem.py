@@ -8,7 +8,7 @@ import timm
 import torch
 from torch import nn
 
-from sak_core.teachers import even_taps
+from sak_core.taps import even_taps
 
 STEM_ALIASES = {
     "vit_small": "vit_small_patch16_384.augreg_in21k_ft_in1k",
@@ -19,7 +19,7 @@ STEM_ALIASES = {
 
 def default_tap_indices(depth: int, levels: int = 4) -> list[int]:
     """Evenly spaced, distinct block indices ending at the last block: 12 -> [2, 5, 8, 11]
-    (the teachers' spacing, :func:`sak_core.teachers.even_taps`); every block when fewer."""
+    (the teachers' spacing, :func:`sak_core.taps.even_taps`); every block when fewer."""
     if depth < levels:
         return list(range(depth))
     return list(even_taps(depth, levels))

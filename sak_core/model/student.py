@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
+
+from sak_core.config import InputSize, ModelSection
+from sak_core.errors import ConfigError
 
 from sak_core.model.adapters import AdapterPath
 from sak_core.model.head import DecodeHead
@@ -14,45 +17,29 @@ from sak_core.model.router import RepresentationRouter, SumRouter
 from sak_core.model.stem import TeacherAgnosticStem, default_tap_indices
 
 
-class StudentConfig(BaseModel):
-    """Everything needed to build a student, with teacher widths and task outputs resolved.
+class StudentConfig(ModelSection):
+    """Everything needed to build a student: the run config's model section plus what the
+    plugins and the data resolve (:func:`sak_core.assemble.student_config`).
 
-    ``teachers`` maps teacher name -> feature width, or one width per tap level for teachers
-    whose levels differ (0: no distillation target, no aligner);
-    ``tasks`` maps task name -> head outputs. Both keep their order: it is the expert order of
-    the routers and the order of the heads.
+    ``input_size`` is the (H, W) the stem is built for; ``teachers`` maps teacher name -> feature
+    width, or one width per tap level for teachers whose levels differ (0: no distillation
+    target, no aligner); ``tasks`` maps task name -> head outputs. Both keep their order: it is
+    the expert order of the routers and the order of the heads.
     """
 
-    model_config = ConfigDict(extra="forbid")
-
-    stem: str = Field("vit_base", description="vit_small | vit_base | vit_large or a timm ViT name (patch 16)")
-    stem_pretrained: bool | str = Field(False, description="timm pretrained weights: True (hub) or a local file")
-    stem_overrides: dict[str, int | float | bool] = Field(
-        default_factory=dict, description="timm architecture overrides (embed_dim, depth, num_heads) for tiny stems"
-    )
-    input_size: tuple[int, int] = (512, 512)
-    tap_indices: list[int] | None = Field(None, description="0-based stem blocks tapped; default evenly spaced")
+    input_size: InputSize = (512, 512)
     teachers: dict[str, int | list[int]] = Field(default_factory=dict)
     tasks: dict[str, int] = Field(default_factory=dict)
-    adapter_ratio: int = Field(4, ge=1, description="adapter bottleneck = C / adapter_ratio")
-    aligners: bool = Field(False, description="per-(level, teacher) Linear(C -> C_teacher) for distillation")
-    router: Literal["mor", "sum"] = "mor"
-    noisy_gating: bool = True
-    freeze_stem: bool = False
-    freeze_all_but_routers: bool = Field(False, description="train only routers and heads")
-
-    @field_validator("input_size")
-    @classmethod
-    def _multiple_of_16(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] % 16 or v[1] % 16 or min(v) <= 0:
-            raise ValueError(f"input_size {v} must be positive multiples of 16 (the stem's patch size)")
-        return v
 
     @model_validator(mode="after")
     def _needs_a_teacher_or_task(self) -> StudentConfig:
         if not self.teachers and not self.tasks:
             raise ValueError("a student needs at least one teacher or one task")
         return self
+
+    def model_section(self) -> ModelSection:
+        """The architecture alone, as a run config's ``model`` section."""
+        return ModelSection(**self.model_dump(include=set(ModelSection.model_fields)))
 
 
 class StudentOutput(NamedTuple):
@@ -89,7 +76,8 @@ class SAKStudent(nn.Module):
         dim, depth = self.stem.embed_dim, self.stem.depth
         self.tap_indices = list(config.tap_indices or default_tap_indices(depth))
         if any(not 0 <= i < depth for i in self.tap_indices) or len(set(self.tap_indices)) != len(self.tap_indices):
-            raise ValueError(f"tap_indices {self.tap_indices} must be distinct blocks in 0..{depth - 1}")
+            raise ConfigError(f"tap_indices {self.tap_indices} must be distinct blocks in 0..{depth - 1}: the stem "
+                              f"'{config.stem}' has {depth} blocks (model.tap_indices)")
         self.teacher_names = list(config.teachers)
         self.task_names = list(config.tasks)
         levels = range(len(self.tap_indices))
@@ -116,7 +104,7 @@ class SAKStudent(nn.Module):
             for teacher, per_level in widths.items():
                 if any(w not in (0, dim) for w in per_level):
                     width = config.teachers[teacher]
-                    raise ValueError(
+                    raise ConfigError(
                         f"teacher '{teacher}' is {width} wide but the stem is {dim}: "
                         f"set aligners: true (model.aligners) or use a stem of width {width}"
                     )
@@ -147,7 +135,7 @@ class SAKStudent(nn.Module):
         if isinstance(width, int):
             return [width] * len(self.tap_indices)
         if len(width) != len(self.tap_indices):
-            raise ValueError(
+            raise ConfigError(
                 f"teacher '{teacher}' gives {len(width)} level widths {width} but the student taps "
                 f"{len(self.tap_indices)} levels ({self.tap_indices})"
             )
@@ -203,14 +191,6 @@ class SAKStudent(nn.Module):
 
         tasks = {task: self.heads[task](routed[task], (H, W)) for task in self.task_names}
         return StudentOutput(tasks=tasks, distill=distill)
-
-    def predict(self, image, tasks=None, dataset=None, pad_mode: str = "input",
-                precision: str = "auto") -> dict[str, torch.Tensor]:
-        """Per-task post-processed predictions for one image at its own size; needs the task
-        plugins installed. See :func:`sak_core.predict.predict` for the arguments."""
-        from sak_core.predict import predict
-
-        return predict(self, image, tasks=tasks, dataset=dataset, pad_mode=pad_mode, precision=precision)
 
     def routing_weights(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eval-mode expert weights per task: ``task -> B x levels x E`` (for router analysis)."""

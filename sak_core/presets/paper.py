@@ -1,5 +1,6 @@
-"""The paper's recipes (docs: /work/shared/docs/sak-method.md, "Training"): stage 1 on ImageNet,
-stage 2 on PASCAL-Context and NYUD-v2, with a ViT-B stem and the B-size DINOv2, CLIP and SAM."""
+"""The paper's recipes (Lu et al., ICLR 2025, arXiv 2410.14633, "Training"; the authors' code
+innovator-zero/SAK): stage 1 on ImageNet, stage 2 on PASCAL-Context and NYUD-v2, with a ViT-B stem
+and the B-size DINOv2, CLIP and SAM."""
 
 from __future__ import annotations
 

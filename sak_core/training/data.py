@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset
 
 from sak_core.api import get_dataset_spec
-from sak_core.assemble import label_keys
+from sak_core import assemble
 from sak_core.batch import collate_samples
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
@@ -23,16 +23,13 @@ def input_size(config: RunConfig) -> tuple[int, int]:
     return tuple(config.data.input_size or get_dataset_spec(config.data.dataset).input_size)  # type: ignore[return-value]
 
 
-def build_dataset(config: RunConfig, split: str, train: bool, tasks: Sequence[str]) -> Dataset:
-    """The run's dataset for ``split`` through its registered factory."""
-    spec = get_dataset_spec(config.data.dataset)
+def run_dataset(config: RunConfig, split: str, train: bool, tasks: Sequence[str]) -> Dataset:
+    """The run's dataset for ``split`` with the labels of ``tasks``."""
     options: dict[str, Any] = dict(config.data.options)
     if config.data.corrupt != "error":
         options.setdefault("on_error", config.data.corrupt)
-    if split not in spec.splits:
-        raise ConfigError(f"dataset '{spec.name}' has no split '{split}'; it has {', '.join(spec.splits)}")
-    labels = label_keys(spec, list(tasks))  # derived tasks read the labels they require
-    return spec.factory(config.data.root, split, train, input_size(config), tasks=labels, **options)
+    spec = get_dataset_spec(config.data.dataset)
+    return assemble.build_dataset(spec, split, tasks, train, input_size(config), config.data.root, options)
 
 
 class SeededSamples(Dataset):

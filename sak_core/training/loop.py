@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from torch.utils.data import DataLoader
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
 from sak_core.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
@@ -18,10 +19,11 @@ from sak_core.checkpoint import MODEL_FILE, load_state_strict, save_student
 from sak_core.config import RunConfig, write_resolved
 from sak_core.distill import distillation_loss
 from sak_core.errors import ConfigError
+from sak_core.evaluation.scoring import evaluate, primary_metrics
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
 from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 from sak_core.tasks import Task
 from sak_core.teachers import Teacher
 from sak_core.training import data as data_mod
@@ -33,7 +35,7 @@ from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoin
 from sak_core.training.schedules import Schedule, build_schedule
 from sak_core.training.seeding import rng_state, seed_everything, set_rng_state
 from sak_core.training.signals import StopRequest
-from sak_core.training.validation import evaluate, primary_metrics, selection_score
+from sak_core.training.validation import selection_score
 from sak_core.training.warm_start import init_from_checkpoint
 
 
@@ -94,73 +96,73 @@ class Trainer:
         config = config.model_copy(update={"optim": optim})
         self.config, self.rundir, self.resume = config, RunDir(Path(run_dir)), resume
         self.stage = config.stage
+        self.resume_from = self.rundir.last_checkpoint() if resume else None
+        if resume and self.resume_from is None:
+            raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
+        self.step, self.best_score, self.reference = 0, None, None
+        self._build()
+        if self.resume_from is not None:
+            self._restore(self.resume_from)
+        else:
+            self._start()
 
-        if config.data.batch_size % self.ctx.world_size:
+    # -- set-up ---------------------------------------------------------------------------------
+    def _build(self) -> None:
+        """Everything a new and a resumed run share: student, tasks, teachers, data, schedule,
+        optimizer. The student's initial weights come from ``optim.seed`` alone."""
+        config, optim, ctx = self.config, self.config.optim, self.ctx
+        if config.data.batch_size % ctx.world_size:
             raise ConfigError(f"data.batch_size {config.data.batch_size} is the global batch; it must be a "
-                              f"multiple of the {self.ctx.world_size} processes")
-        self.batch_size = config.data.batch_size // self.ctx.world_size
+                              f"multiple of the {ctx.world_size} processes")
+        self.batch_size = config.data.batch_size // ctx.world_size
         self.task_names = resolve_tasks(config)
-        if self.stage == 1 and not config.teachers:
-            raise ConfigError("stage 1 distils teachers into the student: name them with --teachers")
-        self.use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
-
         if optim.cpu_threads is not None:
             torch.set_num_threads(optim.cpu_threads)
+
         seed_everything(optim.seed)  # same initial weights on every process
         self.student: SAKStudent = create_student(config)
         dataset_spec = get_dataset_spec(config.data.dataset)
         self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
         self.losses = {n: t.loss() for n, t in self.tasks.items()}
         self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
-
-        self.resume_from = self.rundir.last_checkpoint() if resume else None
-        if resume and self.resume_from is None:
-            raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
-        if config.init and self.resume_from is None:
-            report = init_from_checkpoint(self.student, config.init, strict=config.strict_init)
-            for line in report.summary():
-                self.console.print(line, highlight=False, markup=False)
-
-        device_ = self.ctx.device
         self.teacher_dtype = self.teacher_precision.dtype
-        self.teachers = build_teachers(config, device_, self.teacher_dtype) if self.use_teachers else {}
+        use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
+        self.teachers = build_teachers(config, ctx.device, self.teacher_dtype) if use_teachers else {}
 
-        tasks_to_load = self.task_names if self.stage == 2 else []
-        self.train_set = data_mod.build_dataset(config, config.data.train_split, True, tasks_to_load)
-        self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed,
-                                             self.ctx.rank, self.ctx.world_size)
+        self.train_set = data_mod.run_dataset(config, config.data.train_split, True, self.task_names)
+        self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed, ctx.rank, ctx.world_size)
         spe = self.sampler.steps_per_epoch
         self.total = math.ceil(optim.epochs * spe) if optim.epochs else optim.iterations
         warmup = round(optim.warmup_epochs * spe) if optim.warmup_epochs is not None else optim.warmup_iters
         self.schedule: Schedule = build_schedule(optim, self.total, warmup)
-        self.val_split = config.data.val_split if config.data.val_split in dataset_spec.splits else None
+        self.val_loader = self._val_loader(dataset_spec) if ctx.is_main else None
 
-        self.student.to(device_)
-        self.step, self.best_score, self.reference = 0, None, None
-        trainer_state = self._load_resume_state() if self.resume_from is not None else None
-        self.model = wrap_model(self.student, self.ctx,
-                                find_unused=self.stage == 2 and (optim.alpha == 0 or not self.use_teachers))
+        self.student.to(ctx.device)
+        self.model = wrap_model(self.student, ctx,
+                                find_unused=self.stage == 2 and (optim.alpha == 0 or not self.teachers))
         if optim.compile:
             self.model = torch.compile(self.model, backend="inductor" if optim.compile is True else optim.compile)
         self.optimizer = build_optimizer(self.student, optim.lr, optim.weight_decay)
-        self.scaler = grad_scaler(device_, optim.precision)
-        if trainer_state is not None:
-            self.optimizer.load_state_dict(trainer_state["optimizer"])
-            if self.scaler is not None and trainer_state.get("scaler"):
-                self.scaler.load_state_dict(trainer_state["scaler"])
-            states = trainer_state["rng"]
-            if len(states) == self.ctx.world_size:
-                set_rng_state(states[self.ctx.rank])
-            else:
-                self.console.print(f"note: the checkpoint was written by {len(states)} process(es), this run has "
-                                   f"{self.ctx.world_size}: training continues but not step-exactly")
-                seed_everything(optim.seed + self.step + self.ctx.rank)
-        else:
-            seed_everything(optim.seed + self.ctx.rank)  # per-process noise from here on
+        self.scaler = grad_scaler(ctx.device, optim.precision)
 
-    # -- checkpoints ----------------------------------------------------------------------------
-    def _load_resume_state(self) -> dict[str, Any]:
-        folder = self.resume_from
+    def _val_loader(self, dataset: DatasetSpec) -> DataLoader | None:
+        """The validation loader, built once; None when the dataset has no validation split."""
+        data = self.config.data
+        if data.val_split not in dataset.splits:
+            return None
+        val_set = data_mod.run_dataset(self.config, data.val_split, False, self.task_names)
+        return data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
+
+    def _start(self) -> None:
+        """A new run: warm-start from ``init`` when given, then per-process noise."""
+        if self.config.init:
+            report = init_from_checkpoint(self.student, self.config.init, strict=self.config.strict_init)
+            for line in report.summary():
+                self.console.print(line, highlight=False, markup=False)
+        seed_everything(self.config.optim.seed + self.ctx.rank)  # per-process noise from here on
+
+    def _restore(self, folder: Path) -> None:
+        """Continue from ``folder`` (checkpoints/last): weights, step, optimizer, scaler, RNG."""
         from safetensors.torch import load_file
 
         load_state_strict(self.student, load_file(str(folder / MODEL_FILE)), source=str(folder / MODEL_FILE))
@@ -171,8 +173,18 @@ class Trainer:
         self.console.print(f"resuming {self.rundir.root} at step {self.step}/{self.total}", highlight=False)
         if self.step >= self.total:
             self.console.print("the run is already complete; raise --iterations to train further")
-        return state
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        states = state["rng"]
+        if len(states) == self.ctx.world_size:
+            set_rng_state(states[self.ctx.rank])
+        else:
+            self.console.print(f"note: the checkpoint was written by {len(states)} process(es), this run has "
+                               f"{self.ctx.world_size}: training continues but not step-exactly")
+            seed_everything(self.config.optim.seed + self.step + self.ctx.rank)
 
+    # -- checkpoints ----------------------------------------------------------------------------
     def _metadata(self) -> dict[str, str]:
         return {"step": str(self.step), "stage": str(self.stage)}
 
@@ -198,18 +210,15 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Score the student on the validation split (process 0 only; the others wait)."""
         scores: dict[str, float] = {}
-        if self.ctx.is_main and self.val_split is not None:
-            data = self.config.data
-            val_set = data_mod.build_dataset(self.config, self.val_split, False,
-                                             self.task_names if self.stage == 2 else [])
-            loader = data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
-            scores = evaluate(self.student, self.tasks, loader, self.ctx.device, self.config.optim.precision,
-                              self.teachers if self.stage == 1 else None, self.teacher_dtype,
-                              use_valid_region=self.config.optim.distill_valid_region)
+        if self.val_loader is not None:
+            optim = self.config.optim
+            result = evaluate(self.student, self.tasks, self.val_loader, self.ctx.device, full=False,
+                              precision=optim.precision, teachers=self.teachers if self.stage == 1 else None,
+                              teacher_dtype=self.teacher_dtype, distill_valid_region=optim.distill_valid_region)
             if self.reference is None:
-                self.reference = primary_metrics(scores, self.tasks)
-            reference = self.config.output.baseline or self.reference
-            scores["score"] = selection_score(scores, self.tasks, reference)
+                self.reference = primary_metrics(result.metrics, self.tasks)
+            scores = result.flat()
+            scores["score"] = selection_score(result, self.tasks, self.config.output.baseline or self.reference)
             self.metrics.write(self.step, "val", scores)
             self.console.print(f"validation at step {self.step}: " + _format_scores(scores), highlight=False)
             if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
@@ -355,7 +364,7 @@ class Trainer:
         params = sum(p.numel() for p in self.student.parameters()) / 1e6
         self.console.print(
             f"sak train: stage {self.stage}, dataset {c.data.dataset}, "
-            f"teachers {', '.join(e.name for e in c.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
+            f"teachers {', '.join(self.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
             f"student {params:.2f}M parameters; {self.total} iterations of batch {c.data.batch_size} "
             f"on {self.ctx.device} ({who}); run directory {self.rundir.root}",
             highlight=False,

@@ -19,7 +19,7 @@ from tests.datasets.conftest import SIZE
 @pytest.mark.parametrize("name", ["pascal-context", "nyud", "imagenet", "images"])
 def test_no_root_names_the_env_var_and_layout(name):
     with pytest.raises(DataNotFoundError) as info:
-        get_dataset_spec(name).factory(None, "train", True, SIZE)
+        get_dataset_spec(name).create("train", True, None, SIZE)
     assert "SAK_DATA" in str(info.value) and "--data-root" in str(info.value)
     assert isinstance(info.value, SakError)
 
@@ -29,7 +29,7 @@ def test_no_root_names_the_env_var_and_layout(name):
 def test_missing_root_names_path_and_layout(tmp_path, name, marker):
     missing = tmp_path / "nowhere"
     with pytest.raises(DataNotFoundError) as info:
-        get_dataset_spec(name).factory(missing, "train", True, SIZE)
+        get_dataset_spec(name).create("train", True, missing, SIZE)
     assert str(missing) in str(info.value) and marker in str(info.value)
 
 
@@ -43,7 +43,7 @@ def test_missing_split_file(trees, tmp_path, name, layout, split_file):
     shutil.copytree(trees[layout], root)
     (root / split_file).unlink()
     with pytest.raises(DataNotFoundError, match="split file") as info:
-        get_dataset_spec(name).factory(root, "train", True, SIZE)
+        get_dataset_spec(name).create("train", True, root, SIZE)
     assert str(root / split_file) in str(info.value)
 
 
@@ -58,7 +58,7 @@ def test_missing_sample_file(trees, tmp_path, name, layout, sample):
     missing = root / sample.format("synth_000001")
     missing.unlink()
     with pytest.raises(DataNotFoundError, match="sample file") as info:
-        get_dataset_spec(name).factory(root, "train", True, SIZE)
+        get_dataset_spec(name).create("train", True, root, SIZE)
     assert str(missing) in str(info.value) and "Expected layout" in str(info.value)
 
 
@@ -72,7 +72,7 @@ def _corrupt_first_image(trees, tmp_path, layout="nyud"):
 
 def test_corrupt_image_error_policy_names_the_file(trees, tmp_path):
     root, bad = _corrupt_first_image(trees, tmp_path)
-    ds = get_dataset_spec("nyud").factory(root, "train", True, SIZE)
+    ds = get_dataset_spec("nyud").create("train", True, root, SIZE)
     with pytest.raises(CorruptFileError, match=str(bad)):
         ds[0]
     assert ds[1]["meta"]["id"] == "synth_000001"
@@ -80,7 +80,7 @@ def test_corrupt_image_error_policy_names_the_file(trees, tmp_path):
 
 def test_corrupt_image_skip_policy_counts(trees, tmp_path, caplog):
     root, bad = _corrupt_first_image(trees, tmp_path)
-    ds = get_dataset_spec("nyud").factory(root, "train", True, SIZE, on_error="skip")
+    ds = get_dataset_spec("nyud").create("train", True, root, SIZE, on_error="skip")
     with caplog.at_level("WARNING", logger="sak.datasets"):
         samples = [ds[i] for i in range(len(ds))]
     assert samples[0]["meta"]["id"] == "synth_000001"  # the next readable sample stands in
@@ -90,9 +90,9 @@ def test_corrupt_image_skip_policy_counts(trees, tmp_path, caplog):
 
 def test_unknown_policy_and_task(trees):
     with pytest.raises(DatasetError, match="on_error"):
-        get_dataset_spec("nyud").factory(trees["nyud"], "train", True, SIZE, on_error="ignore")
+        get_dataset_spec("nyud").create("train", True, trees["nyud"], SIZE, on_error="ignore")
     with pytest.raises(DatasetError, match="parts"):
-        get_dataset_spec("nyud").factory(trees["nyud"], "train", True, SIZE, tasks=["parts"])
+        get_dataset_spec("nyud").create("train", True, trees["nyud"], SIZE, tasks=["parts"])
 
 
 def _jpeg(seed: int) -> bytes:
@@ -113,15 +113,15 @@ def test_image_folder_and_imagenet_tar(tmp_path):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     size = (16, 16)
-    ds = get_dataset_spec("imagenet").factory(folder, "train", True, size)
+    ds = get_dataset_spec("imagenet").create("train", True, folder, size)
     assert set(ds[0]) == {"image", "meta"} and ds[0]["image"].shape == (3, 16, 16)
     with pytest.raises(CorruptFileError, match="b.JPEG"):
         ds[1]
-    tar_ds = get_dataset_spec("imagenet").factory(folder, "val", False, size, on_error="skip")
+    tar_ds = get_dataset_spec("imagenet").create("val", False, folder, size, on_error="skip")
     assert len(tar_ds) == 3
     ids = [tar_ds[i]["meta"]["id"] for i in range(3)]
     assert ids == ["val/n00/img0.JPEG", "val/n02/img2.JPEG", "val/n02/img2.JPEG"] and tar_ds.skipped == 1
-    folder_ds = get_dataset_spec("images").factory(folder / "train", "train", False, size, on_error="skip")
+    folder_ds = get_dataset_spec("images").create("train", False, folder / "train", size, on_error="skip")
     assert len(folder_ds) == 2 and folder_ds[1]["meta"]["id"].endswith("a.JPEG")
-    with pytest.raises(DataNotFoundError, match="test.tar"):
+    with pytest.raises(DataNotFoundError, match="test.tar"):  # the loader's own check, below create()'s
         get_dataset_spec("imagenet").factory(folder, "test", True, size)

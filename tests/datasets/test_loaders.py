@@ -67,7 +67,7 @@ def test_targets_follow_the_contract(trees, name, layout, train):
     spec = get_dataset_spec(name)
     torch.manual_seed(0)
     for split in ("train", "val"):
-        ds = spec.factory(trees[layout], split, train, INPUT)
+        ds = spec.create(split, train, trees[layout], INPUT)
         assert len(ds) > 0
         for i in range(len(ds)):
             sample = ds[i]
@@ -79,7 +79,7 @@ def test_targets_follow_the_contract(trees, name, layout, train):
 
 
 def test_pascal_targets_match_the_rendered_scene(trees):
-    ds = get_dataset_spec("pascal-context").factory(trees["pascal-context"], "train", False, SIZE)
+    ds = get_dataset_spec("pascal-context").create("train", False, trees["pascal-context"], SIZE)
     saw_person = saw_no_person = False
     for i, sid in enumerate(ds.ids):
         r = render_index(SEED, int(sid.split("_")[1]), SIZE)
@@ -104,7 +104,7 @@ def test_pascal_targets_match_the_rendered_scene(trees):
 
 
 def test_nyud_targets_match_the_rendered_scene(trees):
-    ds = get_dataset_spec("nyud").factory(trees["nyud"], "val", False, SIZE)
+    ds = get_dataset_spec("nyud").create("val", False, trees["nyud"], SIZE)
     for i, sid in enumerate(ds.ids):
         r = render_index(SEED, int(sid.split("_")[1]), SIZE)
         s = ds[i]
@@ -129,7 +129,7 @@ def test_nyud_ignore_handling(trees, tmp_path):
     seg = np.asarray(Image.open(root / "segmentation" / f"{sid}.png")).copy()
     seg[:, :3] = 0  # unlabelled
     Image.fromarray(seg).save(root / "segmentation" / f"{sid}.png")
-    s = get_dataset_spec("nyud").factory(root, "val", False, SIZE)[0]
+    s = get_dataset_spec("nyud").create("val", False, root, SIZE)[0]
     assert (s["depth"][0, :5] == 255).all() and (s["depth"][0, 5:] != 255).all()
     assert (s["semseg"][:, :3] == 255).all()
 
@@ -139,12 +139,12 @@ def test_sak_data_env_var_names_the_parent_folder(trees, tmp_path, monkeypatch):
 
     shutil.copytree(trees["nyud"], tmp_path / "NYUDv2")
     monkeypatch.setenv("SAK_DATA", str(tmp_path))
-    ds = get_dataset_spec("nyud").factory(None, "train", True, SIZE)
+    ds = get_dataset_spec("nyud").create("train", True, None, SIZE)
     assert ds.ids[0] == sample_id(0)
 
 
 def test_task_subset_and_boundaries_from_label_map(trees):
-    ds = get_dataset_spec("pascal-context").factory(trees["pascal-context"], "train", False, SIZE,
+    ds = get_dataset_spec("pascal-context").create("train", False, trees["pascal-context"], SIZE,
                                                     tasks=["boundaries"])
     s = ds[0]
     assert "semseg" not in s and "boundaries" in s

@@ -100,7 +100,7 @@ def test_boundaries_lie_on_semantic_label_changes(renderings):
 
 def test_cache_is_generated_once_and_reused(tmp_path, monkeypatch):
     spec = get_dataset_spec("synthetic")
-    ds = spec.factory(None, "train", True, (32, 32), count=5)
+    ds = spec.create("train", True, None, (32, 32), count=5)
     assert ds.root.parent.parent == tmp_path / "cache" and len(ds) == 4
     assert ds[0]["image"].shape == (3, 32, 32)
 
@@ -108,7 +108,7 @@ def test_cache_is_generated_once_and_reused(tmp_path, monkeypatch):
         raise AssertionError("the cache must be reused")
 
     monkeypatch.setattr(synthetic_dataset, "write_layout", fail)
-    again = spec.factory(None, "val", False, (32, 32), count=5)
+    again = spec.create("val", False, None, (32, 32), count=5)
     assert again.root == ds.root and len(again) == 1
     assert not [p for p in ds.root.parent.iterdir() if p.name.startswith(".")], "no temporary folder left"
 
@@ -120,7 +120,7 @@ def test_interrupted_generation_is_not_used(tmp_path, monkeypatch):
 
     monkeypatch.setattr(synthetic_dataset, "write_layout", crash)
     with pytest.raises(KeyboardInterrupt):
-        get_dataset_spec("synthetic").factory(None, "train", True, (32, 32), count=5)
+        get_dataset_spec("synthetic").create("train", True, None, (32, 32), count=5)
     folder = tmp_path / "cache" / "synthetic"
     assert list(folder.iterdir()) == [], "neither a final nor a temporary folder remains"
 
@@ -130,6 +130,6 @@ def test_cli_synth(tmp_path, capsys):
     assert main(["data", "synth", "--layout", "nyud", "--out", str(out), "-n", "3", "--size", "24x32",
                  "--seed", "2"]) == 0
     assert sorted(p.name for p in (out / "images").iterdir()) == [f"synth_00000{i}.png" for i in range(3)]
-    ds = get_dataset_spec("nyud").factory(out, "val", False, (24, 32))
+    ds = get_dataset_spec("nyud").create("val", False, out, (24, 32))
     assert len(ds) == 1 and ds[0]["depth"].shape == (1, 24, 32)
     assert main(["data", "synth", "--layout", "nyud", "--out", str(out), "-n", "1"]) == 1

@@ -1,4 +1,4 @@
-"""`sak predict` and `SAKStudent.predict`: formats, grids, sizes, cropping back, missing plugins."""
+"""`sak predict` and `sak_core.predict`: formats, grids, sizes, cropping back, missing plugins."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
+import sak_core
 from sak_core import load_student, save_student
 from sak_core.cli.main import main
 from sak_core.evaluation import MissingPluginError, RunContext, bind_tasks
-from sak_core.predict import padded_size, prepare_image
+from sak_core.inference import padded_size, prepare_image
 
 
 def write_image(path, h, w, seed=0):
@@ -43,7 +44,7 @@ def test_prepare_pads_to_multiples_of_16_and_the_box_crops_back(size):
 def test_student_predict_returns_each_task_at_the_image_size(probe, tiny_run):
     student = load_student(tiny_run)
     image = Image.fromarray(np.random.default_rng(2).integers(0, 256, size=(37, 61, 3), dtype=np.uint8))
-    out = student.predict(image, dataset="evalprobe")
+    out = sak_core.predict(student, image, dataset="evalprobe")
     assert set(out) == set(probe.TASKS)
     assert out["semseg"].shape == (37, 61) and out["semseg"].dtype == torch.int64
     assert out["depth"].shape == (1, 37, 61) and float(out["depth"].min()) >= 0
@@ -51,9 +52,9 @@ def test_student_predict_returns_each_task_at_the_image_size(probe, tiny_run):
     assert torch.allclose(out["normals"].norm(dim=0), torch.ones(37, 61), atol=1e-4)
     # the same image as an array, a uint8 tensor, and a pre-normalised tensor agree
     array = np.array(image)
-    assert torch.equal(student.predict(array, tasks=["semseg"], dataset="evalprobe")["semseg"], out["semseg"])
+    assert torch.equal(sak_core.predict(student, array, tasks=["semseg"], dataset="evalprobe")["semseg"], out["semseg"])
     chw = torch.from_numpy(array).permute(2, 0, 1).contiguous()
-    assert torch.equal(student.predict(chw, tasks=["semseg"])["semseg"], out["semseg"])
+    assert torch.equal(sak_core.predict(student, chw, tasks=["semseg"])["semseg"], out["semseg"])
 
 
 def test_predict_crops_the_prediction_of_the_padded_image(probe, tiny_run):
@@ -66,7 +67,7 @@ def test_predict_crops_the_prediction_of_the_padded_image(probe, tiny_run):
     top, left, h, w = prepared.box
     assert (top, left) == (7, 17)  # centred like the test split
     expected = raw.argmax(1)[0, top : top + h, left : left + w]
-    assert torch.equal(student.predict(pixels, tasks=["semseg"], precision="fp32")["semseg"], expected)
+    assert torch.equal(sak_core.predict(student, pixels, tasks=["semseg"], precision="fp32")["semseg"], expected)
 
 
 def test_predict_cli_writes_reference_formats_and_a_grid(probe, tiny_run, tmp_path):
@@ -88,11 +89,11 @@ def test_predict_cli_writes_reference_formats_and_a_grid(probe, tiny_run, tmp_pa
         grid = Image.open(out / "grid" / f"{stem}.png")
         assert grid.format == "PNG" and grid.width > 4 * min(w, 160)  # image + three tasks
         # the saved labels are what the library predicts for the file
-        expected = student.predict(tmp_path / "images" / f"{stem}{'.png' if stem == 'odd' else '.jpg'}",
+        expected = sak_core.predict(student, tmp_path / "images" / f"{stem}{'.png' if stem == 'odd' else '.jpg'}",
                                    tasks=["semseg"], dataset="evalprobe")["semseg"]
         assert np.array_equal(np.asarray(semseg), expected.numpy().astype(np.uint8))
         # normals PNG = (n + 1) / 2 * 255, truncated
-        n = student.predict(Image.open(images / f"{stem}{'.png' if stem == 'odd' else '.jpg'}"),
+        n = sak_core.predict(student, Image.open(images / f"{stem}{'.png' if stem == 'odd' else '.jpg'}"),
                             tasks=["normals"], dataset="evalprobe")["normals"]
         expected_rgb = np.clip((n.numpy().transpose(1, 2, 0) + 1) / 2 * 255, 0, 255).astype(np.uint8)
         assert np.abs(np.asarray(normals).astype(int) - expected_rgb).max() <= 1
@@ -122,12 +123,12 @@ def test_a_missing_task_plugin_is_named(probe, tiny_run, tmp_path):
     with pytest.raises(MissingPluginError, match="no_such_task.*sak-task-nowhere"):
         bind_tasks(student, None, None, RunContext.open(run))
     with pytest.raises(MissingPluginError, match="no_such_task"):
-        student.predict(np.zeros((20, 20, 3), np.uint8))
+        sak_core.predict(student, np.zeros((20, 20, 3), np.uint8))
     # the tasks whose plugins are installed still work
-    assert set(student.predict(np.zeros((20, 20, 3), np.uint8), tasks=["semseg"])) == {"semseg"}
+    assert set(sak_core.predict(student, np.zeros((20, 20, 3), np.uint8), tasks=["semseg"])) == {"semseg"}
 
 
 def test_bad_images_are_refused_with_a_hint(tiny_run, probe):
     student = load_student(tiny_run)
     with pytest.raises(Exception, match="uint8"):
-        student.predict(np.zeros((20, 20, 3), np.float64))
+        sak_core.predict(student, np.zeros((20, 20, 3), np.float64))

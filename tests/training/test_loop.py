@@ -10,8 +10,10 @@ from safetensors.torch import load_file
 
 import sak_core
 from sak_core.errors import CheckpointError
+from sak_core.plugins import temporary_plugin
 from sak_core.training import NonFiniteLossError, Trainer, train
 from sak_core.training.rundir import read_trainer_state
+from sak_toy_plugin import TOY_DATASET
 
 
 def weights(path):
@@ -83,3 +85,32 @@ def test_init_lists_keys_that_do_not_load_and_strict_refuses(toy_config, tmp_pat
     strict = toy_config(init=str(tmp_path / "s1"), teachers=["toy_a"], strict_init=True)
     with pytest.raises(CheckpointError, match=r"(?s)--strict: \d+ key\(s\) .* not in the model: adapter_paths.toy_b"):
         train(strict, tmp_path / "s2c")
+
+
+class _CountedDataset:
+    """A dataset plugin over the toy data that records every split it builds."""
+
+    def __init__(self) -> None:
+        self.built: list[tuple[str, bool]] = []
+
+    @sak_core.hookimpl
+    def sak_register_datasets(self, register):
+        def factory(root, split, train, input_size, tasks=None, **options):
+            self.built.append((split, train))
+            return TOY_DATASET.create(split, train, root, input_size, tasks, **options)
+
+        register(TOY_DATASET.replace(name="counted", factory=factory))
+
+
+def test_validation_data_is_built_once_and_the_banner_names_only_running_teachers(toy_config, tmp_path, capsys):
+    counted = _CountedDataset()
+    with temporary_plugin(counted):
+        config = toy_config(data={"dataset": "counted"}, optim={"alpha": 0.0}, output={"val_every": 2})
+        trainer = Trainer(config, tmp_path / "run")
+        result = trainer.run()
+    assert result.step == 6 and trainer.teachers == {}
+    assert counted.built == [("train", True), ("train", False)]  # 4 validations, one validation set
+    banner = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("sak train:"))
+    assert "teachers none" in banner and "toy_a" not in banner
+    log = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in log if l["split"] == "val"] == [0, 2, 4, 6]

@@ -6,22 +6,6 @@
   (``sak data synth``);
 - :func:`cached_scenes` / the ``synthetic`` dataset: the native layout generated once into the
   user cache, the data a run uses when it names none.
+
+The package imports nothing itself (the class tables in :mod:`.scene` stay free of torch).
 """
-
-from sak_core.datasets.synthetic.dataset import SyntheticScenes, cached_scenes
-from sak_core.datasets.synthetic.layouts import LAYOUTS, write_layout
-from sak_core.datasets.synthetic.render import Rendering, render, render_index
-from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS, sample_scene
-
-__all__ = [
-    "CLASSES",
-    "LAYOUTS",
-    "PART_GROUPS",
-    "Rendering",
-    "SyntheticScenes",
-    "cached_scenes",
-    "render",
-    "render_index",
-    "sample_scene",
-    "write_layout",
-]

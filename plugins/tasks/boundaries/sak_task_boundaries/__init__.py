@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from sak_core import TaskSpec, hookimpl
-from sak_task_boundaries.task import (
-    ApproximateBoundaryF,
-    BalancedBCELoss,
-    BoundaryTask,
-    FullBoundaryMetric,
-)
+from sak_core import TaskSpec, hookimpl, lazy
 
 __all__ = [
     "SPEC",
@@ -21,7 +15,7 @@ __all__ = [
 
 SPEC = TaskSpec(
     name="boundaries",
-    factory=BoundaryTask,
+    factory=lazy("sak_task_boundaries.task:BoundaryTask"),
     default_outputs=1,
     loss_weight=50.0,
     metric_name="odsF",
@@ -33,3 +27,13 @@ SPEC = TaskSpec(
 @hookimpl
 def sak_register_tasks(register) -> None:
     register(SPEC)
+
+
+def __getattr__(name: str):
+    """The task's classes, imported from :mod:`.task` on first use so that listing plugins does
+    not import torch."""
+    if name in __all__ and name not in globals():
+        from sak_task_boundaries import task
+
+        return getattr(task, name)
+    raise AttributeError(f"module 'sak_task_boundaries' has no attribute '{name}'")

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from sak_core import TaskSpec, hookimpl
-from sak_core.tasklib import LabelMapTask
+from sak_core import TaskSpec, hookimpl, lazy
 
-__all__ = ["SPEC", "HumanPartsTask", "sak_register_tasks"]
-
-
-class HumanPartsTask(LabelMapTask):
-    """Human parts segmentation bound to a dataset.
-
-    Target: ``int64 H x W``, 0 background, 1..K-1 parts, 255 ignored (datasets mark images with
-    no person all 255); the dataset sets ``tasks={"parts": {"num_outputs": K}}`` (7 on
-    PASCAL-Context). Loss: cross-entropy over valid pixels / their count. Metric: mIoU from
-    TP/FP/FN accumulated over the split. Prediction: ``argmax`` ids as a palette PNG.
-    """
-
+__all__ = ["SPEC", "sak_register_tasks"]
 
 SPEC = TaskSpec(
     name="parts",
-    factory=HumanPartsTask,
+    factory=lazy("sak_task_parts.task:HumanPartsTask"),
     default_outputs=None,
     loss_weight=2.0,
     metric_name="mIoU",

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from sak_core import DatasetSpec
 from sak_core.plugins import get_registry
-from sak_task_parts import SPEC, HumanPartsTask
+from sak_task_parts import SPEC
+from sak_task_parts.task import HumanPartsTask
 
 
 def bind(num_outputs: int = 7, **options):

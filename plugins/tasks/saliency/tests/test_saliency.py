@@ -12,7 +12,8 @@ from PIL import Image
 from sak_core import DatasetSpec
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR
-from sak_task_saliency import SPEC, MaxFMeasure
+from sak_task_saliency import SPEC
+from sak_task_saliency.task import MaxFMeasure
 
 
 def bind(**options):

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from sak_core import TaskSpec, hookimpl
-from sak_core.tasklib import LabelMapTask
+from sak_core import TaskSpec, hookimpl, lazy
 
-__all__ = ["SPEC", "SemanticSegmentationTask", "sak_register_tasks"]
-
-
-class SemanticSegmentationTask(LabelMapTask):
-    """Semantic segmentation bound to a dataset.
-
-    Target: ``int64 H x W`` class ids, 255 ignored; the dataset sets the class count with
-    ``tasks={"semseg": {"num_outputs": K}}``. Loss: cross-entropy over valid pixels / their count.
-    Metric: mIoU from TP/FP/FN accumulated over the split. Prediction: ``argmax`` ids, saved as a
-    palette PNG whose pixel values are the ids.
-    """
-
+__all__ = ["SPEC", "sak_register_tasks"]
 
 SPEC = TaskSpec(
     name="semseg",
-    factory=SemanticSegmentationTask,
+    factory=lazy("sak_task_semseg.task:SemanticSegmentationTask"),
     default_outputs=None,
     loss_weight=1.0,
     metric_name="mIoU",

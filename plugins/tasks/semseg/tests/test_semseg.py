@@ -16,7 +16,8 @@ from sak_core import DatasetSpec
 from sak_core.errors import SpecError
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR, label_palette
-from sak_task_semseg import SPEC, SemanticSegmentationTask
+from sak_task_semseg import SPEC
+from sak_task_semseg.task import SemanticSegmentationTask
 
 
 def bind(num_outputs: int | None = 3, **options):

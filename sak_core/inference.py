@@ -1,10 +1,10 @@
 """Inference on single images: read, normalise, pad, predict, crop back, post-process.
 
-The library entry point is :func:`predict` (also ``SAKStudent.predict``)::
+The library entry point is :func:`predict`, exported as ``sak_core.predict``::
 
-    from sak_core import load_student
-    student = load_student("runs/pascal")
-    out = student.predict(Image.open("cat.jpg"), dataset="pascal-context")
+    import sak_core
+    student = sak_core.load_student("runs/pascal")
+    out = sak_core.predict(student, Image.open("cat.jpg"), dataset="pascal-context")
     out["semseg"]  # H x W class ids at the image's own size
 
 Post-processing belongs to the task plugins (``Task.postprocess``), so the plugins of the
@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from sak_core.api import get_dataset_spec
+from sak_core.binding import bind_tasks
 from sak_core.datasets.transforms import normalise, pad
 from sak_core.errors import SakError
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
@@ -205,9 +207,6 @@ def predict(
     Raises:
         MissingPluginError: a task's plugin is not installed (the message names it).
     """
-    from sak_core.api import get_dataset_spec
-    from sak_core.evaluation.run import bind_tasks
-
     spec = get_dataset_spec(dataset) if isinstance(dataset, str) else dataset
     if isinstance(tasks, Mapping):
         bound = dict(tasks)

@@ -1,0 +1,101 @@
+"""Bind the installed task plugins to a student's heads (for scoring, prediction and analysis)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sak_core.api import get_task_spec
+from sak_core.errors import MissingPluginError, SpecError, UnknownNameError
+from sak_core.plugins import get_registry
+from sak_core.specs import DatasetSpec
+
+if TYPE_CHECKING:
+    from sak_core.evaluation.run import RunContext
+    from sak_core.model import SAKStudent
+    from sak_core.tasks import Task
+
+
+def student_dataset_spec(student: SAKStudent) -> DatasetSpec:
+    """A stand-in dataset spec for binding tasks to a student without a dataset: it declares
+    each head's output count and nothing else (ImageNet mean/std)."""
+
+    def no_data(*args: Any, **kwargs: Any) -> Any:
+        raise SpecError("this dataset spec only describes a checkpoint's heads; it holds no data")
+
+    return DatasetSpec(
+        name="checkpoint",
+        factory=no_data,
+        tasks={name: {"num_outputs": n} for name, n in student.config.tasks.items()},
+        input_size=tuple(student.config.input_size),
+        description="the heads of a student checkpoint",
+    )
+
+
+def require_task_heads(student: SAKStudent) -> None:
+    """Refuse a student without task heads (a stage-1 checkpoint) with what to do instead."""
+    if not student.task_names:
+        raise SpecError(
+            "this student has no task heads (a stage-1 checkpoint?): train stage 2 from it first, "
+            "e.g. sak train --preset paper-pascal --init RUN"
+        )
+
+
+def bind_tasks(
+    student: SAKStudent,
+    dataset: DatasetSpec | None = None,
+    names: Iterable[str] | None = None,
+    context: RunContext | None = None,
+) -> dict[str, Task]:
+    """The installed task plugins bound to ``dataset`` for the student's heads (all of them, or
+    ``names``), in head order.
+
+    Raises :class:`MissingPluginError` naming the task (and, from the run's ``plugins.json``,
+    the distribution that provided it) when a plugin is not installed, and
+    :class:`~sak_core.errors.SpecError` when a head's width differs from what the task expects
+    on ``dataset``.
+    """
+    require_task_heads(student)
+    dataset = dataset or student_dataset_spec(student)
+    wanted = list(student.task_names if names is None else names)
+    tasks: dict[str, Task] = {}
+    for name in wanted:
+        if name not in student.config.tasks:
+            raise SpecError(f"the student has no head for task '{name}'; it has {student.task_names}")
+        try:
+            spec = get_task_spec(name)
+        except UnknownNameError:
+            origin = context.distribution_of("task", name) if context is not None else None
+            hint = (
+                f"install '{origin}' (the run was trained with it)"
+                if origin
+                else "install the task plugin that provides it"
+            )
+            installed = ", ".join(get_registry().names("task")) or "none"
+            raise MissingPluginError(
+                f"the student has a head for task '{name}' but no installed plugin provides that "
+                f"task (installed tasks: {installed}): {hint}, then run `sak plugins` to check"
+            ) from None
+        task = spec.create(dataset)
+        expected = int(student.config.tasks[name])
+        if task.num_outputs != expected:
+            raise SpecError(
+                f"task '{name}' on dataset '{dataset.name}' has {task.num_outputs} outputs but the "
+                f"student's head has {expected}: evaluate on the dataset the student was trained for"
+            )
+        tasks[name] = task
+    return tasks
+
+
+def supported_tasks(student: SAKStudent, dataset: DatasetSpec) -> tuple[list[str], list[str]]:
+    """(tasks of the student that ``dataset`` has labels for or can derive, tasks it cannot)."""
+    scored, skipped = [], []
+    for name in student.task_names:
+        supported = name in dataset.tasks
+        if not supported:
+            try:
+                supported = get_task_spec(name).supported_by(dataset)
+            except UnknownNameError:
+                supported = False
+        (scored if supported else skipped).append(name)
+    return scored, skipped
