@@ -29,19 +29,24 @@ class EvalResult:
     seconds: wall time of the loop.
     protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
         ``"fast"`` when they used their training-time metric.
+    metric_options: task -> the options its protocol metric was built with (e.g. the boundary
+        matching), as given to :func:`evaluate`.
     """
 
     metrics: dict[str, dict[str, float]]
     num_images: int
     seconds: float = 0.0
     protocol: str = "full"
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def make_metric(task: Task, full: bool = True) -> Metric:
-    """A fresh metric of ``task``: its protocol metric (``metric(full=True)``) when ``full`` and
-    the task offers one, otherwise its default metric."""
+def make_metric(task: Task, full: bool = True, options: Mapping[str, Any] | None = None) -> Metric:
+    """A fresh metric of ``task``: its protocol metric (``metric(full=True, **options)``) when
+    ``full`` and the task offers one, otherwise its default metric."""
     if full and "full" in inspect.signature(task.metric).parameters:
-        return task.metric(full=True)
+        return task.metric(full=True, **(options or {}))
+    if full and options:
+        raise ValueError(f"options {dict(options)} given for a task without a protocol metric ({task!r})")
     return task.metric()
 
 
@@ -102,6 +107,7 @@ def evaluate(
     precision: str = "fp32",
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
+    metric_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EvalResult:
     """Score ``student`` on ``data`` with every task's dataset-level metric.
 
@@ -120,12 +126,15 @@ def evaluate(
         precision: ``fp32``, ``bf16`` or ``fp16`` autocast for the student's forward.
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
+        metric_options: task -> keyword options of its protocol metric, used with ``full``
+            (e.g. ``{"boundaries": {"matching": "exact"}}``); recorded in the result.
     """
     from sak_core.training.precision import autocast  # the training loop's, so both cast alike
 
     device = torch.device(device)
     student = student.to(device).eval()
-    metrics = {name: make_metric(task, full) for name, task in tasks.items()}
+    options = {name: dict(o) for name, o in (metric_options or {}).items() if full and name in tasks}
+    metrics = {name: make_metric(task, full, options.get(name)) for name, task in tasks.items()}
     seen, start = 0, time.perf_counter()
     for batch in _batches(data, batch_size, workers):
         if limit is not None and seen >= limit:
@@ -141,7 +150,7 @@ def evaluate(
         if progress is not None:
             progress(seen)
     scores = {name: {k: float(v) for k, v in metric.compute().items()} for name, metric in metrics.items()}
-    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast")
+    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", options)
 
 
 # -- multi-task gain --------------------------------------------------------------------------
