@@ -410,6 +410,22 @@ def test_bsds_undercounts_a_perfect_prediction_as_the_reference_does():
     assert 0.3 * math.exp(-6) < np.mean(drops) < 2.5 * math.exp(-6)
 
 
+def test_bsds_with_many_outlier_edges_matches_as_many_as_exact(monkeypatch):
+    # the undercount comes from the sparse outlier edges: with 50 per node (as match.cc
+    # rebuilt with degree = 50) the min-cost optimum is a maximum matching again
+    import sak_task_boundaries.odsf as odsf
+
+    pred, gt = perfect_prediction(1, 180, 240)
+    assert raw(pred, gt, "bsds", thresholds=(0.5,)).matched_pred[0, 0] < gt.sum()
+    monkeypatch.setattr(odsf, "BSDS_OUTLIER_DEGREE", 50)
+    assert raw(pred, gt, "bsds", thresholds=(0.5,)).matched_pred[0, 0] == gt.sum()
+    for seed in (60, 61):
+        pred, labels = realistic_pair(seed, 96, 128)
+        exact = image_counts(pred, labels, MAX_DIST, thresholds=(0.05, 0.3, 0.6), matching="exact")
+        dense = image_counts(pred, labels, MAX_DIST, thresholds=(0.05, 0.3, 0.6), matching="bsds")
+        np.testing.assert_array_equal(dense.matched_pred, exact.matched_pred)
+
+
 def test_bsds_counts_are_identical_across_runs_and_processes():
     pairs = [realistic_pair(seed) for seed in range(30, 33)]
     thresholds = (0.05, 0.2, 0.4, 0.6)
