@@ -65,7 +65,8 @@ def metrics_document(
     """The JSON-serialisable record written to ``metrics.json``.
 
     Keys: ``format``, the ``context`` given (checkpoint, dataset, split, ...), ``num_images``,
-    ``protocol``, ``metric_options`` (task -> protocol metric options), ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
+    ``protocol``, ``metric_options`` (task -> options of its protocol metric, e.g. the boundary
+    matching), ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
     direction), and ``baseline`` / ``gains`` / ``dm`` (null without a baseline table).
     """
     primary = {}
