@@ -468,9 +468,8 @@ def test_bsds_agrees_with_pyedgeeval_correspond_pixels_in_distribution():
     ours_total, reference_total, exact_total, variance = 0.0, 0.0, 0, 0.0
     for pred, gt in cases:
         ours = [raw(pred, gt, "bsds", thresholds=(0.5,), seed=s).matched_pred[0, 0] for s in range(runs)]
-        reference = [
-            int((correspond_pixels((pred > 0).astype(float), gt.astype(float), MAX_DIST)[0] > 0).sum()) for _ in range(runs)
-        ]
+        binary, truth = (pred > 0).astype(float), gt.astype(float)
+        reference = [int((correspond_pixels(binary, truth, MAX_DIST)[0] > 0).sum()) for _ in range(runs)]
         exact = int(raw(pred, gt, "exact", thresholds=(0.5,)).matched_pred[0, 0])
         assert max(ours) <= exact and max(reference) <= exact
         ours_total += np.mean(ours)
