@@ -1,6 +1,6 @@
 """Time boundary odsF (SEISM protocol) on NYUD-v2-sized synthetic data: 654 images at 480x640.
 
-Run: .venv/bin/python benchmarks/bench_odsf.py [--images 654] [--workers N]
+Run: .venv/bin/python benchmarks/bench_odsf.py [--images 654] [--workers N] [--matching bsds|exact]
 The maps imitate a network's output: blurred, slightly displaced object boundaries with weak
 texture responses and noise, written as 8-bit sigmoid maps (after NMS about 3,500 boundary
 pixels per image, as NYUD-v2). With fewer images it also prints the time extrapolated to 654.
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--workers", type=int, default=None, help="default: one per CPU")
+    parser.add_argument("--matching", choices=("bsds", "exact"), default="bsds", help="default: bsds")
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -74,12 +75,12 @@ def main() -> None:
     made = time.perf_counter() - start
 
     start = time.perf_counter()
-    scores = evaluate_odsf(predictions, annotations, NYUD_MAX_DIST, workers=args.workers)
+    scores = evaluate_odsf(predictions, annotations, NYUD_MAX_DIST, matching=args.matching, workers=args.workers)
     elapsed = time.perf_counter() - start
     workers = args.workers if args.workers is not None else len(os.sched_getaffinity(0))
     print(f"data: {args.images} images {args.height}x{args.width} made in {made:.1f} s")
     print(
-        f"odsF evaluation: {elapsed:.1f} s ({elapsed / 60:.2f} min) with {workers} worker(s), "
+        f"odsF evaluation ({args.matching} matching): {elapsed:.1f} s ({elapsed / 60:.2f} min) with {workers} worker(s), "
         f"{elapsed / args.images * 1000:.0f} ms/image wall"
     )
     if args.images != 654:

@@ -41,6 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="use each task's training-time metric instead of its protocol metric (boundaries: "
         "approximate F instead of odsF)",
     )
+    parser.add_argument(
+        "--boundary-matching",
+        choices=("bsds", "exact"),
+        default="bsds",
+        help="boundary odsF pixel matching: bsds reproduces BSDS correspondPixels as in published "
+        "numbers (default); exact is a maximum matching, faster and an upper bound",
+    )
     parser.add_argument("--limit", type=int, help="score only the first N images (a quick look, not a result)")
     parser.add_argument(
         "--out", help="metrics file, or folder for metrics.json (default: beside the checkpoint)"
@@ -106,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     data = context.test_dataset(dataset, split, scored, student.config.input_size, args.data_root)
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
     total = len(data) if args.limit is None else min(len(data), args.limit)
+    metric_options = {"boundaries": {"matching": args.boundary_matching}} if "boundaries" in scored else {}
 
     show_progress = console.is_terminal and not args.json
     progress = Progress(
@@ -117,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(
             student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
             full=not args.fast, precision=precision.name, limit=args.limit,
-            progress=lambda done: progress.update(bar, completed=done),
+            progress=lambda done: progress.update(bar, completed=done), metric_options=metric_options,
         )
 
     gain = None
@@ -141,6 +149,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
+    matching = result.metric_options.get("boundaries", {}).get("matching")
+    if matching:
+        title += f", boundary matching {matching}" + (" (upper bound)" if matching == "exact" else "")
     console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
     if gain is not None and gain.missing:
         console.print(

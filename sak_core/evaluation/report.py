@@ -65,7 +65,8 @@ def metrics_document(
     """The JSON-serialisable record written to ``metrics.json``.
 
     Keys: ``format``, the ``context`` given (checkpoint, dataset, split, ...), ``num_images``,
-    ``protocol``, ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
+    ``protocol``, ``metric_options`` (task -> options of its protocol metric, e.g. the boundary
+    matching), ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
     direction), and ``baseline`` / ``gains`` / ``dm`` (null without a baseline table).
     """
     primary = {}
@@ -81,6 +82,7 @@ def metrics_document(
         **context,
         "num_images": result.num_images,
         "protocol": result.protocol,
+        "metric_options": result.metric_options,
         "seconds": round(result.seconds, 3),
         "metrics": {t: {k: _json_number(v) for k, v in s.items()} for t, s in result.metrics.items()},
         "primary": primary,

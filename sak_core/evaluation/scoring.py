@@ -34,6 +34,8 @@ class EvalResult:
     protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
         ``"fast"`` when they used their training-time metric.
     distill_loss: mean distillation loss per batch against the teachers, when they were given.
+    metric_options: task -> the options its protocol metric was built with (e.g. the boundary
+        matching), as given to :func:`evaluate`.
     """
 
     metrics: dict[str, dict[str, float]]
@@ -41,6 +43,7 @@ class EvalResult:
     seconds: float = 0.0
     protocol: str = "full"
     distill_loss: float | None = None
+    metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def flat(self) -> dict[str, float]:
         """``"task/metric"`` -> value, and ``"distill/loss"`` when scored (the metrics.jsonl form)."""
@@ -50,12 +53,15 @@ class EvalResult:
         return scores
 
 
-def make_metric(task: Task, full: bool = True) -> Metric | None:
-    """A fresh metric of ``task``: its protocol metric (``metric(full=True)``) when ``full`` and
-    the task offers one, otherwise its default metric; None when the task defines no metric."""
+def make_metric(task: Task, full: bool = True, options: Mapping[str, Any] | None = None) -> Metric | None:
+    """A fresh metric of ``task``: its protocol metric (``metric(full=True, **options)``) when
+    ``full`` and the task offers one, otherwise its default metric; None when the task defines
+    no metric."""
     try:
         if full and "full" in inspect.signature(task.metric).parameters:
-            return task.metric(full=True)
+            return task.metric(full=True, **(options or {}))
+        if full and options:
+            raise ValueError(f"options {dict(options)} given for a task without a protocol metric ({task!r})")
         return task.metric()
     except NotImplementedError:
         return None
@@ -121,6 +127,7 @@ def evaluate(
     teachers: Mapping[str, Teacher] | None = None,
     teacher_dtype: torch.dtype = torch.float32,
     distill_valid_region: bool = True,
+    metric_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EvalResult:
     """Score ``student`` on ``data`` with every task's dataset-level metric. ``sak eval`` and the
     training loop's validation both call this.
@@ -143,11 +150,15 @@ def evaluate(
         progress: called with the number of images done after each batch.
         teachers: also score the distillation loss against these teachers (stage-1 validation),
             fed images in ``teacher_dtype``; ``distill_valid_region`` as ``optim.distill_valid_region``.
+        metric_options: task -> keyword options of its protocol metric, used with ``full``
+            (e.g. ``{"boundaries": {"matching": "exact"}}``); recorded in the result.
     """
     device = torch.device(device) if device is not None else next(student.parameters()).device
     was_training = student.training
     student = student.to(device).eval()
-    metrics = {name: metric for name, task in tasks.items() if (metric := make_metric(task, full)) is not None}
+    options = {name: dict(o) for name, o in (metric_options or {}).items() if full and name in tasks}
+    metrics = {name: metric for name, task in tasks.items()
+               if (metric := make_metric(task, full, options.get(name))) is not None}
     seen, batches, distill_total, start = 0, 0, 0.0, time.perf_counter()
     try:
         for batch in _batches(data, batch_size, workers):
@@ -172,7 +183,7 @@ def evaluate(
         student.train(was_training)
     scores = {name: {k: float(v) for k, v in metric.compute().items()} for name, metric in metrics.items()}
     distill = distill_total / batches if teachers and batches else None
-    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", distill)
+    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", distill, options)
 
 
 # -- multi-task gain --------------------------------------------------------------------------

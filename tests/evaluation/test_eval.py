@@ -50,6 +50,7 @@ def test_eval_cli_writes_the_metrics_of_a_hand_loop(probe, tiny_run, capsys):
     document = json.loads((tiny_run / "metrics.json").read_text())
     assert document["dataset"] == "evalprobe" and document["split"] == "val"  # from config.yaml
     assert document["num_images"] == len(probe.SIZES)
+    assert document["metric_options"] == {}  # no boundaries task: no matching to record
 
     student = RunContext.open(tiny_run).load_student("cpu")
     expected = hand_loop(probe, student)
@@ -146,6 +147,15 @@ def test_protocol_metric_is_used_when_a_task_offers_one():
     assert isinstance(make_metric(WithFull(), full=True), Full)
     assert isinstance(make_metric(WithFull(), full=False), Fast)
     assert isinstance(make_metric(Plain(), full=True), Fast)
+
+    class WithOptions:
+        def metric(self, full: bool = False, **options):
+            return (Full() if full else Fast(), options)
+
+    assert make_metric(WithOptions(), True, {"matching": "exact"})[1] == {"matching": "exact"}
+    assert make_metric(WithOptions(), False, {"matching": "exact"})[1] == {}  # the fast metric
+    with pytest.raises(ValueError, match="without a protocol metric"):
+        make_metric(Plain(), True, {"matching": "exact"})
     # the boundaries plugin is the one that has it
     boundaries = pytest.importorskip("sak_task_boundaries")
     assert "full" in inspect.signature(boundaries.BoundaryTask.metric).parameters
@@ -158,6 +168,7 @@ def test_nan_scores_become_null_in_metrics_json(tiny_run):
     tasks = bind_tasks(student, get_dataset_spec("evalprobe"), ["depth"])
     document = metrics_document(EvalResult({"depth": {"RMSE": math.nan}}, 0), tasks)
     assert document["metrics"]["depth"]["RMSE"] is None
+    assert document["metric_options"] == {}
     json.dumps(document, allow_nan=False)
 
 

@@ -165,6 +165,10 @@ class FullBoundaryMetric:
     """The protocol's odsF, computed by :mod:`sak_task_boundaries.odsf` (edge NMS, 99
     thresholds, pixel matching within ``max_dist`` of the diagonal).
 
+    ``matching`` (an odsF option) is ``"bsds"``, BSDS ``correspondPixels``' counts as in
+    published numbers (the default), or ``"exact"``, a maximum matching: faster and an upper
+    bound. :attr:`matching` says which one scores.
+
     Each image's map is handed over as the 8-bit file the protocol scores
     (``uint8(sigmoid x 255)``, truncated), with its ground truth, both cropped to the box of
     non-ignored pixels so the padding goes; ignored pixels inside that box count as
@@ -179,6 +183,7 @@ class FullBoundaryMetric:
         self.max_dist = max_dist
         self.ignore_index = ignore_index
         self.accumulator = accumulator(max_dist, **odsf_options)
+        self.matching = getattr(self.accumulator, "matching", odsf_options.get("matching"))
 
     def reset(self) -> None:
         self.accumulator.reset()
@@ -222,7 +227,9 @@ class BoundaryTask(Task):
 
     def metric(self, full: bool = False, **odsf_options: Any) -> ApproximateBoundaryF | FullBoundaryMetric:
         """The approximate F (fast, for validation) or, with ``full=True``, the protocol's odsF;
-        ``odsf_options`` (``workers``, ``nms_radius``, ...) go to the odsF accumulator."""
+        ``odsf_options`` (``matching``, ``workers``, ``nms_radius``, ...) go to the odsF
+        accumulator (``matching="bsds"``, the published protocol's counts, by default;
+        ``"exact"`` for the faster upper bound)."""
         max_dist = float(self.options.get("max_dist", MAX_DIST))
         if full:
             return FullBoundaryMetric(max_dist, self.ignore_index, **odsf_options)

@@ -196,6 +196,15 @@ def test_full_metric_runs_the_real_odsf_module():
     assert 0.0 <= scores["odsF"] <= 100.0
 
 
+def test_full_metric_says_which_matching_scores():
+    pytest.importorskip("sak_task_boundaries.odsf")
+    assert bind().metric(full=True, workers=0).matching == "bsds"  # the published protocol
+    exact = bind().metric(full=True, matching="exact", workers=0)
+    assert exact.matching == "exact" and exact.accumulator.options["matching"] == "exact"
+    with pytest.raises(ValueError, match="'bsds'"):
+        bind().metric(full=True, matching="nearest", workers=0)
+
+
 def test_postprocess_save_and_visualise(tmp_path):
     task = bind()
     prob = task.postprocess(torch.logit(torch.tensor([[[[0.5, 1.0], [0.0, 0.25]]]])))
