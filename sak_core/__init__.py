@@ -12,7 +12,7 @@ from sak_core.api import (
 )
 from sak_core.assemble import create_student
 from sak_core.checkpoint import load_student, save_student
-from sak_core.errors import SakError
+from sak_core.errors import RandomWeightsWarning, SakError
 from sak_core.model import SAKStudent, StudentConfig, StudentOutput
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource
@@ -24,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DatasetSpec",
     "Metric",
+    "RandomWeightsWarning",
     "SAKStudent",
     "StudentConfig",
     "StudentOutput",
