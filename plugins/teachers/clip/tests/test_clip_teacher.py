@@ -100,7 +100,7 @@ def test_open_clip_blocks_match_open_clip_at_native_size():
     images = torch.randn(2, 3, 32, 32)
     ours = teacher(images).features
     with torch.no_grad():
-        theirs = teacher.tower.forward_intermediates(images, indices=[0, 1, 2, 3], intermediates_only=True)
+        theirs = teacher.model.forward_intermediates(images, indices=[0, 1, 2, 3], intermediates_only=True)
     for a, b in zip(ours, theirs["image_intermediates"]):
         torch.testing.assert_close(a, b)
 
@@ -109,19 +109,19 @@ def test_open_clip_checkpoint_round_trips(cache):
     """A full open_clip checkpoint (visual + text keys) in the cache loads its visual part exactly."""
     with pytest.warns(RandomWeightsWarning):
         source = sak_core.create_teacher("clip", weights="random", arch=TINY)
-    state = {f"visual.{k}": v for k, v in source.tower.state_dict().items()}
+    state = {f"visual.{k}": v for k, v in source.model.state_dict().items()}
     state["token_embedding.weight"] = torch.randn(10, 8)  # the text tower is ignored
     filename = sak_core.get_teacher_spec("clip").weights[1].filename  # the .bin source
     torch.save(state, cache / filename)
     loaded = sak_core.create_teacher("clip", arch=TINY)
-    assert all(torch.equal(loaded.tower.state_dict()[k], v) for k, v in source.tower.state_dict().items())
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in source.model.state_dict().items())
 
 
 def test_timm_checkpoint_round_trips(tmp_path):
     with pytest.warns(RandomWeightsWarning):
         teacher = sak_core.create_teacher("clip", backend="timm", weights="random", arch=TINY)
     path = tmp_path / "clip_timm.pth"
-    torch.save(dict(teacher.tower.state_dict()), path)
+    torch.save(dict(teacher.model.state_dict()), path)
     loaded = sak_core.create_teacher("clip", backend="timm", weights=path, arch=TINY)
     images = torch.randn(1, 3, 32, 32)
     assert all(torch.equal(a, b) for a, b in zip(loaded(images).features, teacher(images).features))
@@ -131,7 +131,7 @@ def test_truncated_checkpoint_is_refused(cache):
     with pytest.warns(RandomWeightsWarning):
         source = sak_core.create_teacher("clip", weights="random", arch=TINY)
     path = cache / "open_clip_ViT-B-16_laion2b_s34b_b88k.bin"
-    torch.save({f"visual.{k}": v for k, v in source.tower.state_dict().items()}, path)
+    torch.save({f"visual.{k}": v for k, v in source.model.state_dict().items()}, path)
     path.write_bytes(path.read_bytes()[:-4096])
     with pytest.raises(CheckpointError, match="truncated, corrupt"):
         sak_core.create_teacher("clip", arch=TINY)
@@ -151,4 +151,4 @@ def test_real_base_architecture():
         teacher = sak_core.create_teacher("clip", weights="random")
     out = teacher(torch.randn(1, 3, 224, 224))
     assert [tuple(f.shape) for f in out.features] == [(1, 768, 14, 14)] * 4
-    assert len(teacher.tower.transformer.resblocks) == 12
+    assert len(teacher.model.transformer.resblocks) == 12

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import sak_core
 from sak_core.errors import CheckpointError, SpecError
 from sak_core.weights import RandomWeightsWarning
-from sak_teacher_sam.teacher import resize_longest_side
+from sak_teacher_sam.encoders import resize_longest_side
 
 # Windowed blocks 0 and 2 (window 2 on a 4 x 4 grid), global-attention blocks 1 and 3.
 TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=64, global_attn_indexes=(1, 3), window_size=2)
@@ -40,7 +40,7 @@ def teacher():
 
 def sam_checkpoint(teacher) -> dict[str, torch.Tensor]:
     """The teacher's encoder in the layout of the official SAM files (plus a decoder key)."""
-    state = {f"image_encoder.{k}": v for k, v in teacher.encoder.state_dict().items()}
+    state = {f"image_encoder.{k}": v for k, v in teacher.model.state_dict().items()}
     state["mask_decoder.iou_token.weight"] = torch.randn(1, 8)
     return state
 
@@ -100,7 +100,7 @@ def test_frozen_and_eval_even_after_train(teacher):
 def test_official_checkpoint_round_trips_from_the_cache(cache, teacher):
     torch.save(sam_checkpoint(teacher), cache / "sam_vit_b_01ec64.pth")
     loaded = sak_core.create_teacher("sam", arch=TINY)
-    assert all(torch.equal(loaded.encoder.state_dict()[k], v) for k, v in teacher.encoder.state_dict().items())
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
 
 
 @pytest.mark.parametrize("direction", ["segment_anything->timm", "timm->segment_anything"])
@@ -113,7 +113,7 @@ def test_backends_agree_on_the_same_weights(tmp_path, teacher, direction):
     else:
         with pytest.warns(RandomWeightsWarning):
             source = sak_core.create_teacher("sam", backend="timm", weights="random", arch=TINY)
-        torch.save(dict(source.encoder.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
+        torch.save(dict(source.model.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
         target = sak_core.create_teacher("sam", weights=path, arch=TINY)
     images = torch.randn(2, 3, 48, 64)
     a, b = source(images), target(images)
