@@ -123,8 +123,9 @@ class Recipe:
     """What a teacher's options resolve to: the spec's fields and how ``create()`` builds it.
 
     model: the library's model name (timm ``arch.tag``); model_args: its constructor arguments.
-    module: ``"package.module:Class"`` of the :class:`~sak_core.teachers.Teacher` that builds it,
-        imported by ``create()`` only (default :class:`sak_core.teachers.TimmTeacher`).
+    module: the :class:`~sak_core.teachers.Teacher` class that builds it, or its
+        ``"package.module:Class"`` so that it is imported by ``create()`` only (default
+        :class:`sak_core.teachers.TimmTeacher`).
     label: the name messages use (default the teacher's name; the timm teacher says
         ``timm:MODEL``).
     """
@@ -138,7 +139,7 @@ class Recipe:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     model_args: Mapping[str, Any] = field(default_factory=dict)
-    module: str = TIMM_TEACHER
+    module: str | type = TIMM_TEACHER
     label: str = ""
     description: str = ""
 
@@ -185,8 +186,10 @@ class _Bound:
     def __call__(self, **more: Any) -> Teacher:
         if more:  # options on top of the bound ones: a different variant
             return self.plugin.create(**{**self.options, **more})
-        module, _, name = self.recipe.module.partition(":")
-        teacher_class = getattr(importlib.import_module(module), name)
+        teacher_class = self.recipe.module
+        if isinstance(teacher_class, str):
+            module, _, name = teacher_class.partition(":")
+            teacher_class = getattr(importlib.import_module(module), name)
         return teacher_class(self.plugin.spec(self.recipe, self), self.parsed, self.recipe)
 
 

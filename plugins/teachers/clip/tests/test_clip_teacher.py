@@ -9,30 +9,29 @@ import torch
 
 import sak_core
 from sak_core.errors import CheckpointError, SpecError
-from sak_core.weights import RandomWeightsWarning
+from sak_core import RandomWeightsWarning
+from sak_core.testing import check_teacher, offline_weights
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=32)
 OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def cache(tmp_path):
     """An empty sak weights folder, empty library caches, and no network."""
-    import huggingface_hub.constants
-
-    folder = tmp_path / "sak-weights"
-    folder.mkdir()
-    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return folder
+    with offline_weights(tmp_path / "sak-weights") as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module", params=["open_clip", "timm"])
 def teacher(request):
     with pytest.warns(RandomWeightsWarning, match="'clip'"):
         return sak_core.create_teacher("clip", backend=request.param, weights="random", arch=TINY)
+
+
+@pytest.mark.parametrize("backend", ["open_clip", "timm"])
+def test_conformance(tmp_path, backend):
+    check_teacher("clip", tmp_path, backend=backend, arch=TINY)
 
 
 def test_registered_by_its_distribution():
@@ -73,12 +72,6 @@ def test_features_shapes_and_levels(teacher):
     assert teacher.spec.tap_indices == (0, 1, 2, 3)
     assert [tuple(f.shape) for f in out.features] == [(2, 32, 2, 3)] * 4
     assert out.valid_size is None
-
-
-def test_frozen_and_eval_even_after_train(teacher):
-    teacher.train()
-    assert not any(m.training for m in teacher.modules())
-    assert not any(p.requires_grad for p in teacher.parameters())
 
 
 def test_own_statistics_unless_faithful(teacher):

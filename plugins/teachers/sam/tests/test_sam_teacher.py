@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import sak_core
 from sak_core.errors import CheckpointError, SpecError
-from sak_core.weights import RandomWeightsWarning
+from sak_core import RandomWeightsWarning
+from sak_core.testing import check_teacher, offline_weights
 from sak_teacher_sam.encoders import resize_longest_side
 
 # Windowed blocks 0 and 2 (window 2 on a 4 x 4 grid), global-attention blocks 1 and 3.
@@ -19,17 +20,10 @@ TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=64, global_attn_indexes
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def cache(tmp_path):
     """An empty sak weights folder, empty library caches, and no network."""
-    import huggingface_hub.constants
-
-    folder = tmp_path / "sak-weights"
-    folder.mkdir()
-    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return folder
+    with offline_weights(tmp_path / "sak-weights") as folder:
+        yield folder
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +37,12 @@ def sam_checkpoint(teacher) -> dict[str, torch.Tensor]:
     state = {f"image_encoder.{k}": v for k, v in teacher.model.state_dict().items()}
     state["mask_decoder.iou_token.weight"] = torch.randn(1, 8)
     return state
+
+
+@pytest.mark.parametrize("backend", ["segment_anything", "timm"])
+@pytest.mark.parametrize("input_size", [None, 32])
+def test_conformance(tmp_path, backend, input_size):
+    check_teacher("sam", tmp_path, backend=backend, input_size=input_size, arch=TINY)
 
 
 def test_registered_by_its_distribution():
@@ -78,6 +78,27 @@ def test_valid_region_covers_the_resized_image(teacher, h, w):
     assert out.valid_size == (None if (rows, cols) == (4, 4) else (rows, cols))
 
 
+@pytest.mark.parametrize("backend", ["segment_anything", "timm"])
+def test_input_size_sets_the_grid_and_valid_region(backend):
+    spec = sak_core.get_teacher_spec("sam", input_size=768)
+    assert spec.input_size == (768, 768) and sak_core.get_teacher_spec("sam").input_size == (1024, 1024)
+    with pytest.warns(RandomWeightsWarning):
+        small = sak_core.create_teacher("sam", backend=backend, weights="random", arch=TINY, input_size=32)
+    out = small(torch.randn(2, 3, 24, 48))  # -> 16 x 32, padded to 32 x 32: the top row of cells is image
+    assert [tuple(f.shape) for f in out.features] == [(2, 32, 2, 2)] * 2 and out.valid_size == (1, 2)
+    with pytest.raises(SpecError, match="input_size=500 must be a multiple of its patch size 16"):
+        sak_core.get_teacher_spec("sam", input_size=500)
+
+
+def test_same_weights_at_another_input_size(tmp_path, teacher):
+    """The encoder is built at its img_size (so official weights load) and run at input_size."""
+    path = tmp_path / "sam.pth"
+    torch.save(sam_checkpoint(teacher), path)
+    smaller = sak_core.create_teacher("sam", weights=path, arch=TINY, input_size=48)
+    assert all(torch.equal(smaller.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
+    assert [tuple(f.shape) for f in smaller(torch.randn(1, 3, 48, 48)).features] == [(1, 32, 3, 3)] * 2
+
+
 def test_padding_is_zero_after_normalisation():
     images = torch.randn(1, 3, 30, 60)
     padded, (h, w) = resize_longest_side(images, 64)
@@ -89,12 +110,6 @@ def test_faithful_reports_no_valid_region():
     with pytest.warns(RandomWeightsWarning):
         teacher = sak_core.create_teacher("sam", weights="random", arch=TINY, faithful=True)
     assert teacher(torch.randn(1, 3, 32, 64)).valid_size is None
-
-
-def test_frozen_and_eval_even_after_train(teacher):
-    teacher.train()
-    assert not any(m.training for m in teacher.modules())
-    assert not any(p.requires_grad for p in teacher.parameters())
 
 
 def test_official_checkpoint_round_trips_from_the_cache(cache, teacher):
