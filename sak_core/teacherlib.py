@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -209,14 +208,16 @@ def teacher_spec(
 # -- timm ---------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=32)
-def _read_timm_shape(model: str, arch_items: tuple[tuple[str, Any], ...], stages: bool) -> Shape:
+_TIMM_SHAPES: dict[tuple[str, str, bool], Shape] = {}
+
+
+def _read_timm_shape(model: str, arch: dict[str, Any], stages: bool) -> Shape:
     import timm
     import torch
 
     try:
         with torch.device("meta"):  # no memory, no weights: only the module structure
-            net = timm.create_model(model, pretrained=False, **dict(arch_items))
+            net = timm.create_model(model, pretrained=False, **arch)
     except RuntimeError as exc:
         if "Unknown model" not in str(exc) and "Invalid pretrained tag" not in str(exc):
             raise
@@ -247,7 +248,10 @@ def _read_timm_shape(model: str, arch_items: tuple[tuple[str, Any], ...], stages
 def timm_shape(model: str, arch: Mapping[str, Any] | None = None, stages: bool = False) -> Shape:
     """The shape of timm ``model`` with ``arch`` applied, read from a weightless copy on the meta
     device. ``stages=True``: a hierarchical model (ConvNeXt...) tapped once per stage."""
-    return _read_timm_shape(model, tuple(sorted((arch or {}).items())), stages)
+    key = (model, repr(sorted((arch or {}).items())), stages)  # arch values may be lists
+    if key not in _TIMM_SHAPES:
+        _TIMM_SHAPES[key] = _read_timm_shape(model, dict(arch or {}), stages)
+    return _TIMM_SHAPES[key]
 
 
 def timm_recipe(

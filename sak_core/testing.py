@@ -133,9 +133,9 @@ def check_teacher(
     # the registered (default) spec is the one configure() gives for no options
     registered: TeacherSpec = get_registry().get("teacher", split_variant(name)[0]).spec
     if registered.configure is not None:
-        assert _shape(registered.configure()) == _shape(registered), (
-            f"teacher '{name}': the registered spec differs from configure() with no options"
-        )
+        configured = _shape(registered.configure())
+        differ = {k: (v, configured[k]) for k, v in _shape(registered).items() if configured[k] != v}
+        assert not differ, f"teacher '{name}': the registered spec differs from configure() with no options: {differ}"
 
     spec = get_teacher_spec(name, **options)
     teacher = _create_random(name, **options)
