@@ -18,7 +18,6 @@ their own: ``$SAK_WEIGHTS`` set to a folder, empty library caches, no network.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import warnings
@@ -100,7 +99,7 @@ def _assert_same_features(a: TeacherOutput, b: TeacherOutput, what: str, exact: 
 
 def check_teacher(
     name: str, tmp_path: str | os.PathLike[str] | None = None, *, image_size: tuple[int, int] = (48, 64),
-    **options: Any,
+    distribution: str | None = None, **options: Any,
 ) -> Teacher:
     """Check teacher ``name`` (``NAME`` or ``NAME:VARIANT``) built with tiny ``options``.
 
@@ -113,11 +112,13 @@ def check_teacher(
     renormalised from the pipeline's statistics to the teacher's (identity when faithful); its
     network (``teacher.model``) round-trips through a state dict saved under ``tmp_path``, given
     as ``weights=PATH`` and found in ``$SAK_WEIGHTS`` under its first source's file name; and
-    with no file and no network the error names that file. Returns the random-weight teacher.
+    with no file and no network the error names every source's URL and where to save it. With
+    ``distribution``, the teacher must be registered by that installed distribution. Returns the
+    random-weight teacher.
     """
     if tmp_path is None:
         with tempfile.TemporaryDirectory() as folder:
-            return check_teacher(name, folder, image_size=image_size, **options)
+            return check_teacher(name, folder, image_size=image_size, distribution=distribution, **options)
     tmp_path = Path(tmp_path)
     options.pop("weights", None)
 
@@ -131,7 +132,10 @@ def check_teacher(
             raise AssertionError(f"{call.__name__}('{name}', weigths=...) accepted a misspelt option")
 
     # the registered (default) spec is the one configure() gives for no options
-    registered: TeacherSpec = get_registry().get("teacher", split_variant(name)[0]).spec
+    entry = get_registry().get("teacher", split_variant(name)[0])
+    if distribution is not None:
+        assert entry.distribution == distribution, f"registered by {entry.distribution}, not {distribution}"
+    registered: TeacherSpec = entry.spec
     if registered.configure is not None:
         configured = _shape(registered.configure())
         differ = {k: (v, configured[k]) for k, v in _shape(registered).items() if configured[k] != v}
@@ -210,8 +214,9 @@ def check_teacher(
         try:
             create_teacher(name, **options)
         except CheckpointError as exc:
-            missing = spec.weights[0].filename if spec.weights else "weights=PATH"
-            assert missing in str(exc), f"the missing-weights error must name {missing}: {exc}"
+            told = [f"{s.url} {folder / s.filename}" for s in spec.weights] or ["weights=PATH"]
+            missing = [t for t in told if not all(part in str(exc) for part in t.split())]
+            assert not missing, f"the missing-weights error must say what to fetch and where to put it: {exc}"
         else:
             raise AssertionError("with no weights file and no network, weights=None must raise CheckpointError")
     return teacher
