@@ -20,6 +20,7 @@ changes with the input size; the pretrained encoder's are the ones to choose a s
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -110,6 +111,8 @@ def main() -> None:
                   flush=True)
             if teacher is not reference:
                 del teacher
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (timings of a shared "
+          "machine are only as steady as its load)")
 
 
 if __name__ == "__main__":
