@@ -20,7 +20,7 @@ from sak_core.api import (
     list_tasks,
     list_teachers,
 )
-from sak_core.errors import SakError
+from sak_core.errors import RandomWeightsWarning, SakError
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
 
@@ -65,6 +65,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "DatasetSpec",
     "Metric",
+    "RandomWeightsWarning",
     "SAKStudent",
     "StudentConfig",
     "StudentOutput",

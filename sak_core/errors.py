@@ -34,3 +34,7 @@ class ConfigError(SakError):
 
 class CheckpointError(SakError):
     """A checkpoint is missing, corrupt or does not fit the model."""
+
+
+class RandomWeightsWarning(UserWarning):
+    """A teacher was built with random weights (tests, demos): its features teach nothing."""

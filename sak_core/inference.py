@@ -265,8 +265,10 @@ def save_predictions(
     (the task picks the suffix); None for a task whose plugin has no writer."""
     written: dict[str, Path | None] = {}
     for name, prediction in predictions.items():
+        folder = Path(out_dir) / name  # the task's own folder; save_prediction only names the file
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            written[name] = Path(tasks[name].save_prediction(prediction, Path(out_dir) / name / stem))
+            written[name] = Path(tasks[name].save_prediction(prediction, folder / stem))
         except NotImplementedError:
             written[name] = None
     return written

@@ -39,7 +39,8 @@ class TeacherSpec:
 
     Attributes:
         name: registry name used on the command line (``--teachers NAME``).
-        factory: ``factory(**options) -> Teacher``; builds the frozen teacher module.
+        factory: ``factory(**options) -> Teacher``; builds the frozen teacher module (a spec from
+            ``configure`` has it bound to the options it was configured with).
         feature_dim: channels of every tapped feature map, or a tuple with one width per level
             (hierarchical teachers such as ConvNeXt).
         tap_indices: 0-based block indices whose raw outputs are distilled (one per level).
@@ -54,7 +55,7 @@ class TeacherSpec:
     """
 
     name: str
-    factory: Callable[..., Any]
+    factory: Callable[..., Any] = field(compare=False)  # specs of one variant are equal
     feature_dim: int | tuple[int, ...]
     tap_indices: tuple[int, ...]
     patch_size: int
@@ -62,7 +63,7 @@ class TeacherSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     weights: tuple[WeightSource, ...] = ()
-    configure: Callable[..., TeacherSpec] | None = None
+    configure: Callable[..., TeacherSpec] | None = field(default=None, compare=False)
     description: str = ""
 
     def with_options(self, **options: Any) -> TeacherSpec:

@@ -1,19 +1,20 @@
-"""Base class of teacher modules: frozen foundation models that return tapped features."""
+"""Teacher modules: the frozen base class, the one builder of plugin teachers, and their helpers.
+
+Plugins describe a teacher with :mod:`sak_core.teacherlib` (cheap to import); this module is
+imported when a teacher is built.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
-from sak_core.taps import even_taps  # noqa: F401 (re-exported: teacher plugins import it from here)
-
-T = TypeVar("T")
+from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, parse_options  # noqa: F401 (re-exported)
 
 
 class TeacherOutput(NamedTuple):
@@ -134,17 +135,49 @@ def fit_to_patch_grid(images: torch.Tensor, patch_size: int, crop: bool = False)
     return nn.functional.interpolate(images, size=(new_h, new_w), mode="bicubic", align_corners=False)
 
 
-def parse_options(options_type: type[T], teacher: str, options: Mapping[str, Any]) -> T:
-    """``options_type(**options)`` with an error that lists the accepted options on a typo."""
-    accepted = [f.name for f in dataclasses.fields(options_type)]  # type: ignore[arg-type]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        from sak_core.errors import SpecError
+class TimmTeacher(Teacher):
+    """A frozen teacher built from a :class:`~sak_core.teacherlib.Recipe`; the one builder of
+    the teacher plugins (timm's ``build_model_with_cfg`` idea).
 
-        close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
-        hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
-        raise SpecError(
-            f"teacher '{teacher}' got unknown option(s) {', '.join(unknown)}{hints}; "
-            f"it accepts: {', '.join(accepted)}"
-        )
-    return options_type(**options)
+    ``__init__`` builds the network (:meth:`build`, timm by default) as ``self.model``, finds its
+    weights (:func:`~sak_core.weights.resolve_weights`: ``weights=None|"random"|PATH``,
+    ``$SAK_WEIGHTS``), loads them strictly (:meth:`load_weights`) and freezes it. :meth:`extract`
+    renormalises the images, fits them to the grid (:meth:`prepare`) and taps the blocks
+    (:meth:`run_blocks`). A teacher on another library overrides those four methods.
+    """
+
+    def __init__(self, spec: TeacherSpec, options: TeacherOptions, recipe: Recipe) -> None:
+        super().__init__(spec, options.input_mean, options.input_std, options.faithful)
+        from sak_core.weights import resolve_weights
+
+        self.recipe = recipe
+        self.label = recipe.label or spec.name
+        self.model = self.build()
+        path = resolve_weights(self.label, options.weights, spec.weights)
+        if path is not None:
+            self.load_weights(path, hint=f"Sources: {', '.join(s.url or s.filename for s in spec.weights)}")
+        self.freeze()
+
+    def build(self) -> nn.Module:
+        """The network with random weights."""
+        import timm
+
+        return timm.create_model(self.recipe.model, pretrained=False, **self.recipe.model_args)
+
+    def load_weights(self, path: Path, hint: str = "") -> None:
+        """Load the weights file ``path`` into ``self.model`` strictly (timm converts known layouts)."""
+        from sak_core.weights import load_timm_weights
+
+        load_timm_weights(self.model, path, self.label, hint)
+
+    def run_blocks(self, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
+        """Raw outputs of blocks ``indices`` (sorted, unique), each ``B x C x h x w``."""
+        return timm_block_maps(self.model, images, indices)
+
+    def prepare(self, images: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int] | None]:
+        """Renormalised images -> the model's input and the valid part of its grid (None: all)."""
+        return fit_to_patch_grid(images, self.spec.patch_size, crop=self.faithful), None  # B x 3 x ph x pw
+
+    def extract(self, images: torch.Tensor) -> TeacherOutput:
+        x, valid_size = self.prepare(self.renormalize(images))
+        return TeacherOutput(take_levels(lambda indices: self.run_blocks(x, indices), self.spec.tap_indices), valid_size)

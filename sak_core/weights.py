@@ -23,24 +23,20 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import torch
-from torch import nn
-
-from sak_core.checkpoint import load_state_strict
-from sak_core.errors import CheckpointError
+from sak_core.errors import CheckpointError, RandomWeightsWarning
 from sak_core.specs import WeightSource
+
+if TYPE_CHECKING:  # torch is imported where weights are read, so plugins can name sources cheaply
+    import torch
+    from torch import nn
 
 WEIGHTS_ENV = "SAK_WEIGHTS"
 OFFLINE_ENVS = ("SAK_OFFLINE", "HF_HUB_OFFLINE")
 RANDOM = "random"
 HF_HOST = "huggingface.co"
-
-
-class RandomWeightsWarning(UserWarning):
-    """A teacher was built with random weights (tests, demos): its features teach nothing."""
 
 
 def weights_dir() -> Path:
@@ -88,6 +84,8 @@ def hub_source(repo_id: str, filename: str, local_name: str, license: str = "") 
 
 
 def _torch_hub_file(url: str) -> Path:
+    import torch
+
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
@@ -115,6 +113,8 @@ def download(source: WeightSource) -> Path:
         from huggingface_hub import hf_hub_download
 
         return Path(hf_hub_download(hub.repo_id, hub.filename, revision=hub.revision))
+    import torch
+
     target = _torch_hub_file(source.url)
     target.parent.mkdir(parents=True, exist_ok=True)
     # download_url_to_file writes a temporary file and renames it: no truncated file is left.
@@ -200,6 +200,8 @@ def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str =
     A truncated or unreadable file raises :class:`CheckpointError` naming it; ``hint`` (e.g.
     where to download it again) is appended to the message.
     """
+    import torch
+
     path = Path(path)
     who = f" for teacher '{teacher}'" if teacher else ""
     if not path.is_file():
@@ -241,6 +243,8 @@ def load_state_dict_strict(
 
     Missing keys, unexpected keys and shape mismatches are all listed; nothing is loaded then.
     """
+    from sak_core.checkpoint import load_state_strict
+
     load_state_strict(
         module, state_dict, source=f"weights file {path}", target=f"teacher '{teacher}'",
         advice=f"Check the teacher's size/variant options match the file, or fetch the right file. {hint}",

@@ -66,6 +66,58 @@ def test_generated_tests_pass(installed, kind):
     assert "passed" in result.stdout
 
 
+TINY_VIT = "{arch: {embed_dim: 32, depth: 2, num_heads: 2}}"
+
+
+def said(result) -> str:
+    """What a command printed, with the console's line wrapping undone."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def train_scaffolded(site, out, teacher: str, *args, env=None):
+    return run_sak(
+        "train", "--preset", "demo", "--tasks", "semseg,grey_level", "--out", str(out), "model.aligners=true",
+        "data.val_limit=2", f"teachers=[{teacher}]", *args, site=site, env={"OMP_NUM_THREADS": "1", "COLUMNS": "500", **(env or {})},
+    )
+
+
+def test_scaffolded_teacher_follows_the_conventions_in_sak_train(installed, tmp_path):
+    """Misspelt options are refused, $SAK_WEIGHTS is honoured, random weights are announced."""
+    _, site = installed
+    bad = train_scaffolded(site, tmp_path / "bad", "{name: mini_vit, weights: random, options: {arhc: {depth: 2}}}",
+                           "--iterations", "1")
+    assert bad.returncode != 0 and "('arhc': did you mean 'arch'?)" in said(bad)
+
+    random = train_scaffolded(site, tmp_path / "random", f"{{name: mini_vit, weights: random, options: {TINY_VIT}}}",
+                              "--iterations", "1")
+    assert random.returncode == 0, random.stderr[-3000:]
+    assert "RandomWeightsWarning: teacher 'mini_vit' uses random weights" in said(random)
+
+    # Offline, with the file the spec names in $SAK_WEIGHTS: that file is the only way to train.
+    import timm
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    model = timm.create_model("vit_small_patch16_224", embed_dim=32, depth=2, num_heads=2, dynamic_img_size=True)
+    save_file(model.state_dict(), str(folder / "vit_small_patch16_224.augreg_in21k_ft_in1k.safetensors"))
+    env = {"SAK_WEIGHTS": str(folder), "HF_HUB_OFFLINE": "1"}
+    run = tmp_path / "run"
+    found = train_scaffolded(site, run, f"{{name: mini_vit, options: {TINY_VIT}}}", "--iterations", "2", env=env)
+    assert found.returncode == 0, found.stdout[-3000:] + found.stderr[-3000:]
+    assert "RandomWeightsWarning" not in found.stderr
+    (folder / "vit_small_patch16_224.augreg_in21k_ft_in1k.safetensors").unlink()
+    missing = train_scaffolded(site, tmp_path / "missing", f"{{name: mini_vit, options: {TINY_VIT}}}",
+                               "--iterations", "1", env=env)
+    assert missing.returncode != 0 and "no weights for teacher 'mini_vit'" in said(missing)
+    assert str(folder / "vit_small_patch16_224.augreg_in21k_ft_in1k.safetensors") in said(missing)
+
+    # sak predict gives the scaffolded task its own folder: OUT/grey_level/<image>.npy
+    predicted = run_sak("predict", str(run), "--out", str(tmp_path / "pred"), "--limit", "2", "--no-grid", site=site)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert len(list((tmp_path / "pred" / "grey_level").glob("*.npy"))) == 2
+
+
 def test_bad_names_and_existing_folders_are_refused(tmp_path):
     with pytest.raises(SakError, match="must start with a lowercase letter"):
         scaffold("task", "Bad-Name", tmp_path)

@@ -142,7 +142,7 @@ def test_a_stage2_step_at_bf16_gives_finite_gradients_to_every_trainable_paramet
     student, teachers = _demo_student_and_teachers(stage=2)
     spec = get_dataset_spec("synthetic")
     tasks = list(student.task_names)
-    data = spec.factory(None, "train", train=True, input_size=(64, 64), tasks=tasks, count=12)
+    data = spec.create("train", train=True, input_size=(64, 64), tasks=tasks, count=12)
     batch = add_derived_targets(collate_samples([data[i] for i in range(4)]), tasks)
     images = batch["image"]
     targets = {n: t(images.to(torch.bfloat16)) for n, t in teachers(torch.bfloat16).items()}

@@ -5,8 +5,14 @@ import torch
 from safetensors.torch import save_file
 
 import sak_core
+from sak_core.errors import SpecError
+from sak_core.testing import check_teacher
 
 TINY = {"variant": "convnext_atto", "arch": {"dims": [8, 16, 24, 32], "depths": [1, 1, 1, 1]}}
+
+
+def test_conformance(tmp_path):
+    check_teacher("convnext", tmp_path, **TINY)
 
 
 def test_stage_features_have_per_level_widths_and_strides():
@@ -28,5 +34,5 @@ def test_local_weights_round_trip(tmp_path):
 
 def test_variant_from_the_name():
     assert sak_core.get_teacher_spec("convnext:convnext_base").feature_dim == (128, 256, 512, 1024)
-    with pytest.raises(ValueError, match="variant 'convnext_huge' unknown"):
+    with pytest.raises(SpecError, match="timm has no model 'convnext_huge'"):
         sak_core.get_teacher_spec("convnext:convnext_huge")

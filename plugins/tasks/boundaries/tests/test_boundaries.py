@@ -17,6 +17,7 @@ from sak_core import DatasetSpec
 from sak_core.errors import SakError
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR
+from sak_core.testing import check_task
 from sak_task_boundaries import SPEC, ApproximateBoundaryF, BalancedBCELoss
 from sak_task_boundaries.task import tolerance_pixels
 
@@ -215,3 +216,7 @@ def test_postprocess_save_and_visualise(tmp_path):
     rgb = task.visualise(torch.tensor([[[1.0, 0.0], [255.0, 1.0]]]))
     assert rgb.shape == (2, 2, 3) and tuple(rgb[1, 0]) == VOID_COLOUR
     assert tuple(rgb[0, 1]) == (0, 0, 0) and tuple(rgb[0, 0]) == (255, 255, 255)
+
+
+def test_conformance(tmp_path):
+    check_task("boundaries", "synthetic", tmp_path, count=4)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sak_core import DatasetSpec
 from sak_core.plugins import PluginManager, get_registry
 from sak_core.tasklib import VOID_COLOUR
+from sak_core.testing import check_task
 from sak_task_depth import SPEC
 
 
@@ -110,3 +111,7 @@ def test_removing_the_plugin_removes_only_its_task(monkeypatch):
     names = PluginManager().registry.names("task")
     assert "depth" not in names
     assert {"semseg", "parts", "saliency", "normals", "boundaries"} <= set(names)
+
+
+def test_conformance(tmp_path):
+    check_task("depth", "synthetic", tmp_path, count=4)

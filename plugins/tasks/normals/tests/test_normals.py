@@ -12,6 +12,7 @@ from PIL import Image
 from sak_core import DatasetSpec
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR
+from sak_core.testing import check_task
 from sak_task_normals import SPEC
 
 IGNORE = [255.0, 255.0, 255.0]
@@ -114,3 +115,7 @@ def test_postprocess_save_and_visualise(tmp_path):
     np.testing.assert_array_equal(saved[0], [[127, 127, 255], [0, 127, 127]])
     rgb = task.visualise(image([0, 0, 1], IGNORE)[0])
     assert rgb.shape == (1, 2, 3) and rgb.dtype == np.uint8 and tuple(rgb[0, 1]) == VOID_COLOUR
+
+
+def test_conformance(tmp_path):
+    check_task("normals", "synthetic", tmp_path, count=4)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from sak_core import DatasetSpec
 from sak_core.plugins import get_registry
+from sak_core.testing import check_task
 from sak_task_parts import SPEC
 from sak_task_parts.task import HumanPartsTask
 
@@ -83,3 +84,7 @@ def test_loss_is_cross_entropy_over_valid_pixels():
     assert float(loss.detach()) == pytest.approx(float(expected.detach() / valid.sum()), rel=1e-6)
     loss.backward()
     assert logits.grad[0, :, 1, 0].abs().sum() == 0 and logits.grad[0, :, 0, 0].abs().sum() > 0
+
+
+def test_conformance(tmp_path):
+    check_task("parts", "synthetic", tmp_path, count=4)

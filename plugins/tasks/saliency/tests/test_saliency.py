@@ -12,6 +12,7 @@ from PIL import Image
 from sak_core import DatasetSpec
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR
+from sak_core.testing import check_task
 from sak_task_saliency import SPEC
 from sak_task_saliency.task import MaxFMeasure
 
@@ -154,3 +155,7 @@ def test_postprocess_save_and_visualise(tmp_path):
     rgb = task.visualise(torch.tensor([[1, 0], [255, 1]]))
     assert rgb.shape == (2, 2, 3) and tuple(rgb[1, 0]) == VOID_COLOUR
     assert tuple(rgb[0, 0]) == (255, 255, 255) and tuple(rgb[0, 1]) == (0, 0, 0)
+
+
+def test_conformance(tmp_path):
+    check_task("saliency", "synthetic", tmp_path, count=4)

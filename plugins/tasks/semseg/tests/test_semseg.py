@@ -16,6 +16,7 @@ from sak_core import DatasetSpec
 from sak_core.errors import SpecError
 from sak_core.plugins import get_registry
 from sak_core.tasklib import VOID_COLOUR, label_palette
+from sak_core.testing import check_task
 from sak_task_semseg import SPEC
 from sak_task_semseg.task import SemanticSegmentationTask
 
@@ -168,3 +169,7 @@ def test_postprocess_save_and_visualise(tmp_path):
 def test_compute_with_nothing_added_is_zero_not_nan():
     scores = bind(3).metric().compute()
     assert scores["mIoU"] == 0.0 and not math.isnan(scores["pixel_accuracy"])
+
+
+def test_conformance(tmp_path):
+    check_task("semseg", "synthetic", tmp_path, count=4)

@@ -1,7 +1,63 @@
-"""Entry point of sak-teacher-clip: registers teacher ``clip`` with sak."""
+"""Entry point of sak-teacher-clip: CLIP image towers from open_clip or timm's CLIP ports."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
 
 from sak_core import hookimpl
-from sak_teacher_clip.teacher import SPEC
+from sak_core.specs import WeightSource
+from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, pick, teacher_spec, timm_recipe
+from sak_core.weights import hub_source
+
+NAME = "clip"
+# backend -> default model name and pretrained tag; timm's is the paper's teacher
+BACKENDS = {"open_clip": ("ViT-B-16", "laion2b_s34b_b88k"), "timm": ("vit_base_patch16_clip_384", "laion2b_ft_in12k_in1k")}
+OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+@dataclass(frozen=True)
+class ClipOptions(TeacherOptions):
+    """Options of the ``clip`` teacher (see docs/teachers.md).
+
+    backend: ``"open_clip"`` (default) or ``"timm"``.
+    variant: the model name of that backend (open_clip ``ViT-B-16``; timm
+        ``vit_base_patch16_clip_384``); None picks the backend's default.
+    pretrained: the pretrained tag (open_clip ``laion2b_s34b_b88k``; timm
+        ``laion2b_ft_in12k_in1k``, the paper's teacher); None picks the backend's default.
+    faithful: True gives the reference behaviour: ImageNet statistics instead of CLIP's own,
+        and the pixels past the last full patch are dropped instead of resizing to fit the grid.
+    arch: ``embed_dim``, ``depth``, ``num_heads``, ``img_size``, ``patch_size``, or the backend's own names.
+    """
+
+    backend: str = "open_clip"
+    pretrained: str | None = None
+
+
+def open_clip_sources(variant: str, tag: str, hub: str = "", url: str = "") -> tuple[WeightSource, ...]:
+    """Where open_clip's ``variant``/``tag`` weights come from (its pretrained config's hf_hub and url)."""
+    files = [(hub.rstrip("/"), n) for n in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")] \
+        if hub.endswith("/") else [os.path.split(hub)] if hub else []  # a repository: safetensors first
+    return tuple(hub_source(repo, name, f"open_clip_{variant}_{tag}{os.path.splitext(name)[1]}", "mit")
+                 for repo, name in files) + ((WeightSource(os.path.basename(url.split("?")[0]), url, "mit"),) if url else ())
+
+
+def resolve(options: ClipOptions) -> Recipe:
+    variant, tag = pick(NAME, "backend", BACKENDS, options.backend)
+    variant, tag = options.variant or variant, options.pretrained or tag
+    if options.backend == "timm":
+        return timm_recipe(options, f"{variant}.{tag}", description=f"CLIP {variant}.{tag} (timm), object-level semantics")
+    from sak_teacher_clip.open_clip_tower import recipe
+
+    return recipe(options, variant, tag)
+
+
+# The default, written out so that registering it does not import open_clip.
+DEFAULT = Recipe("ViT-B-16", 768, even_taps(12), 16, (224, 224),
+                 open_clip_sources("ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K/"),
+                 OPENAI_MEAN, OPENAI_STD, description="CLIP ViT-B-16 laion2b_s34b_b88k (open_clip), object-level semantics")
+SPEC = teacher_spec(NAME, ClipOptions, resolve, default=DEFAULT)
 
 
 @hookimpl

@@ -2,33 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from safetensors.torch import save_file
 
 import sak_core
+from sak_core import RandomWeightsWarning
 from sak_core.errors import CheckpointError, SpecError
-from sak_core.weights import RandomWeightsWarning
+from sak_core.testing import check_teacher
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=56)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty sak weights folder, empty library caches, and no network."""
-    import huggingface_hub.constants
-
-    folder = tmp_path / "sak-weights"
-    folder.mkdir()
-    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +22,8 @@ def teacher():
         return sak_core.create_teacher("dinov2", weights="random", arch=TINY)
 
 
-def test_registered_by_its_distribution():
-    eps = importlib.metadata.entry_points(group="sak.teachers")
-    assert any(ep.name == "dinov2" and ep.value == "sak_teacher_dinov2.plugin" for ep in eps)
-    entry = sak_core.plugins.get_registry().get("teacher", "dinov2")
-    assert entry.distribution == "sak-teacher-dinov2"
+def test_conformance(tmp_path):
+    check_teacher("dinov2", tmp_path, distribution="sak-teacher-dinov2", arch=TINY)
 
 
 @pytest.mark.parametrize(
@@ -75,14 +57,6 @@ def test_taps_are_raw_block_outputs(teacher):
                           last.flatten(2).transpose(1, 2), atol=1e-5)
 
 
-def test_frozen_and_eval_even_after_train(teacher):
-    teacher.train()
-    assert not any(m.training for m in teacher.modules())
-    assert not any(p.requires_grad for p in teacher.parameters())
-    out = teacher(torch.randn(1, 3, 56, 56))
-    assert not out.features[0].requires_grad and not out.features[0].is_inference()
-
-
 @settings(max_examples=12, deadline=None)
 @given(h=st.integers(20, 90), w=st.integers(20, 90), faithful=st.booleans())
 def test_grid_covers_the_image_unless_faithful(teacher, h, w, faithful):
@@ -96,30 +70,11 @@ def test_grid_covers_the_image_unless_faithful(teacher, h, w, faithful):
     assert tuple(out.features[0].shape[-2:]) == expect
 
 
-def test_saved_state_dict_round_trips_from_the_cache(cache, teacher):
-    filename = sak_core.get_teacher_spec("dinov2").weights[0].filename
-    save_file(dict(teacher.model.state_dict()), str(cache / filename))
-    loaded = sak_core.create_teacher("dinov2", arch=TINY)  # weights=None: found in the cache
-    for key, value in teacher.model.state_dict().items():
-        assert torch.equal(loaded.model.state_dict()[key], value), key
-    images = torch.randn(1, 3, 56, 56)
-    assert all(torch.equal(a, b) for a, b in zip(loaded(images).features, teacher(images).features))
-
-
 def test_file_of_another_size_is_refused(tmp_path, teacher):
     path = tmp_path / "deeper.pth"
     torch.save(dict(teacher.model.state_dict()), path)
     with pytest.raises(CheckpointError, match=r"does not fit teacher 'dinov2'.*unexpected keys: blocks\.3"):
         sak_core.create_teacher("dinov2", weights=path, arch={**TINY, "depth": 3})
-
-
-def test_offline_error_says_what_to_fetch(cache):
-    with pytest.raises(CheckpointError) as info:
-        sak_core.create_teacher("dinov2", arch=TINY)
-    message = str(info.value)
-    assert "https://huggingface.co/timm/vit_base_patch14_dinov2.lvd142m/resolve/main/model.safetensors" in message
-    assert str(cache / "vit_base_patch14_dinov2.lvd142m.safetensors") in message
-    assert "dinov2_vitb14_pretrain.pth" in message
 
 
 def test_bad_options_are_clear_errors():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 
 import pytest
 import torch
@@ -10,26 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sak_core
+from sak_core import RandomWeightsWarning
 from sak_core.errors import CheckpointError, SpecError
-from sak_core.weights import RandomWeightsWarning
-from sak_teacher_sam.teacher import resize_longest_side
+from sak_core.testing import check_teacher, offline_weights
+from sak_teacher_sam.encoders import resize_longest_side
 
 # Windowed blocks 0 and 2 (window 2 on a 4 x 4 grid), global-attention blocks 1 and 3.
 TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=64, global_attn_indexes=(1, 3), window_size=2)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty sak weights folder, empty library caches, and no network."""
-    import huggingface_hub.constants
-
-    folder = tmp_path / "sak-weights"
-    folder.mkdir()
-    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +26,15 @@ def teacher():
 
 def sam_checkpoint(teacher) -> dict[str, torch.Tensor]:
     """The teacher's encoder in the layout of the official SAM files (plus a decoder key)."""
-    state = {f"image_encoder.{k}": v for k, v in teacher.encoder.state_dict().items()}
+    state = {f"image_encoder.{k}": v for k, v in teacher.model.state_dict().items()}
     state["mask_decoder.iou_token.weight"] = torch.randn(1, 8)
     return state
 
 
-def test_registered_by_its_distribution():
-    eps = importlib.metadata.entry_points(group="sak.teachers")
-    assert any(ep.name == "sam" and ep.value == "sak_teacher_sam.plugin" for ep in eps)
-    assert sak_core.plugins.get_registry().get("teacher", "sam").distribution == "sak-teacher-sam"
+@pytest.mark.parametrize("backend", ["segment_anything", "timm"])
+@pytest.mark.parametrize("input_size", [None, 32])
+def test_conformance(tmp_path, backend, input_size):
+    check_teacher("sam", tmp_path, distribution="sak-teacher-sam", backend=backend, input_size=input_size, arch=TINY)
 
 
 @pytest.mark.parametrize(
@@ -78,6 +64,27 @@ def test_valid_region_covers_the_resized_image(teacher, h, w):
     assert out.valid_size == (None if (rows, cols) == (4, 4) else (rows, cols))
 
 
+@pytest.mark.parametrize("backend", ["segment_anything", "timm"])
+def test_input_size_sets_the_grid_and_valid_region(backend):
+    spec = sak_core.get_teacher_spec("sam", input_size=768)
+    assert spec.input_size == (768, 768) and sak_core.get_teacher_spec("sam").input_size == (1024, 1024)
+    with pytest.warns(RandomWeightsWarning):
+        small = sak_core.create_teacher("sam", backend=backend, weights="random", arch=TINY, input_size=32)
+    out = small(torch.randn(2, 3, 24, 48))  # -> 16 x 32, padded to 32 x 32: the top row of cells is image
+    assert [tuple(f.shape) for f in out.features] == [(2, 32, 2, 2)] * 2 and out.valid_size == (1, 2)
+    with pytest.raises(SpecError, match="input_size=500 must be a multiple of its patch size 16"):
+        sak_core.get_teacher_spec("sam", input_size=500)
+
+
+def test_same_weights_at_another_input_size(tmp_path, teacher):
+    """The encoder is built at its img_size (so official weights load) and run at input_size."""
+    path = tmp_path / "sam.pth"
+    torch.save(sam_checkpoint(teacher), path)
+    smaller = sak_core.create_teacher("sam", weights=path, arch=TINY, input_size=48)
+    assert all(torch.equal(smaller.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
+    assert [tuple(f.shape) for f in smaller(torch.randn(1, 3, 48, 48)).features] == [(1, 32, 3, 3)] * 2
+
+
 def test_padding_is_zero_after_normalisation():
     images = torch.randn(1, 3, 30, 60)
     padded, (h, w) = resize_longest_side(images, 64)
@@ -91,16 +98,11 @@ def test_faithful_reports_no_valid_region():
     assert teacher(torch.randn(1, 3, 32, 64)).valid_size is None
 
 
-def test_frozen_and_eval_even_after_train(teacher):
-    teacher.train()
-    assert not any(m.training for m in teacher.modules())
-    assert not any(p.requires_grad for p in teacher.parameters())
-
-
-def test_official_checkpoint_round_trips_from_the_cache(cache, teacher):
-    torch.save(sam_checkpoint(teacher), cache / "sam_vit_b_01ec64.pth")
-    loaded = sak_core.create_teacher("sam", arch=TINY)
-    assert all(torch.equal(loaded.encoder.state_dict()[k], v) for k, v in teacher.encoder.state_dict().items())
+def test_official_checkpoint_round_trips_from_the_cache(tmp_path, teacher):
+    with offline_weights(tmp_path) as cache:
+        torch.save(sam_checkpoint(teacher), cache / "sam_vit_b_01ec64.pth")
+        loaded = sak_core.create_teacher("sam", arch=TINY)
+    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
 
 
 @pytest.mark.parametrize("direction", ["segment_anything->timm", "timm->segment_anything"])
@@ -113,7 +115,7 @@ def test_backends_agree_on_the_same_weights(tmp_path, teacher, direction):
     else:
         with pytest.warns(RandomWeightsWarning):
             source = sak_core.create_teacher("sam", backend="timm", weights="random", arch=TINY)
-        torch.save(dict(source.encoder.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
+        torch.save(dict(source.model.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
         target = sak_core.create_teacher("sam", weights=path, arch=TINY)
     images = torch.randn(2, 3, 48, 64)
     a, b = source(images), target(images)
@@ -127,13 +129,6 @@ def test_checkpoint_of_another_size_is_refused(tmp_path, teacher):
     torch.save(sam_checkpoint(teacher), path)
     with pytest.raises(CheckpointError, match=r"does not fit teacher 'sam'.*shape mismatches"):
         sak_core.create_teacher("sam", weights=path, arch={**TINY, "embed_dim": 64})
-
-
-def test_offline_error_says_what_to_fetch(cache):
-    with pytest.raises(CheckpointError) as info:
-        sak_core.create_teacher("sam", arch=TINY)
-    assert "https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth" in str(info.value)
-    assert str(cache / "sam_vit_b_01ec64.pth") in str(info.value)
 
 
 def test_bad_options_are_clear_errors():

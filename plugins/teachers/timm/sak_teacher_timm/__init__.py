@@ -1,5 +1,5 @@
 """sak-teacher-timm: any timm ViT-like model as a sak teacher (``--teachers timm:MODEL_NAME``)."""
 
-from sak_teacher_timm.teacher import TimmOptions, TimmTeacher, configure, create
+from sak_teacher_timm.plugin import SPEC, TimmOptions
 
-__all__ = ["TimmOptions", "TimmTeacher", "configure", "create"]
+__all__ = ["SPEC", "TimmOptions"]

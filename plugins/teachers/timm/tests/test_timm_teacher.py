@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from safetensors.torch import save_file
 
 import sak_core
-from sak_core.errors import CheckpointError, SpecError
+from sak_core import RandomWeightsWarning
+from sak_core.errors import SpecError
 from sak_core.teachers import even_taps, fit_to_patch_grid, take_levels
-from sak_core.weights import RandomWeightsWarning
+from sak_core.testing import check_teacher
 
 VARIANT = "vit_small_patch16_224.augreg_in21k_ft_in1k"
 TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=32)
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty sak weights folder, empty library caches, and no network."""
-    import huggingface_hub.constants
-
-    folder = tmp_path / "sak-weights"
-    folder.mkdir()
-    monkeypatch.setenv("SAK_WEIGHTS", str(folder))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +52,8 @@ def test_take_levels_maps_repeated_taps():
     assert calls == [[0, 1]] and [m.item() for m in maps] == [0, 0, 1, 1]
 
 
-def test_registered_by_its_distribution():
-    eps = importlib.metadata.entry_points(group="sak.teachers")
-    assert any(ep.name == "timm" and ep.value == "sak_teacher_timm.plugin" for ep in eps)
-    assert sak_core.plugins.get_registry().get("teacher", "timm").distribution == "sak-teacher-timm"
+def test_conformance(tmp_path):
+    check_teacher(f"timm:{VARIANT}", tmp_path, distribution="sak-teacher-timm", arch=TINY)
 
 
 def test_configure_reads_the_model_without_weights():
@@ -94,25 +77,6 @@ def test_explicit_taps(teacher):
     assert len(t(torch.randn(1, 3, 32, 32)).features) == 1
     with pytest.raises(SpecError, match="taps \\[2\\] must be indices in 0..1"):
         sak_core.get_teacher_spec(f"timm:{VARIANT}", arch=TINY, taps=(2,))
-
-
-def test_frozen_and_eval_even_after_train(teacher):
-    teacher.train()
-    assert not any(m.training for m in teacher.modules())
-    assert not any(p.requires_grad for p in teacher.parameters())
-
-
-def test_saved_state_dict_round_trips(cache, teacher):
-    save_file(dict(teacher.model.state_dict()), str(cache / f"{VARIANT}.safetensors"))
-    loaded = sak_core.create_teacher(f"timm:{VARIANT}", arch=TINY)
-    assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
-
-
-def test_offline_error_says_what_to_fetch(cache):
-    with pytest.raises(CheckpointError) as info:
-        sak_core.create_teacher(f"timm:{VARIANT}", arch=TINY)
-    assert f"https://huggingface.co/timm/{VARIANT}/resolve/main/model.safetensors" in str(info.value)
-    assert str(cache / f"{VARIANT}.safetensors") in str(info.value)
 
 
 def test_unknown_and_non_vit_models_are_clear_errors():

@@ -1,0 +1,294 @@
+"""Conformance checks that every teacher and task plugin runs in its own tests.
+
+One parametrised check per kind of plugin (the idea of timm's and pytest's conformance suites),
+instead of fixtures copied into each plugin's tests::
+
+    from sak_core.testing import check_task, check_teacher
+
+    def test_teacher_conformance(tmp_path):
+        check_teacher("my_vit", tmp_path, arch=dict(embed_dim=32, depth=2, num_heads=2))
+
+    def test_task_conformance(tmp_path):
+        check_task("my_task", "synthetic", tmp_path)
+
+Each check raises ``AssertionError`` (or the plugin's own error) naming the convention that does
+not hold. :func:`offline_weights` is the weights environment the teacher check uses, for tests of
+their own: ``$SAK_WEIGHTS`` set to a folder, empty library caches, no network.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sak_core.api import create_task, create_teacher, get_dataset_spec, get_task_spec, get_teacher_spec, split_variant
+from sak_core.batch import collate_samples
+from sak_core.errors import CheckpointError, RandomWeightsWarning, SpecError
+from sak_core.plugins import get_registry
+from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec, TeacherSpec
+from sak_core.teachers import Teacher, TeacherOutput
+
+SHAPE_FIELDS = ("feature_dim", "tap_indices", "patch_size", "input_size", "mean", "std", "weights")
+
+
+@contextmanager
+def offline_weights(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """``$SAK_WEIGHTS`` = ``folder``, no network, and empty Hugging Face / torch hub caches (inside
+    ``folder``) for the duration; everything is restored afterwards."""
+    import huggingface_hub.constants as hub
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {"SAK_WEIGHTS": str(folder), "HF_HUB_OFFLINE": "1", "TORCH_HOME": str(folder / ".torch-home")}
+    saved, saved_cache = {k: os.environ.get(k) for k in env}, hub.HF_HUB_CACHE
+    os.environ.update(env)
+    hub.HF_HUB_CACHE = str(folder / ".hf-cache")
+    try:
+        yield folder
+    finally:
+        hub.HF_HUB_CACHE = saved_cache
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _shape(spec: TeacherSpec) -> dict[str, Any]:
+    return {f: getattr(spec, f) for f in SHAPE_FIELDS}
+
+
+def _create_random(name: str, **options: Any) -> Teacher:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        teacher = create_teacher(name, weights="random", **options)
+    assert any(issubclass(w.category, RandomWeightsWarning) for w in caught), (
+        f"teacher '{name}' built with weights='random' must warn with sak_core.RandomWeightsWarning "
+        "(sak_core.weights.resolve_weights does)"
+    )
+    return teacher
+
+
+def _save(state: Mapping[str, torch.Tensor], path: Path) -> Path:
+    state = {k: v.detach().clone().contiguous() for k, v in state.items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+def _assert_same_features(a: TeacherOutput, b: TeacherOutput, what: str, exact: bool = True) -> None:
+    assert a.valid_size == b.valid_size, f"{what}: valid_size {a.valid_size} != {b.valid_size}"
+    for level, (fa, fb) in enumerate(zip(a.features, b.features, strict=True)):
+        if exact:
+            assert torch.equal(fa, fb), f"{what}: level {level} differs"
+        else:
+            torch.testing.assert_close(fa, fb, rtol=1e-4, atol=1e-4, msg=lambda m: f"{what}: level {level}: {m}")
+
+
+def check_teacher(
+    name: str, tmp_path: str | os.PathLike[str] | None = None, *, image_size: tuple[int, int] = (48, 64),
+    distribution: str | None = None, **options: Any,
+) -> Teacher:
+    """Check teacher ``name`` (``NAME`` or ``NAME:VARIANT``) built with tiny ``options``.
+
+    Conventions checked: misspelt options are rejected with a did-you-mean; the registered spec
+    is what ``configure()`` gives; ``weights="random"`` warns with ``RandomWeightsWarning``; the
+    module's spec is ``get_teacher_spec``'s; it is frozen and stays in eval mode; its output has
+    one ``B x C x h x w`` map per tap with the spec's width per level, ordinary (not inference)
+    tensors without gradients, a sane ``valid_size``, distinct maps for distinct taps; it is
+    deterministic and each image's features do not depend on the rest of the batch; images are
+    renormalised from the pipeline's statistics to the teacher's (identity when faithful); its
+    network (``teacher.model``) round-trips through a state dict saved under ``tmp_path``, given
+    as ``weights=PATH`` and found in ``$SAK_WEIGHTS`` under its first source's file name; and
+    with no file and no network the error names every source's URL and where to save it. With
+    ``distribution``, the teacher must be registered by that installed distribution. Returns the
+    random-weight teacher.
+    """
+    if tmp_path is None:
+        with tempfile.TemporaryDirectory() as folder:
+            return check_teacher(name, folder, image_size=image_size, distribution=distribution, **options)
+    tmp_path = Path(tmp_path)
+    options.pop("weights", None)
+
+    # options: a typo is an error that suggests the right name, when configuring and building
+    for call in (get_teacher_spec, create_teacher):
+        try:
+            call(name, **options, weigths="random")
+        except SpecError as exc:
+            assert "did you mean 'weights'" in str(exc), f"{call.__name__}: the error must suggest 'weights': {exc}"
+        else:
+            raise AssertionError(f"{call.__name__}('{name}', weigths=...) accepted a misspelt option")
+
+    # the registered (default) spec is the one configure() gives for no options
+    entry = get_registry().get("teacher", split_variant(name)[0])
+    if distribution is not None:
+        assert entry.distribution == distribution, f"registered by {entry.distribution}, not {distribution}"
+    registered: TeacherSpec = entry.spec
+    if registered.configure is not None:
+        configured = _shape(registered.configure())
+        differ = {k: (v, configured[k]) for k, v in _shape(registered).items() if configured[k] != v}
+        assert not differ, f"teacher '{name}': the registered spec differs from configure() with no options: {differ}"
+
+    spec = get_teacher_spec(name, **options)
+    teacher = _create_random(name, **options)
+    assert _shape(teacher.spec) == _shape(spec), f"teacher '{name}': module spec {teacher.spec} != {spec}"
+
+    # frozen, and eval mode even after .train()
+    teacher.train()
+    assert not teacher.training and not any(m.training for m in teacher.modules()), "a teacher stays in eval mode"
+    assert not any(p.requires_grad for p in teacher.parameters()), "a teacher's parameters are frozen"
+
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.rand(2, 3, *image_size, generator=generator)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    images = (pixels - mean) / std  # the pipeline's normalisation
+    out = teacher(images)
+
+    # output: one map per tap, widths per level, batch first, ordinary tensors
+    assert isinstance(out, TeacherOutput), f"forward must return a TeacherOutput, got {type(out).__name__}"
+    levels = len(spec.tap_indices)
+    assert len(out.features) == levels, f"{len(out.features)} feature maps for {levels} taps"
+    widths = spec.feature_dim if isinstance(spec.feature_dim, tuple) else (spec.feature_dim,) * levels
+    for level, (f, width) in enumerate(zip(out.features, widths, strict=True)):
+        assert f.dim() == 4 and f.shape[0] == 2 and f.shape[1] == width, (
+            f"level {level}: expected 2 x {width} x h x w (spec width), got {tuple(f.shape)}"
+        )
+        assert f.is_floating_point() and torch.isfinite(f).all(), f"level {level}: not finite floats"
+        assert not f.requires_grad and not f.is_inference(), f"level {level}: must be an ordinary tensor"
+    if out.valid_size is not None:
+        grid = tuple(out.features[0].shape[-2:])
+        assert all(1 <= v <= g for v, g in zip(out.valid_size, grid, strict=True)), (
+            f"valid_size {out.valid_size} must lie within the grid {grid}"
+        )
+    by_tap = dict(zip(spec.tap_indices, out.features))
+    if len(by_tap) > 1 and len({tuple(f.shape) for f in by_tap.values()}) == 1:
+        maps = list(by_tap.values())
+        assert not all(torch.equal(maps[0], m) for m in maps[1:]), "distinct taps returned the same map"
+
+    # deterministic, and independent of the other images of the batch
+    _assert_same_features(out, teacher(images), "a second forward")
+    alone = teacher(images[:1])
+    _assert_same_features(TeacherOutput([f[:1] for f in out.features], out.valid_size), alone,
+                          "image 0 alone vs in a batch", exact=False)
+
+    # renormalisation: pipeline statistics -> the teacher's own; identity when faithful
+    own_mean, own_std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+    expected = images if teacher.faithful else (pixels - own_mean) / own_std
+    torch.testing.assert_close(teacher.renormalize(images), expected, rtol=1e-5, atol=1e-5)
+    faithful, teacher.faithful = teacher.faithful, True
+    try:
+        assert torch.equal(teacher.renormalize(images), images), "faithful=True must leave the images as given"
+    finally:
+        teacher.faithful = faithful
+
+    # weights: a saved state dict round-trips, as a path and from $SAK_WEIGHTS
+    assert isinstance(getattr(teacher, "model", None), torch.nn.Module), (
+        "keep the teacher's network at teacher.model (its state dict is the weights file's content)"
+    )
+    path = _save(teacher.model.state_dict(), tmp_path / "teacher-weights.pth")
+    loaded = create_teacher(name, weights=str(path), **options)
+    for key, value in teacher.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value), f"weights=PATH: {key} was not loaded"
+    _assert_same_features(out, loaded(images), "weights=PATH")
+    if "input_mean" not in options and "input_std" not in options and not teacher.faithful:
+        own = create_teacher(name, weights=str(path), input_mean=spec.mean, input_std=spec.std, **options)
+        _assert_same_features(out, own((pixels - own_mean) / own_std), "input_mean/input_std = the teacher's own",
+                              exact=False)
+    with offline_weights(tmp_path / "sak-weights") as folder:
+        if spec.weights:
+            _save(teacher.model.state_dict(), folder / spec.weights[0].filename)
+            _assert_same_features(out, create_teacher(name, **options)(images), "weights found in $SAK_WEIGHTS")
+            (folder / spec.weights[0].filename).unlink()
+        try:
+            create_teacher(name, **options)
+        except CheckpointError as exc:
+            told = [f"{s.url} {folder / s.filename}" for s in spec.weights] or ["weights=PATH"]
+            missing = [t for t in told if not all(part in str(exc) for part in t.split())]
+            assert not missing, f"the missing-weights error must say what to fetch and where to put it: {exc}"
+        else:
+            raise AssertionError("with no weights file and no network, weights=None must raise CheckpointError")
+    return teacher
+
+
+def check_task(
+    name: str, dataset: str | DatasetSpec = "synthetic", tmp_path: str | os.PathLike[str] | None = None, *,
+    root: str | os.PathLike[str] | None = None, size: tuple[int, int] = (32, 32), **dataset_options: Any,
+) -> None:
+    """Check task ``name`` on two images of ``dataset`` (a name or a spec; ``root``, ``size`` and
+    ``dataset_options`` go to its factory; the synthetic scenes need no files).
+
+    Conventions checked: the dataset supports the task and its target is in the batch or derived;
+    the loss is a finite, deterministic scalar whose gradient reaches the outputs; the metric
+    reports the spec's ``metric_name`` as a finite number and ``reset()`` forgets what was added;
+    ``postprocess`` keeps batch and spatial size; ``save_prediction``, when the task has one,
+    writes a file into the per-task folder it is given (as ``sak predict`` makes it); ``visualise`` renders predictions
+    and targets as ``H x W x 3`` uint8.
+    """
+    if tmp_path is None:
+        with tempfile.TemporaryDirectory() as folder:
+            return check_task(name, dataset, folder, root=root, size=size, **dataset_options)
+    data_spec = get_dataset_spec(dataset) if isinstance(dataset, str) else dataset
+    spec = get_task_spec(name)
+    assert spec.supported_by(data_spec), f"dataset '{data_spec.name}' has neither labels for '{name}' nor its requires"
+    task = create_task(name, data_spec)
+    outputs_count = spec.num_outputs(data_spec)
+    labels = [name] if name in data_spec.tasks else list(spec.requires)
+    data = data_spec.create("train", root=root, input_size=size, tasks=labels, **dataset_options)
+    batch = collate_samples([data[0], data[1]])
+    target = batch[name] if name in batch else spec.derive_target(batch)
+    assert target is not None, f"no target for '{name}' in the batch and none derived"
+    h, w = batch["image"].shape[-2:]
+    torch.manual_seed(0)
+    outputs = torch.randn(2, outputs_count, h, w, requires_grad=True)
+
+    loss = task.loss()(outputs, target)
+    assert loss.dim() == 0 and torch.isfinite(loss), f"the loss must be a finite scalar, got {loss}"
+    assert torch.equal(loss, task.loss()(outputs, target)), "the loss must be deterministic"
+    loss.backward()
+    assert outputs.grad is not None and torch.isfinite(outputs.grad).all() and outputs.grad.abs().sum() > 0, (
+        "the loss must reach the head outputs with a finite, non-zero gradient"
+    )
+
+    detached = outputs.detach()
+    metric = task.metric()
+    metric.update(detached, target)
+    first = metric.compute()
+    assert spec.metric_name in first and np.isfinite(first[spec.metric_name]), (
+        f"metric must report '{spec.metric_name}' as a finite number, got {first}"
+    )
+    metric.reset()
+    metric.update(detached[:1], target[:1])
+    fresh = task.metric()
+    fresh.update(detached[:1], target[:1])
+    assert metric.compute() == fresh.compute(), "metric.reset() must forget what was added"
+
+    prediction = task.postprocess(detached)
+    assert prediction.shape[0] == 2 and tuple(prediction.shape[-2:]) == (h, w), (
+        f"postprocess must keep batch and spatial size, got {tuple(prediction.shape)}"
+    )
+    folder = Path(tmp_path) / "predictions" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        written = Path(task.save_prediction(prediction[0], folder / "image_0"))
+    except NotImplementedError:  # optional: sak predict then says the task's predictions are not written
+        written = None
+    assert written is None or written.is_file() and written.parent == folder and written.name.startswith("image_0"), (
+        f"save_prediction must write the file it is given a stem for, in its folder; got {written}"
+    )
+    for what, value in (("prediction", prediction[0]), ("target", target[0])):
+        picture = task.visualise(value)
+        assert isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.shape == (h, w, 3), (
+            f"visualise({what}) must give an H x W x 3 uint8 array, got {getattr(picture, 'shape', picture)}"
+        )
