@@ -151,6 +151,7 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
     from sak_core.distill import distillation_loss
     from sak_core.runtime import autocast, resolve_device, resolve_precision
     from sak_core.training.loop import build_teachers
+    from sak_core.training.optimizer import build_optimizer
 
     device = resolve_device(args.device)
     if args.threads:
@@ -175,7 +176,7 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
         images = sample["image"]
         targets = {n: sample[n].to(device) for n in task_names if n in sample}
     images = images.to(device)
-    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=1e-5)
+    optimizer = build_optimizer(student, lr=1e-5, weight_decay=1e-6)  # the trainer's (fused AdamW)
     scaler = torch.amp.GradScaler(device.type) if precision.name == "fp16" else None
     model = torch.compile(student) if compiled else student
 
