@@ -64,7 +64,7 @@ class Layout:
 
         out: dict[str, torch.Tensor] = {}
         left_out: list[str] = []
-        parts: dict[str, dict[str, torch.Tensor]] = {}
+        parts: dict[tuple[str, str], dict[str, torch.Tensor]] = {}  # (head, suffix) -> part -> tensor
         for key, value in state.items():
             if not key.startswith(prefix):
                 left_out.append(key)
@@ -77,11 +77,10 @@ class Layout:
             if new is None:
                 left_out.append(key)
             elif self.fuse and (m := re.fullmatch(rf"(.+)\.({'|'.join(self.fuse[0])})\.(\w+)", new)):
-                parts.setdefault(f"{m[1]}|{m[3]}", {})[m[2]] = value
+                parts.setdefault((m[1], m[3]), {})[m[2]] = value
             else:
                 out[new] = value.t().contiguous() if new in self.transpose else value
-        for group, found in parts.items():
-            head, suffix = group.split("|")
+        for (head, suffix), found in parts.items():
             names, fused = self.fuse  # type: ignore[misc]
             if set(found) != set(names):  # incomplete: keep the pieces, the strict load names them
                 out.update({f"{head}.{n}.{suffix}": v for n, v in found.items()})
