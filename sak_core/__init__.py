@@ -20,7 +20,7 @@ from sak_core.api import (
     list_tasks,
     list_teachers,
 )
-from sak_core.errors import RandomWeightsWarning, SakError
+from sak_core.errors import ConvertedWeightsWarning, RandomWeightsWarning, SakError
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
 
@@ -63,6 +63,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "ConvertedWeightsWarning",
     "DatasetSpec",
     "Metric",
     "RandomWeightsWarning",

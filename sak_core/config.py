@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,73 @@ class TeacherEntry(_Section):
     name: str
     options: dict[str, Any] = Field(default_factory=dict, description="passed to create_teacher")
     weights: str | None = Field(None, description='None (cache/download), "random" or a file path')
+
+
+TEACHERS_SYNTAX = "NAME[:VARIANT][,KEY=VALUE...][,NAME...]"
+_OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_BRACKETS = {"[": "]", "{": "}", "(": ")"}
+
+
+def _split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets and quotes (``taps=[2,5]`` stays one item)."""
+    items, current, closers, quote = [], [], [], ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in _BRACKETS:
+            closers.append(_BRACKETS[char])
+        elif closers and char == closers[-1]:
+            closers.pop()
+        elif char == "," and not closers:
+            items.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quote or closers:
+        raise ConfigError(f"teachers '{text}': unbalanced {quote or closers[-1]!r}")
+    return [item.strip() for item in [*items, "".join(current)] if item.strip()]
+
+
+def parse_teachers(text: str) -> list[dict[str, Any]]:
+    """``--teachers`` / ``sak weights`` syntax -> teacher entries (:class:`TeacherEntry` dicts).
+
+    A comma-separated list in which an item without ``=`` names a teacher (``NAME`` or
+    ``NAME:VARIANT``) and an item ``KEY=VALUE`` is an option of the teacher named before it::
+
+        dinov2:large,clip,backend=timm,variant=vit_base_patch16_clip_384,sam,input_size=512
+
+    Values are read as YAML (``faithful=true``, ``taps=[2,5,8,11]``: commas inside brackets or
+    quotes do not separate items); dotted keys nest (``arch.depth=4``); ``weights=PATH`` (or
+    ``weights=random``) sets the teacher's weights file, as ``--teacher-weights NAME=PATH`` does.
+    """
+    entries: list[dict[str, Any]] = []
+    for item in _split_top_level(text):
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        if not sep:
+            entries.append({"name": item})
+            continue
+        if not entries:
+            raise ConfigError(f"teachers '{text}': option '{item}' comes before any teacher name; write "
+                              f"{TEACHERS_SYNTAX}, e.g. clip,backend=timm")
+        if not _OPTION_KEY.fullmatch(key):
+            raise ConfigError(f"teachers '{text}': '{key}' in '{item}' is not an option name; write "
+                              f"{TEACHERS_SYNTAX}, e.g. sam,input_size=512")
+        entry = entries[-1]
+        if key == "weights":
+            entry["weights"] = raw if raw == "random" else str(Path(raw).expanduser())
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"teachers '{text}': the value of '{item}' is not valid YAML: {exc}") from None
+        node = entry.setdefault("options", {})
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return entries
 
 
 PATCH_SIZE = 16  # the student's stem patch: input sides must be multiples of it
@@ -144,11 +212,12 @@ class RunConfig(_Section):
     @field_validator("teachers", mode="before")
     @classmethod
     def _teacher_strings(cls, v: Any) -> Any:
-        """Accept ``"dinov2,clip"``, ``["dinov2", ...]`` or full entries."""
+        """Accept ``"dinov2,clip,backend=timm"`` (:func:`parse_teachers`), a list of such strings or
+        full entries."""
         if isinstance(v, str):
-            v = [n for n in v.split(",") if n.strip()]
+            return parse_teachers(v)
         if isinstance(v, list):
-            return [{"name": e.strip()} if isinstance(e, str) else e for e in v]
+            return [e for item in v for e in (parse_teachers(item) if isinstance(item, str) else [item])]
         return v
 
     @field_validator("tasks", mode="before")

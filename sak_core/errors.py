@@ -38,3 +38,7 @@ class CheckpointError(SakError):
 
 class RandomWeightsWarning(UserWarning):
     """A teacher was built with random weights (tests, demos): its features teach nothing."""
+
+
+class ConvertedWeightsWarning(UserWarning):
+    """A teacher's weights file was in another library's layout and was converted on the fly."""

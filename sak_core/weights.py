@@ -11,8 +11,9 @@ A teacher lists where its weights come from as :class:`~sak_core.specs.WeightSou
 and downloads it into that library cache when it is in neither place (never when offline:
 ``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
 ``weights=PATH`` reads that file. Files are read with safetensors or
-``torch.load(weights_only=True)`` and loaded with ``strict=True``: a file that does not fit is an
-error naming it, never a half-loaded teacher.
+``torch.load(weights_only=True)``, renamed from the Hugging Face ``transformers`` layout when they
+are in it (:mod:`sak_core.weight_layouts`, with a note that says so), and loaded with
+``strict=True``: a file that does not fit is an error naming it, never a half-loaded teacher.
 """
 
 from __future__ import annotations
@@ -196,7 +197,10 @@ _WRAPPER_KEYS = ("state_dict", "model", "module")
 def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str = "") -> dict[str, torch.Tensor]:
     """The tensors in a ``.safetensors`` or ``torch.save`` file (read with ``weights_only=True``).
 
-    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and a ``module.`` prefix.
+    Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and a ``module.`` prefix, and
+    renames a ``transformers`` layout to its model's release layout
+    (:func:`~sak_core.weight_layouts.convert_known_layout`, announced with a
+    :class:`~sak_core.errors.ConvertedWeightsWarning`).
     A truncated or unreadable file raises :class:`CheckpointError` naming it; ``hint`` (e.g.
     where to download it again) is appended to the message.
     """
@@ -233,7 +237,9 @@ def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str =
     }
     if not state:
         raise CheckpointError(f"weights file{who} {path} contains no tensors. {hint}".strip())
-    return state
+    from sak_core.weight_layouts import convert_known_layout
+
+    return convert_known_layout(state, teacher, path)
 
 
 def load_state_dict_strict(

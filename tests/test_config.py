@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from sak_core.config import RunConfig, load_config, parse_override, write_resolved
+from sak_core.config import RunConfig, load_config, parse_override, parse_teachers, write_resolved
 from sak_core.errors import ConfigError
 
 
@@ -79,3 +79,56 @@ def test_resolved_config_round_trips(tmp_path):
     assert again == config
     assert json.loads((tmp_path / "run" / "plugins.json").read_text())[0]["distribution"] == "sak-core"
     assert not list((tmp_path / "run").glob(".*tmp*"))
+
+
+def test_teachers_syntax_names_teachers_and_their_options():
+    text = ("dinov2:large, clip,backend=timm,variant=vit_base_patch16_clip_384,pretrained=laion2b_ft_in12k_in1k,"
+            "faithful=true,sam,input_size=512,arch.global_attn_indexes=[2, 5],arch.window_size=7,weights=random,"
+            "timm:hf-hub:org/model,taps={0: 1}")
+    assert parse_teachers(text) == [
+        {"name": "dinov2:large"},
+        {"name": "clip", "options": {"backend": "timm", "variant": "vit_base_patch16_clip_384",
+                                     "pretrained": "laion2b_ft_in12k_in1k", "faithful": True}},
+        {"name": "sam", "options": {"input_size": 512, "arch": {"global_attn_indexes": [2, 5], "window_size": 7}},
+         "weights": "random"},
+        {"name": "timm:hf-hub:org/model", "options": {"taps": {0: 1}}},
+    ]
+    assert parse_teachers("dinov2,clip,sam") == [{"name": "dinov2"}, {"name": "clip"}, {"name": "sam"}]
+    assert parse_teachers("sam,weights=~/w/sam.pth")[0]["weights"].endswith("/w/sam.pth")
+    assert "~" not in parse_teachers("sam,weights=~/w/sam.pth")[0]["weights"]
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [("backend=timm,clip", "option 'backend=timm' comes before any teacher name"),
+     ("clip,back end=timm", "'back end' in 'back end=timm' is not an option name"),
+     ("sam,arch.global_attn_indexes=[2,5", "unbalanced ']'"),
+     ("clip,variant='ViT", "unbalanced \"'\""),
+     ("clip,variant=a: b: c", "is not valid YAML")],
+)
+def test_teachers_syntax_errors_say_what_to_write(text, error):
+    with pytest.raises(ConfigError) as excinfo:
+        parse_teachers(text)
+    assert error in str(excinfo.value)
+
+
+def test_config_files_take_the_teachers_syntax():
+    config = RunConfig.model_validate({"teachers": ["dinov2:small", "sam,size=vit_l,weights=random"]})
+    assert [(t.name, t.options, t.weights) for t in config.teachers] == [
+        ("dinov2:small", {}, None), ("sam", {"size": "vit_l"}, "random")]
+
+
+def test_train_teachers_flag_adds_options_on_top_of_the_preset(capsys):
+    from sak_core.cli.main import main
+
+    assert main(["train", "--preset", "paper-pascal", "--teachers", "dinov2:large,clip,pretrained=openai",
+                 "--teachers", "sam,input_size=512,arch.window_size=7", "--teacher-weights", "sam=random",
+                 "--print-config"]) == 0
+    teachers = yaml.safe_load(capsys.readouterr().out)["teachers"]
+    assert teachers == [
+        {"name": "dinov2:large", "options": {"size": "base", "faithful": True}, "weights": None},
+        {"name": "clip", "options": {"backend": "timm", "variant": "vit_base_patch16_clip_384",
+                                     "pretrained": "openai", "faithful": True}, "weights": None},
+        {"name": "sam", "options": {"size": "vit_b", "backend": "timm", "faithful": True, "input_size": 512,
+                                    "arch": {"window_size": 7}}, "weights": "random"},
+    ]

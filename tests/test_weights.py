@@ -168,4 +168,58 @@ def test_sak_weights_command_lists_sources(cache, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert SOURCE.filename in out and SOURCE.url in out and OTHER.url in out
     assert str(cache / OTHER.filename) in out  # present, with where it was found
-    assert "no" in out  # the safetensors source is absent
+    assert "missing" in out  # the safetensors source is absent
+
+
+PAPER_FILES = {  # the teachers of the paper presets: the file each loads (first) or accepts instead
+    "dinov2": ["vit_base_patch14_dinov2.lvd142m.safetensors", "dinov2_vitb14_pretrain.pth"],
+    "clip": ["vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors"],
+    "sam": ["samvit_base_patch16.sa1b.safetensors", "sam_vit_b_01ec64.pth"],
+}
+
+
+def _weights_output(capsys, monkeypatch, columns: int, *argv: str) -> str:
+    from sak_core.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    assert main(["weights", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def test_preset_lists_exactly_its_files_and_finds_one_in_the_weights_folder(cache, capsys, monkeypatch):
+    from sak_core.cli.weights import teacher_rows
+    from sak_core.config import RunConfig
+    from sak_core.presets import get_preset
+
+    teachers = RunConfig.model_validate({"teachers": get_preset("paper-pascal").as_layer()["teachers"]}).teachers
+    files = {t.name: [r.file for r in teacher_rows(t.model_dump())] for t in teachers}
+    assert files == PAPER_FILES
+    cache.mkdir(parents=True)
+    (cache / "samvit_base_patch16.sa1b.safetensors").write_bytes(b"")
+    out = _weights_output(capsys, monkeypatch, 80, "--preset", "paper-pascal")
+    lines = out.splitlines()
+    assert f"  found at {cache / 'samvit_base_patch16.sa1b.safetensors'}" in lines
+    assert f"  save as  {cache / 'vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors'}" in lines
+    assert "sam  samvit_base_patch16.sa1b.safetensors  found" in lines
+    assert "clip  vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors  missing" in lines
+    assert "without weights on this machine: dinov2, clip." in out  # sam has one of its files
+
+
+def test_urls_are_never_folded(cache, capsys, monkeypatch):
+    from sak_core.api import get_teacher_spec
+
+    urls = [s.url for s in get_teacher_spec("clip", backend="timm").weights + get_teacher_spec("dinov2").weights]
+    assert max(len(u) for u in urls) > 80  # else this test proves nothing at 80 columns
+    narrow = _weights_output(capsys, monkeypatch, 80, "clip,backend=timm", "dinov2")
+    assert all(f"  url      {u}" in narrow.splitlines() for u in urls)  # each whole, on its own line
+    wide = _weights_output(capsys, monkeypatch, 400, "clip,backend=timm", "dinov2")
+    assert all(any(u in line and "│" in line for line in wide.splitlines()) for u in urls)  # a table row
+
+
+def test_explicit_and_random_weights_are_shown_as_such(cache, capsys, monkeypatch, tmp_path):
+    path = tmp_path / "mine.pth"
+    path.write_bytes(b"")
+    out = _weights_output(capsys, monkeypatch, 80, f"dinov2:large,weights={path}", "clip,weights=random")
+    assert "dinov2:large  mine.pth  found" in out and f"  found at {path}" in out
+    assert "clip  (random weights: no file)" in out
+    assert "without weights" not in out

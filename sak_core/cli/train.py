@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 
 from sak_core.cli.options import PRECISION_CHOICES
-from sak_core.config import RunConfig, build_config, deep_merge, parse_override, read_yaml
+from sak_core.config import RunConfig, build_config, deep_merge, parse_override, parse_teachers, read_yaml
 from sak_core.errors import ConfigError
 
 RUNS_DIR = Path("runs")
@@ -57,7 +57,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers._parser_class = previous
     p.add_argument("--config", metavar="FILE", help="YAML run config")
     p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
-    p.add_argument("--teachers", metavar="A,B", help="teacher names, e.g. dinov2,clip,sam")
+    p.add_argument("--teachers", metavar="SPEC", action="append",
+                   help="teachers and their options, NAME[:VARIANT][,KEY=VALUE...] comma-separated, e.g. "
+                   "dinov2,clip,backend=timm,sam (docs/teachers.md); repeatable, a teacher of the "
+                   "preset/config keeps its options")
     p.add_argument("--tasks", metavar="all|A,B", help="task names, or all the dataset has labels for")
     p.add_argument("--dataset", metavar="NAME",
                    help="registered dataset, e.g. pascal-context, nyud, imagenet, synthetic")
@@ -100,15 +103,16 @@ def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
     return rest, overrides
 
 
-def _teacher_layer(names: str | None, weights: list[str], known: list[Any]) -> list[dict[str, Any]] | None:
-    """The run's teacher list: ``--teachers`` keeps the options the preset/file gave a teacher of
-    the same name; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
-    entries = [e if isinstance(e, dict) else {"name": e} for e in known]
-    if isinstance(known, str):
-        entries = [{"name": n.strip()} for n in known.split(",") if n.strip()]
+def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> list[dict[str, Any]] | None:
+    """The run's teacher list: a teacher of ``--teachers`` (:func:`~sak_core.config.parse_teachers`)
+    keeps the options the preset/file gave the teacher of the same NAME (``dinov2:large`` that of
+    ``dinov2``), its own on top; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
+    entries = parse_teachers(known) if isinstance(known, str) else [
+        e for item in known for e in (parse_teachers(item) if isinstance(item, str) else [dict(item)])]
     if names is not None:
-        by_name = {e["name"]: e for e in entries}
-        entries = [dict(by_name.get(n.strip(), {"name": n.strip()})) for n in names.split(",") if n.strip()]
+        by_name = {e["name"].partition(":")[0]: e for e in entries}
+        entries = [deep_merge(by_name.get(e["name"].partition(":")[0], {}), e)
+                   for text in names for e in parse_teachers(text)]
     if not weights:
         return entries if names is not None else None
     for item in weights:

@@ -1,56 +1,119 @@
-"""`sak weights`: each installed teacher, where its weights come from and whether they are here."""
+"""`sak weights`: the weight files of teachers (or of a preset's teachers), where each is or goes, its URL."""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
-
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "weights",
-        help="list teacher weight files, their URLs and whether they are present",
-        description="List each installed teacher's weight files (default variant, or the NAME or "
-        "NAME:VARIANT given), their download URLs and where they were found. Weights are looked "
-        "for in $SAK_WEIGHTS (default ~/.cache/sak/weights), then in the Hugging Face / torch "
-        "hub caches. Nothing is downloaded.",
+        help="list teacher weight files, where each is or goes, and their URLs",
+        description="List the weight files of each installed teacher (default variant), of the "
+        "teachers given as NAME[:VARIANT][,KEY=VALUE...] (the syntax of sak train --teachers), or of "
+        "a preset's teachers, with the path where each was found or where it goes, and its URL. "
+        "Weights are looked for in $SAK_WEIGHTS (default ~/.cache/sak/weights), then in the Hugging "
+        "Face / torch hub caches. Nothing is downloaded.",
     )
-    parser.add_argument("teachers", nargs="*", metavar="NAME", help="teachers to show (default: all)")
+    parser.add_argument("teachers", nargs="*", metavar="SPEC",
+                        help="teachers to show, e.g. dinov2:large or clip,backend=timm (default: all)")
+    parser.add_argument("--preset", metavar="NAME", help="show the files the teachers of preset NAME load")
     parser.set_defaults(func=run)
 
 
+@dataclass(frozen=True)
+class FileRow:
+    """One weight file of a teacher: found where, or where it goes, and its URL."""
+
+    teacher: str
+    file: str
+    found: Path | None
+    goes: Path | None
+    url: str = ""
+    alternative: bool = False  # another file the teacher accepts when the first is absent
+
+
+def teacher_rows(entry: dict[str, Any]) -> list[FileRow]:
+    """The files a teacher entry (``{"name", "options", "weights"}``) loads, found or not."""
+    from sak_core.api import get_teacher_spec
+    from sak_core.weights import RANDOM, sources_status, weights_dir
+
+    name, weights = entry["name"], entry.get("weights")
+    if weights == RANDOM:
+        return [FileRow(name, "(random weights: no file)", None, None)]
+    if weights is not None:
+        path = Path(weights).expanduser()
+        return [FileRow(name, path.name, path if path.is_file() else None, path)]
+    spec = get_teacher_spec(name, **entry.get("options", {}))
+    statuses = sources_status(spec.weights)
+    if not statuses:
+        return [FileRow(name, "(no default source: pass weights=PATH)", None, None)]
+    return [FileRow(name, s.source.filename, s.path, weights_dir() / s.source.filename, s.source.url, i > 0)
+            for i, s in enumerate(statuses)]
+
+
+def _status(row: FileRow) -> str:
+    if row.goes is None:
+        return "-"
+    return "[green]found[/green]" if row.found else "[red]missing[/red]"
+
+
+def print_rows(console: Console, rows: list[FileRow]) -> None:
+    """A table when it fits the console unfolded; else one block per file, whose path and URL
+    are each alone on a line (never folded, so they copy whole)."""
+    table = Table("teacher", "file", "status", "path (found, or where it goes)", "url")
+    for column in table.columns:
+        column.no_wrap = True
+    for row in rows:
+        file = f"or {row.file}" if row.alternative else row.file
+        table.add_row(row.teacher, escape(file), _status(row), escape(str(row.found or row.goes or "")), row.url)
+    if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
+        console.print(table)
+        return
+    for row in rows:
+        file = f"or {row.file}" if row.alternative else row.file
+        console.print(f"[bold]{escape(row.teacher)}[/bold]  {escape(file)}  {_status(row)}", soft_wrap=True)
+        if row.found or row.goes:
+            where = "found at" if row.found else "save as "
+            console.print(f"  {where} {escape(str(row.found or row.goes))}", soft_wrap=True, highlight=False)
+        if row.url:
+            console.print(f"  url      {row.url}", soft_wrap=True, highlight=False)
+
+
 def run(args: argparse.Namespace) -> int:
-    from sak_core.api import get_teacher_spec, list_teachers
-    from sak_core.weights import OFFLINE_ENVS, WEIGHTS_ENV, is_offline, sources_status, weights_dir
+    from sak_core.api import list_teachers
+    from sak_core.config import parse_teachers
+    from sak_core.weights import OFFLINE_ENVS, WEIGHTS_ENV, is_offline, weights_dir
 
     console = Console()
-    names = args.teachers or list_teachers()
+    entries = [e for text in args.teachers for e in parse_teachers(text)]
+    if args.preset:
+        from sak_core.config import RunConfig
+        from sak_core.presets import get_preset
+
+        layer = get_preset(args.preset).as_layer()
+        entries += [t.model_dump() for t in RunConfig.model_validate({"teachers": layer.get("teachers", [])}).teachers]
+    if not args.teachers and not args.preset:
+        entries = [{"name": name} for name in list_teachers()]
     offline = f", offline ({' / '.join(OFFLINE_ENVS)} set)" if is_offline() else ""
-    console.print(f"weights folder: {weights_dir()} (set {WEIGHTS_ENV} to change it){offline}")
-    if not names:
+    console.print(f"weights folder: {weights_dir()} (set {WEIGHTS_ENV} to change it){offline}", soft_wrap=True)
+    if not entries:
         console.print("no teachers installed: pip install sak-teacher-dinov2 (or -clip, -sam, -timm)")
         return 0
-    table = Table("teacher", "file", "present", "url")
-    for column in table.columns:
-        column.overflow = "fold"  # file names and URLs are copied from here: never cut them
-    missing = 0
-    for name in names:
-        spec = get_teacher_spec(name)
-        statuses = sources_status(spec.weights)
-        if not statuses:
-            table.add_row(name, "(no default source: pass weights=PATH)", "-", "")
-        if statuses and not any(s.path for s in statuses):
-            missing += 1
-        for status in statuses:
-            present = f"[green]{status.path}[/green]" if status.path else "[red]no[/red]"
-            table.add_row(name, status.source.filename, present, status.source.url)
-    console.print(table)
+    per_teacher = [teacher_rows(entry) for entry in entries]
+    print_rows(console, [row for rows in per_teacher for row in rows])
+    missing = [rows[0].teacher for rows in per_teacher if not any(r.found or r.goes is None for r in rows)]
     if missing:
         console.print(
-            f"{missing} teacher(s) without weights: they download on first use, or save the file "
-            f"under {weights_dir()} with the name shown (machines without internet)."
+            f"without weights on this machine: {', '.join(missing)}. A teacher downloads its first file "
+            "on first use; on machines without internet, download one of its files elsewhere and save "
+            "it as shown, or pass weights=PATH."
         )
     return 0
