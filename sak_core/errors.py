@@ -34,3 +34,7 @@ class ConfigError(SakError):
 
 class CheckpointError(SakError):
     """A checkpoint is missing, corrupt or does not fit the model."""
+
+
+class ExportError(SakError):
+    """A student cannot be exported as asked (missing exporter packages, a bad size or task)."""
