@@ -45,11 +45,14 @@ APIS = [
     ("timm", "1.0.3", "ConvNeXt.forward_intermediates (examples/sak-teacher-convnext)",
      _accepts("timm.models.convnext", "ConvNeXt.forward_intermediates", "indices", "intermediates_only")),
     ("timm", "1.0.3", "timm.layers.resample_abs_pos_embed", _has("timm.layers", "resample_abs_pos_embed")),
+    ("timm", "1.0.21", "timm.layers.calculate_drop_path_rates: ViTs build on the meta device (clip and timm "
+     "teachers read a model's shape without weights; before 1.0.21 the build calls Tensor.item())",
+     _has("timm.layers", "calculate_drop_path_rates")),
     ("open-clip-torch", "2.32.0", "open_clip Transformer.forward_intermediates(indices, stop_early)",
      _accepts("open_clip.transformer", "Transformer.forward_intermediates", "indices", "stop_early")),
     ("open-clip-torch", "2.32.0", "open_clip.model._build_vision_tower", _has("open_clip.model", "_build_vision_tower")),
-    ("scipy", "1.8", "scipy.sparse.csr_array and csgraph.maximum_flow(method='dinic') (boundary odsF)",
-     _accepts("scipy.sparse.csgraph", "maximum_flow", "method")),
+    ("scipy", "1.8", "scipy.sparse.csr_array and csgraph.maximum_flow (boundary odsF)",
+     lambda: _has("scipy.sparse", "csr_array")() and _has("scipy.sparse.csgraph", "maximum_flow")()),
 ]
 
 
