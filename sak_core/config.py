@@ -186,7 +186,8 @@ class OutputSection(_Section):
         None, description="baseline table (name or YAML) for picking the best checkpoint by dm; "
         "default: dm against the first validation"
     )
-    tensorboard: bool = Field(True, description="also write TensorBoard scalars when tensorboard is installed")
+    tensorboard: bool = Field(True, description="also write TensorBoard scalars and, at every validation, "
+                              "prediction grids and the router chart, when tensorboard is installed")
 
 
 class RunConfig(_Section):

@@ -42,3 +42,7 @@ class RandomWeightsWarning(UserWarning):
 
 class ConvertedWeightsWarning(UserWarning):
     """A teacher's weights file was in another library's layout and was converted on the fly."""
+
+
+class ExportError(SakError):
+    """A student cannot be exported as asked (missing exporter packages, a bad size or task)."""

@@ -220,6 +220,7 @@ class Trainer:
             scores = result.flat()
             scores["score"] = selection_score(result, self.tasks, self.config.output.baseline or self.reference)
             self.metrics.write(self.step, "val", scores)
+            self.metrics.pictures(self.step, self.student, self.tasks, self.val_loader, self.ctx.device, optim.precision)
             self.console.print(f"validation at step {self.step}: " + _format_scores(scores), highlight=False)
             if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
                 self.best_score = scores["score"]

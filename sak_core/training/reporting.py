@@ -15,11 +15,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 class MetricsLog:
     """Appends one JSON object per line to ``metrics.jsonl`` and mirrors numbers to TensorBoard
-    (``tag = split/key``) when the ``tensorboard`` package is importable."""
+    (``tag = split/key``) when the ``tensorboard`` package is importable; :meth:`pictures` adds
+    the validation pictures (:mod:`sak_core.training.pictures`) there."""
 
     def __init__(self, path: Path, tensorboard: bool, console: Console | None = None) -> None:
         self.path = path
         self.writer = None
+        self._pictures = None
         if tensorboard:
             if importlib.util.find_spec("tensorboard") is not None:
                 from torch.utils.tensorboard import SummaryWriter
@@ -27,7 +29,7 @@ class MetricsLog:
                 self.writer = SummaryWriter(str(path.parent / "tensorboard"))
             elif console is not None:
                 console.print("[dim]tensorboard is not installed: metrics go to metrics.jsonl only "
-                              "(pip install tensorboard for TensorBoard scalars)[/dim]")
+                              "(pip install 'sak-core[tensorboard]' for TensorBoard scalars and pictures)[/dim]")
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step`` (a resumed run logs those steps again)."""
@@ -50,6 +52,17 @@ class MetricsLog:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
                     self.writer.add_scalar(f"{split}/{key}", value, step)
+
+    def pictures(self, step: int, student: Any, tasks: Any, val_loader: Any, device: Any, precision: str) -> list[str]:
+        """Prediction grids of the same few validation images and the router chart, as TensorBoard
+        images of ``step`` (nothing without TensorBoard or a validation split); returns the tags."""
+        if self.writer is None or val_loader is None:
+            return []
+        if self._pictures is None:
+            from sak_core.training.pictures import RunPictures
+
+            self._pictures = RunPictures(self.writer)
+        return self._pictures.write(step, student, tasks, val_loader.dataset, device, precision)
 
     def close(self) -> None:
         if self.writer is not None:
