@@ -126,6 +126,7 @@ def _teacher_layer(names: str | None, weights: list[str], known: list[Any]) -> l
 def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
+    from sak_core.training.lock import RunLock
 
     layers: list[dict[str, Any]] = []
     resume_dir: Path | None = None
@@ -168,6 +169,8 @@ def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tupl
     if resume_dir is not None:
         return config, resume_dir, True
     run_dir = Path(config.output.dir) if config.output.dir else _default_run_dir(args.preset, config.stage)
+    if not args.print_config:
+        RunLock(run_dir).check_free()  # a live run is named as such, not as a finished one
     if not args.print_config and (run_dir / "checkpoints").exists():
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir} "
                           "or choose another --out")
