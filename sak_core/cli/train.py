@@ -31,30 +31,12 @@ examples:
 """
 
 
-class _TrainParser(argparse.ArgumentParser):
-    """Accepts ``--section.key VALUE`` overrides besides the declared options."""
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        try:
-            rest, dotted = split_dotted(list(args or []))
-        except ConfigError as exc:
-            self.error(str(exc))
-        namespace, extras = super().parse_known_args(rest, namespace)
-        namespace.dotted_overrides = dotted
-        return namespace, extras
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    previous = subparsers._parser_class
-    subparsers._parser_class = _TrainParser  # argparse has no per-parser class argument
-    try:
-        p = subparsers.add_parser(
-            "train", help="train a student (stage 1: distillation, stage 2: tasks + distillation)",
-            description="Train a SAK student; see docs/training.md.", epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-    finally:
-        subparsers._parser_class = previous
+    p = subparsers.add_parser(
+        "train", help="train a student (stage 1: distillation, stage 2: tasks + distillation)",
+        description="Train a SAK student; see docs/training.md.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", metavar="FILE", help="YAML run config")
     p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
     p.add_argument("--teachers", metavar="A,B", help="teacher names, e.g. dinov2,clip,sam")
@@ -76,28 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="optim.precision and optim.teacher_precision together (default auto; fp32 is reference-exact)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
-    p.set_defaults(func=run, dotted_overrides=[])
-
-
-def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Pull ``--section.key VALUE`` / ``--section.key=VALUE`` out of ``argv`` as ``KEY=VALUE``."""
-    rest, overrides = [], []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else ""
-        if "." in name:
-            if "=" in arg:
-                overrides.append(arg[2:])
-            elif i + 1 < len(argv):
-                overrides.append(f"{name}={argv[i + 1]}")
-                i += 1
-            else:
-                raise ConfigError(f"{arg} needs a value (e.g. {arg} 3e-4)")
-        else:
-            rest.append(arg)
-        i += 1
-    return rest, overrides
+    p.set_defaults(func=run)
 
 
 def _teacher_layer(names: str | None, weights: list[str], known: list[Any]) -> list[dict[str, Any]] | None:
@@ -123,7 +84,7 @@ def _teacher_layer(names: str | None, weights: list[str], known: list[Any]) -> l
     return entries
 
 
-def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tuple[RunConfig, Path, bool]:
+def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
     from sak_core.training.lock import RunLock
@@ -163,7 +124,7 @@ def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tupl
         flags["strict_init"] = True
     if args.out is not None and resume_dir is None:
         flags.setdefault("output", {})["dir"] = args.out
-    overrides = [parse_override(o) for o in [*args.overrides, *extra_overrides]]
+    overrides = [parse_override(o) for o in args.overrides]
     config = build_config(merged, flags, *overrides)
 
     if resume_dir is not None:
@@ -220,11 +181,10 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.training.reporting import make_console
     from sak_core.training.summary import improved_tasks, scores_table
 
-    dotted = list(args.dotted_overrides)
     stray = [o for o in args.overrides if "=" not in o]
     if stray:
         raise ConfigError(f"unexpected argument(s) {' '.join(stray)}: overrides are KEY=VALUE (e.g. optim.lr=3e-4)")
-    config, run_dir, resume = resolve_config(args, dotted)
+    config, run_dir, resume = resolve_config(args)
     console = make_console()
     if args.print_config:
         console.print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)

@@ -280,6 +280,12 @@ class Trainer:
         directory's lock is given up when this returns or raises."""
         try:
             return self._run(stop_at)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one before the loop's handlers are installed
+            folder = self.rundir.last_checkpoint()
+            then = (f"the checkpoint of step {read_trainer_state(folder)['step']} is kept. Continue with: "
+                    f"sak train --resume {self.rundir.root}" if folder is not None
+                    else "no checkpoint had been written yet: start the run again")
+            raise TrainingInterrupted(f"stopped at once at step {self.step}/{self.total}; {then}", 2) from None
         finally:
             self.lock.release()
 
