@@ -79,3 +79,19 @@ def test_resolved_config_round_trips(tmp_path):
     assert again == config
     assert json.loads((tmp_path / "run" / "plugins.json").read_text())[0]["distribution"] == "sak-core"
     assert not list((tmp_path / "run").glob(".*tmp*"))
+
+
+def test_a_preset_s_dataset_options_stay_with_its_dataset():
+    from sak_core.config import build_config, parse_override
+    from sak_core.presets import get_preset
+
+    demo = get_preset("demo").as_layer()
+    assert demo["data"]["options"] == {"count": 300}
+    other = build_config(demo, {"data": {"dataset": "pascal-context", "root": None}})
+    assert other.data.dataset == "pascal-context" and other.data.options == {}
+    assert build_config(demo, {"data": {"dataset": "synthetic"}}).data.options == {"count": 300}
+    assert build_config(demo, parse_override("data.options={}")).data.options == {}  # {} replaces
+    assert build_config(demo, parse_override("data.options.seed=4")).data.options == {"count": 300, "seed": 4}
+    both = build_config(demo, {"data": {"dataset": "nyud", "options": {"on_error": "skip"}}})
+    assert both.data.options == {"on_error": "skip"}  # the layer that names the dataset sets its own
+

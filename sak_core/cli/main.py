@@ -81,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    """One ``error:`` line (never wrapped), plus an optional hint line."""
-    first, *rest = [line.strip() for line in message.strip().splitlines() if line.strip()] or [""]
-    line = f"{first} {'; '.join(rest)}" if rest else first
-    err_console.print(Text("error: ", style="bold red") + Text(line), soft_wrap=True)
-    if hint:
-        err_console.print(Text(hint, style="dim"), soft_wrap=True)
+    """One ``error:`` line (never wrapped); a message's further lines (e.g. an expected folder
+    layout) and ``hint`` follow it as they are."""
+    first, *rest = message.strip().splitlines() or [""]
+    err_console.print(Text("error: ", style="bold red") + Text(first), soft_wrap=True)
+    for line in [*rest, *([hint] if hint else [])]:
+        err_console.print(Text(line, style="dim"), soft_wrap=True, highlight=False)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 
 from sak_core.cli.options import PRECISION_CHOICES
-from sak_core.config import RunConfig, build_config, deep_merge, parse_override, read_yaml
+from sak_core.config import RunConfig, build_config, merge_layers, parse_override, read_yaml
 from sak_core.errors import ConfigError
 
 RUNS_DIR = Path("runs")
@@ -98,9 +98,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
         layers.append(get_preset(args.preset).as_layer())
     if args.config:
         layers.append(read_yaml(args.config))
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep_merge(merged, layer)
+    merged = merge_layers(*layers)
 
     flags: dict[str, Any] = {}
     teachers = _teacher_layer(args.teachers, args.teacher_weights, merged.get("teachers", []))
