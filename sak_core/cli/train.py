@@ -154,6 +154,15 @@ def _resume_dir(path: str | None) -> Path:
     return runs[-1]
 
 
+def _note_plugin_failures() -> None:
+    """Name the plugins that failed to load: a teacher, task or dataset the run lacks may be theirs."""
+    from sak_core.plugins import get_registry
+
+    for f in get_registry().failures:
+        Console(stderr=True).print(f"note: plugin '{f.distribution}' failed to load ({f.entry_point}): {f.error}; "
+                                   "see sak plugins", style="yellow", highlight=False, markup=False, soft_wrap=True)
+
+
 def _check_demo_plugins(console: Console) -> None:
     """The demo needs the dinov2, clip and sam teachers and the synthetic dataset installed."""
     from sak_core.api import list_datasets, list_teachers
@@ -184,6 +193,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unexpected argument(s) {' '.join(stray)}: overrides are KEY=VALUE (e.g. optim.lr=3e-4)")
     config, run_dir, resume = resolve_config(args)
     console = make_console()
+    _note_plugin_failures()
     if args.print_config:
         console.print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
         return 0
