@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +45,33 @@ def sort_metadata(path: str | Path) -> None:
             return
         f.seek(8)
         f.write(text + b" " * (size - len(text)))  # safetensors pads its header with spaces
+
+
+def load_torch_file(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors and plain containers only.
+    A file holding other objects is refused with what it holds (never with torch's advice to
+    load it unsafely); an unreadable one with a :class:`CheckpointError` naming it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain containers ({unpickling_refusal(exc)}); sak "
+            "refuses to unpickle them. Re-save only the tensors (e.g. torch.save({'model': ckpt['model']}, "
+            "'weights.pth')) where you trust the file"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path} could not be read as a PyTorch file ({first}); is it truncated?") from None
+
+
+def unpickling_refusal(exc: BaseException) -> str:
+    """What torch's weights-only unpickler refused (e.g. 'unsupported GLOBAL posix.system ...'),
+    without its advice to rerun with ``weights_only=False``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    found = [line for line in lines if "GLOBAL" in line or "Unsupported" in line or "unsupported" in line]
+    return found[0].rstrip(".") if found else "objects the weights-only loader does not accept"
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

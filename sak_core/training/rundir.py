@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from sak_core.checkpoint import MODEL_FILE, save_student
+from sak_core.checkpoint import MODEL_FILE, load_torch_file, save_student
 from sak_core.errors import CheckpointError
 from sak_core.io import atomic_write, atomic_write_text, fsync_dir
 from sak_core.model import SAKStudent
@@ -158,9 +158,9 @@ def write_checkpoint(folder: Path, student: SAKStudent, trainer_state: dict[str,
 def read_trainer_state(folder: Path) -> dict[str, Any]:
     """The trainer state of a checkpoint folder, read without unpickling code."""
     path = Path(folder) / TRAINER_FILE
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist; is {folder} a sak checkpoint folder?") from None
-    except Exception as exc:  # a truncated or foreign file
-        raise CheckpointError(f"{path} could not be read ({exc}); is it truncated?") from None
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist; is {folder} a sak checkpoint folder?")
+    state = load_torch_file(path)
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"{path} is not a sak trainer state (no 'step'); is {folder} a sak checkpoint folder?")
+    return state
