@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -59,3 +60,25 @@ def test_every_mode_and_size_reads_as_rgb(tmp_path, drawn):
         assert np.array_equal(predict[..., 0], predict[..., 1])
     if mode in ("RGB", "L"):
         assert np.array_equal(predict, np.asarray(Image.open(path).convert("RGB")))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(images())
+def test_every_mode_and_size_predicts_at_its_own_size(tiny_depth_student, drawn):
+    import sak_core
+
+    mode, image = drawn
+    depth = sak_core.predict(tiny_depth_student, image, tasks=["depth"])["depth"]
+    assert depth.shape[-2:] == (image.height, image.width) and bool(depth.isfinite().all())
+
+
+@pytest.fixture(scope="module")
+def tiny_depth_student():
+    import torch
+
+    from sak_core.model import SAKStudent, StudentConfig
+
+    pytest.importorskip("sak_task_depth")
+    torch.manual_seed(0)
+    return SAKStudent(StudentConfig(stem="vit_small", stem_overrides={"embed_dim": 32, "depth": 2, "num_heads": 2},
+                                    input_size=(32, 32), stem_pretrained=False, tasks={"depth": 1})).eval()
