@@ -82,7 +82,8 @@ class RunDir:
 
 
 LAST_FILES = (MODEL_FILE, TRAINER_FILE)
-BEST_FILES = (MODEL_FILE,)
+SCORE_FILE = "score.json"
+BEST_FILES = (MODEL_FILE, SCORE_FILE)
 
 
 def _siblings(folder: Path) -> tuple[Path, Path]:
@@ -148,7 +149,8 @@ def write_checkpoint(folder: Path, student: SAKStudent, trainer_state: dict[str,
         atomic_write(new / TRAINER_FILE, lambda tmp: torch.save(trainer_state, tmp))
         files.append(TRAINER_FILE)
     if extra is not None:
-        atomic_write_text(new / "score.json", json.dumps(extra, indent=2) + "\n")
+        atomic_write_text(new / SCORE_FILE, json.dumps(extra, indent=2) + "\n")
+        files.append(SCORE_FILE)
     fsync_dir(new)
     fsync_dir(new.parent)
     _swap(folder, new, old, tuple(files))

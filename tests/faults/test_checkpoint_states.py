@@ -100,3 +100,17 @@ def test_a_corrupt_last_model_on_resume_is_one_sentence_naming_the_file(toy_conf
     with pytest.raises(CheckpointError, match=f"{model} is not a readable safetensors file .*truncated"):
         Trainer(config, tmp_path / "run", resume=True)
     shutil.rmtree(tmp_path / "run")
+
+
+def test_best_is_recovered_as_a_whole_with_its_score(tmp_path):
+    rundir = RunDir(tmp_path)
+    write_checkpoint(rundir.best, _student(1), None, {"step": "1"}, extra={"step": 1})
+    new = rundir.best.with_name(".best.new")
+    write_checkpoint(new, _student(2), None, {"step": "2"}, extra={"step": 2})  # a crash before the swap
+    partial = rundir.best.with_name(".best.old")
+    write_checkpoint(partial, _student(3), None, {"step": "3"}, extra={"step": 3})
+    (new / "score.json").unlink()  # .best.new without its score: not complete
+    rundir.recover()
+    assert read_metadata(rundir.best / MODEL_FILE)["step"] == "1"
+    assert (rundir.best / "score.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
