@@ -27,6 +27,9 @@ def resolve_tasks(config: RunConfig) -> list[str]:
     """The run's task names; ``"all"`` = every installed task the dataset has labels for."""
     if config.stage == 1:
         return []
+    if not config.tasks:
+        raise ConfigError("stage 2 trains tasks, but the task list is empty: name them (--tasks semseg,depth), "
+                          "pass --tasks all, or train --stage 1 (distillation only)")
     dataset = get_dataset_spec(config.data.dataset)
     installed = get_registry().names("task")
     if config.tasks == "all":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
@@ -23,14 +24,64 @@ def save_student(student: SAKStudent, path: str | Path, metadata: dict[str, str]
     """Write the student's weights and config atomically to ``path`` (a .safetensors file)."""
     meta = {CONFIG_KEY: student.config.model_dump_json(), **(metadata or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in student.state_dict().items()}
-    return atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=meta))
+
+    def write(tmp: Path) -> None:
+        save_file(state, str(tmp), metadata=meta)
+        sort_metadata(tmp)
+
+    return atomic_write(path, write)
+
+
+def sort_metadata(path: str | Path) -> None:
+    """Rewrite a safetensors header with its metadata keys sorted (safetensors writes them in
+    hash order), so that identical models give byte-identical files."""
+    with open(path, "r+b") as f:
+        size = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(size))
+        if "__metadata__" in header:
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+        if len(text) > size:  # cannot happen for a reordering; keep the file as written
+            return
+        f.seek(8)
+        f.write(text + b" " * (size - len(text)))  # safetensors pads its header with spaces
+
+
+def load_torch_file(path: str | Path) -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU: tensors and plain containers only.
+    A file holding other objects is refused with what it holds (never with torch's advice to
+    load it unsafely); an unreadable one with a :class:`CheckpointError` naming it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path} does not exist") from None
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain containers ({unpickling_refusal(exc)}); sak "
+            "refuses to unpickle them. Re-save only the tensors (e.g. torch.save({'model': ckpt['model']}, "
+            "'weights.pth')) where you trust the file"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"{path} could not be read as a PyTorch file ({first}); is it truncated?") from None
+
+
+def unpickling_refusal(exc: BaseException) -> str:
+    """What torch's weights-only unpickler refused (e.g. 'unsupported GLOBAL posix.system ...'),
+    without its advice to rerun with ``weights_only=False``."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    found = [line for line in lines if "GLOBAL" in line or "Unsupported" in line or "unsupported" in line]
+    return found[0].rstrip(".") if found else "objects the weights-only loader does not accept"
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
     """A run directory or a .safetensors file -> the weights file."""
     path = Path(path)
     if path.is_dir():
-        for candidate in (path / MODEL_FILE, path / "checkpoints" / "last" / MODEL_FILE):
+        # while a run is training, its checkpoint is swapped in place: .last.old / .last.new hold
+        # it for a moment (a file that exists there is whole: each is renamed in once written)
+        checkpoints = path / "checkpoints"
+        for candidate in (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in ("last", ".last.old", ".last.new"))):
             if candidate.is_file():
                 return candidate
         raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
@@ -64,12 +115,16 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
         )
     config = StudentConfig.model_validate({**json.loads(meta[CONFIG_KEY]), "stem_pretrained": False, **config_changes})
     student = SAKStudent(config)
-    try:
-        state = load_file(str(file), device=str(map_location))
-    except (SafetensorError, OSError) as exc:
-        raise CheckpointError(f"{file} could not be read ({exc}); is it truncated?") from None
-    load_state_strict(student, state, source=str(file))
+    load_state_strict(student, read_weights(file, map_location), source=str(file))
     return student
+
+
+def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or a :class:`CheckpointError` naming the file."""
+    try:
+        return load_file(str(file), device=str(map_location))
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
 
 
 def load_state_strict(

@@ -230,10 +230,11 @@ class RunConfig(_Section):
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` merged into a copy of ``base`` (nested dicts merged, everything else replaced)."""
+    """``update`` merged into a copy of ``base`` (nested dicts merged, everything else replaced;
+    an empty dict replaces, so ``data.options={}`` clears the options below it)."""
     out = dict(base)
     for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
+        if isinstance(value, dict) and value and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
@@ -272,19 +273,36 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_config(*layers: dict[str, Any], source: str = "configuration") -> RunConfig:
-    """Merge ``layers`` (later wins) and validate, with one readable line per problem."""
+# Settings of the data section that belong to one dataset: a layer that names another dataset
+# drops them from the layers below (a preset's options are not given to the user's dataset).
+DATASET_BOUND = ("options", "root")
+
+
+def merge_layers(*layers: dict[str, Any]) -> dict[str, Any]:
+    """``layers`` (preset, config file, flags, overrides) merged, later wins: nested sections
+    merge key by key, except that a layer choosing a different ``data.dataset`` starts that
+    dataset's ``data.options`` and ``data.root`` afresh."""
     merged: dict[str, Any] = {}
     for layer in layers:
+        data, below = layer.get("data"), merged.get("data")
+        if isinstance(data, dict) and isinstance(below, dict) and "dataset" in data:
+            if data["dataset"] != below.get("dataset", DataSection.model_fields["dataset"].default):
+                merged = {**merged, "data": {k: v for k, v in below.items() if k not in DATASET_BOUND}}
         merged = deep_merge(merged, layer)
+    return merged
+
+
+def build_config(*layers: dict[str, Any], source: str = "configuration") -> RunConfig:
+    """Merge ``layers`` (:func:`merge_layers`) and validate, with one readable line per problem."""
+    merged = merge_layers(*layers)
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {where}: {err['msg']}")
-        raise ConfigError(f"invalid {source}:\n" + "\n".join(lines)) from None
+            lines.append(f"{where}: {err['msg']}")
+        raise ConfigError(f"invalid {source}: " + "; ".join(lines)) from None
 
 
 def load_config(

@@ -25,6 +25,7 @@ from PIL import Image
 
 from sak_core.api import get_dataset_spec
 from sak_core.binding import bind_tasks
+from sak_core.datasets.files import rgb_array
 from sak_core.datasets.transforms import normalise, pad
 from sak_core.errors import SakError
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
@@ -57,11 +58,16 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     try:
         with Image.open(path) as image:
-            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+            return _rgb_pixels(image)
     except FileNotFoundError:
         raise SakError(f"image {path} does not exist") from None
-    except OSError as exc:
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated, unknown format, damaged header
         raise SakError(f"{path} is not a readable image ({exc})") from None
+
+
+def _rgb_pixels(image: Image.Image) -> np.ndarray:
+    """``H x W x 3`` uint8 of any PIL image (16-bit grey scaled, not clipped)."""
+    return np.rint(rgb_array(image)).astype(np.uint8)
 
 
 def expand_image_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -82,7 +88,7 @@ def to_pixels(image: ImageLike) -> np.ndarray | None:
     if isinstance(image, (str, Path)):
         return read_image(image)
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+        return _rgb_pixels(image)
     if isinstance(image, torch.Tensor):
         if image.is_floating_point():
             return None
@@ -221,9 +227,13 @@ def predict(
 def visualise(task: Task, value: torch.Tensor) -> np.ndarray | None:
     """``task.visualise(value)``, or None when the plugin does not implement it."""
     try:
-        return task.visualise(value)
+        rendered = task.visualise(value)
     except NotImplementedError:
         return None
+    # H x W x 3 even where a plugin squeezed a 1-pixel side away
+    h, w = value.shape[-2:]
+    rendered = np.asarray(rendered).reshape(h, w, -1)
+    return np.repeat(rendered, 3, axis=2) if rendered.shape[2] == 1 else rendered
 
 
 def prediction_grid(

@@ -1,4 +1,4 @@
-"""Atomic file writing: write to a temporary file beside the target, then rename over it."""
+"""Atomic, durable file writing: write a temporary file beside the target, fsync it, rename it over the target."""
 
 from __future__ import annotations
 
@@ -22,9 +22,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        fsync_file(tmp_path)  # the bytes are on disk before the name points at them
         os.replace(tmp_path, path)
+        fsync_dir(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush ``path``'s content to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a folder's entries (renames, new files) to the disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

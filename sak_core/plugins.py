@@ -51,16 +51,28 @@ class PluginFailure:
 
 @dataclass
 class Registry:
-    """Every registered spec by kind and name, plus the plugins that failed."""
+    """Every registered spec by kind and name, the plugins that failed, and the names that more
+    than one distribution registered (``conflicts[(kind, name)]`` = those distributions; the
+    first one's entry is listed, and :meth:`get` refuses the name)."""
 
     entries: dict[str, dict[str, Registered]] = field(default_factory=lambda: {k: {} for k in KINDS})
     failures: list[PluginFailure] = field(default_factory=list)
+    conflicts: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def names(self, kind: str) -> list[str]:
         return sorted(self.entries[kind])
 
+    def conflict_message(self, kind: str, name: str) -> str:
+        first, *others = self.conflicts[(kind, name)]
+        both = " and ".join(f"'{d}'" for d in [first, *others])
+        return (f"{kind} '{name}' is registered by both {both}: uninstall one of them, or restrict loading "
+                f"with {LOAD_PLUGINS_ENV}=<distributions to load>")
+
     def get(self, kind: str, name: str) -> Registered:
-        """The entry for ``name``; unknown names list what is installed and a close match."""
+        """The entry for ``name``; unknown names list what is installed, a close match and the
+        plugins that failed to load; a name two distributions registered names both."""
+        if (kind, name) in self.conflicts:
+            raise DuplicateNameError(self.conflict_message(kind, name))
         try:
             return self.entries[kind][name]
         except KeyError:
@@ -69,8 +81,11 @@ class Registry:
         close = difflib.get_close_matches(name, installed, n=1, cutoff=0.5)
         hint = f" Did you mean '{close[0]}'?" if close else ""
         listed = ", ".join(installed) if installed else "none"
+        failed = sorted({f.distribution for f in self.failures})
+        broken = (f" Plugin(s) that failed to load, which may provide it: {', '.join(failed)}."
+                  if failed else "")
         raise UnknownNameError(
-            f"unknown {kind} '{name}'.{hint} Installed {kind}s: {listed}. "
+            f"unknown {kind} '{name}'.{hint} Installed {kind}s: {listed}.{broken} "
             f"Install the plugin that provides it "
             f"or run `sak plugins` to see what is loaded."
         ) from None
@@ -174,8 +189,6 @@ class PluginManager:
                 register = _Registrar(registry, kind, spec_type, info)
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
-                except DuplicateNameError:
-                    raise
                 except Exception as exc:
                     registry.failures.append(PluginFailure(info.distribution, hook_name, _describe(exc)))
         return registry
@@ -209,12 +222,10 @@ class _Registrar:
             )
         table = self.registry.entries[self.kind]
         previous = table.get(spec.name)
-        if previous is not None:
-            raise DuplicateNameError(
-                f"{self.kind} '{spec.name}' is registered by both '{previous.distribution}' and "
-                f"'{self.info.distribution}': uninstall one of them, or restrict loading with "
-                f"{LOAD_PLUGINS_ENV}=<distributions to load>"
-            )
+        if previous is not None:  # recorded, not raised: only the commands that need the name fail
+            distributions = self.registry.conflicts.setdefault((self.kind, spec.name), [previous.distribution])
+            distributions.append(self.info.distribution)
+            return
         table[spec.name] = Registered(self.kind, spec.name, spec, self.info.distribution, self.info.version)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -70,3 +72,21 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         save_student(SAKStudent(CONFIG), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+def test_identical_students_give_byte_identical_files(tmp_path):
+    import struct
+
+    from sak_core.model import SAKStudent, StudentConfig
+
+    torch.manual_seed(0)
+    student = SAKStudent(StudentConfig(stem="vit_small", input_size=(32, 32), stem_pretrained=False, teachers={"t": 32},
+                                       stem_overrides={"embed_dim": 32, "depth": 2, "num_heads": 2}))
+    meta = {f"key{i}": str(i) for i in range(12)}  # enough keys for hash order to differ between writes
+    files = [save_student(student, tmp_path / f"{i}.safetensors", metadata=meta) for i in range(4)]
+    data = [f.read_bytes() for f in files]
+    assert all(d == data[0] for d in data)
+    size = struct.unpack("<Q", data[0][:8])[0]
+    keys = list(json.loads(data[0][8:8 + size])["__metadata__"])
+    assert keys == sorted(keys)
+    assert sak_core.load_student(files[0]).state_dict().keys() == student.state_dict().keys()

@@ -132,3 +132,19 @@ def test_train_teachers_flag_adds_options_on_top_of_the_preset(capsys):
         {"name": "sam", "options": {"size": "vit_b", "backend": "timm", "faithful": True, "input_size": 512,
                                     "arch": {"window_size": 7}}, "weights": "random"},
     ]
+
+
+def test_a_preset_s_dataset_options_stay_with_its_dataset():
+    from sak_core.config import build_config, parse_override
+    from sak_core.presets import get_preset
+
+    demo = get_preset("demo").as_layer()
+    assert demo["data"]["options"] == {"count": 300}
+    other = build_config(demo, {"data": {"dataset": "pascal-context", "root": None}})
+    assert other.data.dataset == "pascal-context" and other.data.options == {}
+    assert build_config(demo, {"data": {"dataset": "synthetic"}}).data.options == {"count": 300}
+    assert build_config(demo, parse_override("data.options={}")).data.options == {}  # {} replaces
+    assert build_config(demo, parse_override("data.options.seed=4")).data.options == {"count": 300, "seed": 4}
+    both = build_config(demo, {"data": {"dataset": "nyud", "options": {"on_error": "skip"}}})
+    assert both.data.options == {"on_error": "skip"}  # the layer that names the dataset sets its own
+

@@ -53,8 +53,11 @@ def test_duplicate_name_names_both_distributions(toy_plugins):
         sak_register_teachers=sak_core.hookimpl(lambda register: register(toy_plugins.toy_teacher_spec("toy_a", 8)))
     )
     with temporary_plugin(clash, distribution="sak-teacher-clash"):
-        with pytest.raises(DuplicateNameError) as info:
-            sak_core.list_teachers()
+        assert "toy_a" in sak_core.list_teachers() and "toy_b" in sak_core.list_teachers()  # listing works
+        assert get_plugin_manager().registry.conflicts == {("teacher", "toy_a"): ["sak-toy-plugin", "sak-teacher-clash"]}
+        sak_core.create_teacher("toy_b")  # the other names still work
+        with pytest.raises(DuplicateNameError) as info:  # the name itself is refused
+            sak_core.create_teacher("toy_a")
     assert "'sak-toy-plugin'" in str(info.value) and "'sak-teacher-clash'" in str(info.value)
 
 
@@ -148,10 +151,50 @@ def test_duplicate_names_fail_through_cli(tmp_path):
                 register(sak_toy_plugin.toy_teacher_spec("toy_b", 16))
         """},
     )
-    result = run_sak("plugins", site=tmp_path)
+    result = run_sak("plugins", site=tmp_path)  # the listing works and reports the conflict
+    assert result.returncode == 0, result.stderr
+    assert "toy_a" in result.stdout and "Traceback" not in result.stderr
+    message = " ".join(result.stderr.split())
+    assert "conflict: teacher 'toy_b' is registered by both 'sak-toy-plugin' and 'sak-copycat'" in message
+    result = run_sak("describe", "teacher", "toy_b", site=tmp_path)  # the command that needs it names both
     assert result.returncode == 1
-    assert "teacher 'toy_b' is registered by both" in result.stderr
+    assert result.stderr.startswith("error: teacher 'toy_b' is registered by both")
     assert "sak-toy-plugin" in result.stderr and "sak-copycat" in result.stderr
+    assert run_sak("describe", "teacher", "toy_a", site=tmp_path).returncode == 0
+
+
+def test_a_plugin_taking_a_built_in_name_breaks_only_that_name(tmp_path):
+    write_distribution(
+        tmp_path, "sak-shadow", "1.0", {"sak.datasets": {"shadow": "sak_shadow_mod"}},
+        {"sak_shadow_mod": """
+            import dataclasses
+            from sak_core import hookimpl
+
+            @hookimpl
+            def sak_register_datasets(register):
+                from sak_core.datasets.plugin import SYNTHETIC
+                register(dataclasses.replace(SYNTHETIC, description="a copy"))
+        """},
+    )
+    result = run_sak("plugins", "--json", site=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (conflict,) = json.loads(result.stdout)["conflicts"]
+    assert conflict["name"] == "synthetic" and sorted(conflict["distributions"]) == ["sak-core", "sak-shadow"]
+    result = run_sak("describe", "dataset", "synthetic", site=tmp_path)
+    assert result.returncode == 1 and "sak-core" in result.stderr and "sak-shadow" in result.stderr
+
+
+def test_a_plugin_that_failed_to_load_is_named_by_the_unknown_name_error_and_by_train(tmp_path):
+    write_distribution(tmp_path, "sak-toy-plugin", "1.0", TOY_EP)
+    write_distribution(tmp_path, "sak-task-broken", "0.1", {"sak.tasks": {"b": "sak_task_broken_mod"}},
+                       {"sak_task_broken_mod": "raise ImportError('needs libfoo')\n"})
+    result = run_sak("describe", "task", "broken_task", site=tmp_path)
+    assert result.returncode == 1
+    assert "failed to load, which may provide it: sak-task-broken" in " ".join(result.stderr.split())
+    result = run_sak("train", "--teachers", "toy_a", "--dataset", "toy", "--print-config", site=tmp_path)
+    assert result.returncode == 0, result.stderr
+    message = " ".join((result.stdout + result.stderr).split())
+    assert "plugin 'sak-task-broken' failed to load" in message and "needs libfoo" in message
 
 
 def test_unknown_teacher_through_cli(tmp_path):

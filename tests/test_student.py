@@ -280,3 +280,53 @@ def test_tiny_student_trains_against_toy_teachers(toy_plugins):
     assert torch.isfinite(loss)
     assert not torch.equal(before, student.stem.vit.blocks[0].attn.qkv.weight)
     assert all(p.grad is None for t in teachers.values() for p in t.parameters())
+
+
+def test_routing_weights_are_the_clean_eval_gates_whatever_the_mode(tmp_path):
+    student = tiny_student(noisy_gating=True, teachers=dict(a=32, b=32, c=32)).train()
+    images = torch.randn(2, 3, 32, 32)
+    first = student.routing_weights(images)
+    assert student.training  # the caller's mode is restored
+    second = student.routing_weights(images)
+    for task in first:
+        assert torch.equal(first[task], second[task])  # no gate noise: deterministic in train mode
+    expected = student.eval().routing_weights(images)
+    assert not student.training
+    for task in first:
+        assert first[task].shape == (2, 4, 4)  # B, levels, E (stem + three teachers)
+        torch.testing.assert_close(first[task], expected[task], rtol=0, atol=0)
+
+
+def _force_gate(router: RepresentationRouter, expert: int) -> None:
+    """Make ``router`` put all its weight on one expert, whatever the image."""
+    last = router.gate[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-30.0)
+        last.bias[expert] = 30.0  # the clean logits are the first E outputs
+
+
+@pytest.mark.parametrize("expert", [0, 1, 2], ids=["stem", "first-teacher", "second-teacher"])
+def test_expert_order_is_the_stem_then_the_teachers_in_config_order(expert):
+    student = tiny_student(teachers=dict(b=32, a=32)).eval()  # config order b, a: not alphabetical
+    assert student.teacher_names == ["b", "a"]
+    key, task = "level1", "seg"
+    router = student.routers[key][task]
+    _force_gate(router, expert)
+    seen: dict[str, torch.Tensor] = {}
+    hooks = [router.register_forward_hook(lambda m, args, out: seen.update(stem=args[0], routed=out))]
+    for name in student.teacher_names:
+        hooks.append(student.norms[key][name].register_forward_hook(
+            lambda m, args, out, name=name: seen.update({name: out})))
+    try:
+        with torch.no_grad():
+            student(torch.randn(1, 3, 32, 32))
+    finally:
+        for h in hooks:
+            h.remove()
+    source = ["stem", *student.teacher_names][expert]
+    tokens = seen[source]  # B, h*w, C
+    expected = tokens.transpose(1, 2).reshape(1, -1, 2, 2)  # B, C, h, w
+    torch.testing.assert_close(seen["routed"], expected, rtol=0, atol=1e-6)
+    others = [s for s in ["stem", *student.teacher_names] if s != source]
+    assert all(not torch.allclose(seen["routed"], seen[o].transpose(1, 2).reshape(1, -1, 2, 2)) for o in others)

@@ -1,20 +1,24 @@
 """The `sak` command line: discovers its subcommands in the modules of `sak_core.cli`.
 
 Each subcommand module defines ``register(subparsers)``, which adds its parser and sets
-``func=callable(args) -> int`` as the parser default.
+``func=callable(args) -> int`` as the parser default. Every error ends as one ``error:`` line
+(an unexpected exception adds a hint); ``SAK_DEBUG=1`` shows the traceback as well.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+import traceback
 
 from rich.console import Console
 from rich.text import Text
 
 import sak_core
+from sak_core.cli.options import dotted_to_overrides, take_overrides
 from sak_core.errors import SakError
 
 err_console = Console(stderr=True)
@@ -41,16 +45,48 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = dotted_to_overrides(argv)
+    except SakError as exc:
+        parser.error(str(exc))
+    args, extras = parser.parse_known_args(argv)
+    extras = take_overrides(args, extras)  # KEY=VALUE may come among the flags
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
         return 2
+    debug = os.environ.get("SAK_DEBUG", "") not in ("", "0")
     try:
         return int(func(args) or 0)
     except SakError as exc:
-        err_console.print(Text("error: ", style="bold red") + Text(str(exc)))
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
         return 1
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        _error("interrupted")
+        return 130
+    except Exception as exc:  # a bug (in sak or a plugin), not something the user did wrong
+        if debug:
+            raise
+        _error(f"{type(exc).__name__}: {exc}".rstrip(": "),
+               "hint: this looks like a bug in sak or in a plugin; run again with SAK_DEBUG=1 for the traceback "
+               "and report it")
+        return 1
+
+
+def _error(message: str, hint: str | None = None) -> None:
+    """One ``error:`` line (never wrapped); a message's further lines (e.g. an expected folder
+    layout) and ``hint`` follow it as they are."""
+    first, *rest = message.strip().splitlines() or [""]
+    err_console.print(Text("error: ", style="bold red") + Text(first), soft_wrap=True)
+    for line in [*rest, *([hint] if hint else [])]:
+        err_console.print(Text(line, style="dim"), soft_wrap=True, highlight=False)
 
 
 if __name__ == "__main__":

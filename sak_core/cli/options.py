@@ -1,4 +1,5 @@
-"""Command-line options that several `sak` commands share: where to run and in what precision."""
+"""Command-line options that several `sak` commands share: where to run, in what precision, and
+``KEY=VALUE`` config overrides (which may come anywhere among the flags)."""
 
 from __future__ import annotations
 
@@ -15,3 +16,39 @@ def add_runtime_options(parser: argparse.ArgumentParser, precision_default: str 
         help="autocast of the student's forward: auto (default: bf16 where the GPU or CPU computes it "
         "natively, else fp32), fp32 (reference-exact), bf16, or fp16 (GPU); metrics are computed in fp32",
     )
+
+
+def dotted_to_overrides(argv: list[str]) -> list[str]:
+    """``--section.key VALUE`` / ``--section.key=VALUE`` -> ``section.key=VALUE``, in place in
+    ``argv`` (no sak option has a dot in its name; everything after ``--`` is left alone)."""
+    from sak_core.errors import ConfigError
+
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return out + argv[i:]
+        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else ""
+        if "." in name:
+            if "=" in arg:
+                out.append(arg[2:])
+            elif i + 1 < len(argv):
+                out.append(f"{name}={argv[i + 1]}")
+                i += 1
+            else:
+                raise ConfigError(f"{arg} needs a value (e.g. {arg} 3e-4)")
+        else:
+            out.append(arg)
+        i += 1
+    return out
+
+
+def take_overrides(args: argparse.Namespace, extras: list[str]) -> list[str]:
+    """Add the ``KEY=VALUE`` arguments argparse left over (those after a flag) to
+    ``args.overrides`` when the command takes overrides; return what is still unrecognised."""
+    if not isinstance(getattr(args, "overrides", None), list):
+        return extras
+    rest = [e for e in extras if e.startswith("-") or "=" not in e]
+    args.overrides += [e for e in extras if e not in rest]
+    return rest

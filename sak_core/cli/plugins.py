@@ -8,7 +8,6 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.errors import DuplicateNameError
 from sak_core.plugins import get_plugin_manager
 
 
@@ -26,14 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
-    try:
-        registry = get_plugin_manager().registry
-    except DuplicateNameError as exc:
-        if args.json:
-            print(json.dumps({"error": str(exc)}))
-        else:
-            Console(stderr=True).print(f"error: {exc}", style="bold red", highlight=False, markup=False)
-        return 1
+    registry = get_plugin_manager().registry
     rows = [
         {"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version,
          "description": getattr(e.spec, "description", "")}
@@ -44,8 +36,12 @@ def run(args: argparse.Namespace) -> int:
         {"distribution": f.distribution, "entry_point": f.entry_point, "error": f.error}
         for f in registry.failures
     ]
+    conflicts = [
+        {"kind": kind, "name": name, "distributions": dists, "message": registry.conflict_message(kind, name)}
+        for (kind, name), dists in sorted(registry.conflicts.items())
+    ]
     if args.json:
-        print(json.dumps({"plugins": rows, "failures": failures}, indent=2))
+        print(json.dumps({"plugins": rows, "failures": failures, "conflicts": conflicts}, indent=2))
         return 0
     table = Table(title="sak plugins")
     for column in ("kind", "name", "distribution", "version", "description"):
@@ -60,4 +56,7 @@ def run(args: argparse.Namespace) -> int:
             f"plugin '{f['distribution']}' failed to load ({f['entry_point']}): {f['error']}",
             style="yellow", highlight=False, markup=False,
         )
+    for c in conflicts:
+        Console(stderr=True).print(f"conflict: {c['message']}; commands that use it fail until then",
+                                   style="yellow", highlight=False, markup=False, soft_wrap=True)
     return 0

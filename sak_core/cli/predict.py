@@ -78,19 +78,29 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
 
     items = []  # (stem, pixels for the grid, prepared image, targets or None)
+    unreadable: list[Path] = []
     if args.images:
         if dataset is None:
             console.print("note: no dataset known (no run config, no --dataset): using ImageNet mean/std", style="yellow")
         used: set[str] = set()
-        for path in expand_image_paths(args.images):
-            pixels = read_image(path)
+        paths = expand_image_paths(args.images)
+        for path in paths:
+            try:
+                pixels = read_image(path)
+            except SakError as exc:  # report it, predict the others
+                if len(paths) == 1:
+                    raise
+                unreadable.append(path)
+                console.print(f"skipped: {exc}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+                continue
             stem = _safe_stem(path.stem)
             while stem in used:
                 stem += "_"
             used.add(stem)
             items.append((stem, pixels, prepare_image(pixels, mean, std, student.config.input_size, args.pad), None))
         if not items:
-            raise SakError(f"no image files in {' '.join(args.images)}")
+            none = "no readable image files" if unreadable else "no image files"
+            raise SakError(f"{none} in {' '.join(args.images)}")
     else:
         if dataset is None:
             raise SakError("give IMAGE files, or a dataset (--dataset NAME) to predict samples of a split")
@@ -120,6 +130,10 @@ def run(args: argparse.Namespace) -> int:
     for name in sorted(missing_writer):
         console.print(f"note: task '{name}' has no save_prediction(); its predictions were not written", style="yellow")
     console.print(f"wrote {len(items)} image(s) to {out}", soft_wrap=True)
+    if unreadable:
+        console.print(f"{len(unreadable)} file(s) could not be read: {', '.join(map(str, unreadable))}",
+                      style="yellow", highlight=False, markup=False, soft_wrap=True)
+        return 1
     return 0
 
 

@@ -13,7 +13,15 @@ import yaml
 from rich.console import Console
 
 from sak_core.cli.options import PRECISION_CHOICES
-from sak_core.config import RunConfig, build_config, deep_merge, parse_override, parse_teachers, read_yaml
+from sak_core.config import (
+    RunConfig,
+    build_config,
+    deep_merge,
+    merge_layers,
+    parse_override,
+    parse_teachers,
+    read_yaml,
+)
 from sak_core.errors import ConfigError
 
 RUNS_DIR = Path("runs")
@@ -31,30 +39,12 @@ examples:
 """
 
 
-class _TrainParser(argparse.ArgumentParser):
-    """Accepts ``--section.key VALUE`` overrides besides the declared options."""
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        try:
-            rest, dotted = split_dotted(list(args or []))
-        except ConfigError as exc:
-            self.error(str(exc))
-        namespace, extras = super().parse_known_args(rest, namespace)
-        namespace.dotted_overrides = dotted
-        return namespace, extras
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
-    previous = subparsers._parser_class
-    subparsers._parser_class = _TrainParser  # argparse has no per-parser class argument
-    try:
-        p = subparsers.add_parser(
-            "train", help="train a student (stage 1: distillation, stage 2: tasks + distillation)",
-            description="Train a SAK student; see docs/training.md.", epilog=EPILOG,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-    finally:
-        subparsers._parser_class = previous
+    p = subparsers.add_parser(
+        "train", help="train a student (stage 1: distillation, stage 2: tasks + distillation)",
+        description="Train a SAK student; see docs/training.md.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", metavar="FILE", help="YAML run config")
     p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
     p.add_argument("--teachers", metavar="SPEC", action="append",
@@ -79,28 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="optim.precision and optim.teacher_precision together (default auto; fp32 is reference-exact)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
-    p.set_defaults(func=run, dotted_overrides=[])
-
-
-def split_dotted(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Pull ``--section.key VALUE`` / ``--section.key=VALUE`` out of ``argv`` as ``KEY=VALUE``."""
-    rest, overrides = [], []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        name = arg[2:].split("=", 1)[0] if arg.startswith("--") else ""
-        if "." in name:
-            if "=" in arg:
-                overrides.append(arg[2:])
-            elif i + 1 < len(argv):
-                overrides.append(f"{name}={argv[i + 1]}")
-                i += 1
-            else:
-                raise ConfigError(f"{arg} needs a value (e.g. {arg} 3e-4)")
-        else:
-            rest.append(arg)
-        i += 1
-    return rest, overrides
+    p.set_defaults(func=run)
 
 
 def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> list[dict[str, Any]] | None:
@@ -127,22 +96,26 @@ def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> l
     return entries
 
 
-def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tuple[RunConfig, Path, bool]:
+def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
+    from sak_core.training.lock import RunLock
 
     layers: list[dict[str, Any]] = []
     resume_dir: Path | None = None
     if args.resume is not None:
         resume_dir = _resume_dir(args.resume or args.out)
-        layers.append(read_yaml(resume_dir / "config.yaml"))
+        resolved = read_yaml(resume_dir / "config.yaml")
+        missing = sorted(set(RunConfig.model_fields) - set(resolved))
+        if missing:  # sak writes every section: the file was cut short or edited
+            raise ConfigError(f"{resume_dir / 'config.yaml'} lacks the section(s) {', '.join(missing)} that sak "
+                              "writes into every run; is it truncated? Restore it, or start a new run")
+        layers.append(resolved)
     if args.preset:
         layers.append(get_preset(args.preset).as_layer())
     if args.config:
         layers.append(read_yaml(args.config))
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = deep_merge(merged, layer)
+    merged = merge_layers(*layers)
 
     flags: dict[str, Any] = {}
     teachers = _teacher_layer(args.teachers, args.teacher_weights, merged.get("teachers", []))
@@ -166,12 +139,14 @@ def resolve_config(args: argparse.Namespace, extra_overrides: list[str]) -> tupl
         flags["strict_init"] = True
     if args.out is not None and resume_dir is None:
         flags.setdefault("output", {})["dir"] = args.out
-    overrides = [parse_override(o) for o in [*args.overrides, *extra_overrides]]
+    overrides = [parse_override(o) for o in args.overrides]
     config = build_config(merged, flags, *overrides)
 
     if resume_dir is not None:
         return config, resume_dir, True
     run_dir = Path(config.output.dir) if config.output.dir else _default_run_dir(args.preset, config.stage)
+    if not args.print_config:
+        RunLock(run_dir).check_free()  # a live run is named as such, not as a finished one
     if not args.print_config and (run_dir / "checkpoints").exists():
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir} "
                           "or choose another --out")
@@ -194,6 +169,15 @@ def _resume_dir(path: str | None) -> Path:
     if not runs:
         raise ConfigError(f"--resume: no run with checkpoints under ./{RUNS_DIR}; pass the run directory")
     return runs[-1]
+
+
+def _note_plugin_failures() -> None:
+    """Name the plugins that failed to load: a teacher, task or dataset the run lacks may be theirs."""
+    from sak_core.plugins import get_registry
+
+    for f in get_registry().failures:
+        Console(stderr=True).print(f"note: plugin '{f.distribution}' failed to load ({f.entry_point}): {f.error}; "
+                                   "see sak plugins", style="yellow", highlight=False, markup=False, soft_wrap=True)
 
 
 def _check_demo_plugins(console: Console) -> None:
@@ -221,12 +205,12 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.training.reporting import make_console
     from sak_core.training.summary import improved_tasks, scores_table
 
-    dotted = list(args.dotted_overrides)
     stray = [o for o in args.overrides if "=" not in o]
     if stray:
         raise ConfigError(f"unexpected argument(s) {' '.join(stray)}: overrides are KEY=VALUE (e.g. optim.lr=3e-4)")
-    config, run_dir, resume = resolve_config(args, dotted)
+    config, run_dir, resume = resolve_config(args)
     console = make_console()
+    _note_plugin_failures()
     if args.print_config:
         console.print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
         return 0

@@ -10,7 +10,6 @@ rest (tap blocks, teacher widths with aligners, input size) is checked against t
 from __future__ import annotations
 
 import json
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from sak_core.checkpoint import (
     MODEL_FILE,
     load_state_strict,
     load_student,
+    load_torch_file,
     read_metadata,
     resolve_checkpoint,
     save_student,
@@ -86,18 +86,7 @@ def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             return _state_of(load_file(str(path)), path)
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(
-            f"{path} holds objects other than tensors and plain containers; sak refuses to unpickle them "
-            f"(torch.load weights_only=True: {first}). Re-save only the weights, e.g. "
-            "torch.save({'model': ckpt['model']}, 'weights.pth'), from an environment you trust"
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} could not be read as a PyTorch checkpoint ({exc}); is it truncated?") from None
-    return _state_of(payload, path)
+    return _state_of(load_torch_file(path), path)
 
 
 def _state_of(payload: Any, source: Path) -> dict[str, torch.Tensor]:

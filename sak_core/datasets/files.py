@@ -68,12 +68,29 @@ def require_files(paths: list[Path], dataset: str, layout: str) -> None:
             )
 
 
+def rgb_array(image: Image.Image) -> np.ndarray:
+    """Any PIL image as ``H x W x 3`` float32 in [0, 255]: 16- and 32-bit grey (I;16, I;16B,
+    I, 16-bit PNGs) are scaled from [0, 65535] and float grey (F) from [0, 1] when it fits there
+    (``convert("RGB")`` would clip them to white); alpha is dropped; CMYK, P, L, LA, 1 convert."""
+    if image.mode.startswith("I") or image.mode == "F":
+        grey = np.asarray(image, dtype=np.float64)
+        if image.mode == "F":
+            scale = 255.0 if grey.size and np.nanmax(grey) <= 1.0 else 1.0
+        else:
+            scale = 255.0 / 65535.0
+        grey = np.clip(np.nan_to_num(grey * scale), 0, 255).astype(np.float32)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
 def read_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:
-    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255]."""
+    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255] (see :func:`rgb_array`)."""
     label = name or str(source)
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
-            return np.asarray(im.convert("RGB"), dtype=np.float32)
+            return rgb_array(im)
     except (OSError, ValueError, SyntaxError) as exc:
         raise CorruptFileError(f"cannot decode image {label}: {exc}") from exc
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import timm
 import torch
 from torch import nn
 
+from sak_core.errors import ConfigError
 from sak_core.taps import even_taps
 
 STEM_ALIASES = {
@@ -45,10 +47,22 @@ class TeacherAgnosticStem(nn.Module):
             img_size=tuple(input_size), num_classes=0, dynamic_img_size=True, **overrides
         )
         if isinstance(pretrained, str):  # a local weights file
-            kwargs["pretrained_cfg_overlay"] = dict(file=pretrained)
-        self.vit = timm.create_model(timm_name, pretrained=bool(pretrained), **kwargs)
+            file = Path(pretrained).expanduser()
+            if not file.is_file():
+                raise ConfigError(f"model.stem_pretrained: {file} does not exist; give the stem's weights file, "
+                                  "true (timm's download) or false (random initial weights)")
+            kwargs["pretrained_cfg_overlay"] = dict(file=str(file))
+        if not timm.is_model(timm_name):
+            raise ConfigError(f"unknown stem '{model_name}': use vit_small, vit_base, vit_large or a timm ViT name "
+                              "with patch size 16 (e.g. vit_base_patch16_224)")
+        try:
+            self.vit = timm.create_model(timm_name, pretrained=bool(pretrained), **kwargs)
+        except (OSError, RuntimeError) as exc:  # no network / cache for the hub weights, or a bad file
+            source = f"file {pretrained}" if isinstance(pretrained, str) else "download (timm's hub)"
+            raise ConfigError(f"the stem's pretrained weights ({source}) could not be loaded: {exc}; set "
+                              "model.stem_pretrained to a local weights file, or false") from None
         if self.vit.patch_embed.patch_size != (16, 16):
-            raise ValueError(f"stem '{model_name}' must have patch size 16, not {self.vit.patch_embed.patch_size}")
+            raise ConfigError(f"stem '{model_name}' must have patch size 16, not {self.vit.patch_embed.patch_size}")
         self.vit.norm = nn.Identity()  # the reference removes the final norm
         self.embed_dim: int = self.vit.embed_dim
         self.depth: int = len(self.vit.blocks)

@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
 from sak_core.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
-from sak_core.checkpoint import MODEL_FILE, load_state_strict, save_student
+from sak_core.checkpoint import MODEL_FILE, load_state_strict, read_weights, save_student
 from sak_core.config import RunConfig, write_resolved
 from sak_core.distill import distillation_loss
 from sak_core.errors import ConfigError
@@ -29,6 +29,7 @@ from sak_core.teachers import Teacher
 from sak_core.training import data as data_mod
 from sak_core.training.distributed import DistContext, init_distributed, wrap_model
 from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
+from sak_core.training.lock import RunLock
 from sak_core.training.optimizer import build_optimizer, clip_gradients
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
 from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
@@ -96,15 +97,26 @@ class Trainer:
         config = config.model_copy(update={"optim": optim})
         self.config, self.rundir, self.resume = config, RunDir(Path(run_dir)), resume
         self.stage = config.stage
-        self.resume_from = self.rundir.last_checkpoint() if resume else None
-        if resume and self.resume_from is None:
-            raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
-        self.step, self.best_score, self.reference = 0, None, None
-        self._build()
-        if self.resume_from is not None:
-            self._restore(self.resume_from)
-        else:
-            self._start()
+        # One writer per run directory, from here until run() ends (or the process does).
+        self.lock = RunLock(self.rundir.root)
+        if self.ctx.is_main:
+            self.lock.acquire()
+        try:
+            if resume and self.ctx.is_main:
+                self.rundir.recover()  # finish a checkpoint swap a crash interrupted
+            self.ctx.barrier()
+            self.resume_from = self.rundir.last_checkpoint() if resume else None
+            if resume and self.resume_from is None:
+                raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
+            self.step, self.best_score, self.reference = 0, None, None
+            self._build()
+            if self.resume_from is not None:
+                self._restore(self.resume_from)
+            else:
+                self._start()
+        except BaseException:
+            self.lock.release(remove_empty_root=not resume)
+            raise
 
     # -- set-up ---------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -163,9 +175,7 @@ class Trainer:
 
     def _restore(self, folder: Path) -> None:
         """Continue from ``folder`` (checkpoints/last): weights, step, optimizer, scaler, RNG."""
-        from safetensors.torch import load_file
-
-        load_state_strict(self.student, load_file(str(folder / MODEL_FILE)), source=str(folder / MODEL_FILE))
+        load_state_strict(self.student, read_weights(folder / MODEL_FILE), source=str(folder / MODEL_FILE))
         state = read_trainer_state(folder)
         self.step = int(state["step"])
         self.best_score = state.get("best_score")
@@ -267,7 +277,20 @@ class Trainer:
     # -- the run --------------------------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> TrainResult:
         """Train to the configured length; ``stop_at`` ends earlier at that step, with a
-        checkpoint written as an interruption would (the run can be resumed)."""
+        checkpoint written as an interruption would (the run can be resumed). The run
+        directory's lock is given up when this returns or raises."""
+        try:
+            return self._run(stop_at)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one before the loop's handlers are installed
+            folder = self.rundir.last_checkpoint()
+            then = (f"the checkpoint of step {read_trainer_state(folder)['step']} is kept. Continue with: "
+                    f"sak train --resume {self.rundir.root}" if folder is not None
+                    else "no checkpoint had been written yet: start the run again")
+            raise TrainingInterrupted(f"stopped at once at step {self.step}/{self.total}; {then}", 2) from None
+        finally:
+            self.lock.release()
+
+    def _run(self, stop_at: int | None) -> TrainResult:
         config, out = self.config, self.config.output
         started = time.perf_counter()
         if self.ctx.is_main:

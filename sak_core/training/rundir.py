@@ -1,4 +1,4 @@
-"""The run directory layout and its checkpoints (model and trainer state, written atomically).
+"""The run directory layout and its checkpoints (model and trainer state, committed as a pair).
 
 ::
 
@@ -9,6 +9,11 @@
     RUN/best/model.safetensors            best validation score so far (+ best/score.json)
     RUN/checkpoints/last/model.safetensors  latest checkpoint: the student
     RUN/checkpoints/last/trainer.pt         latest checkpoint: optimizer, scaler, step, RNG state
+    RUN/writer.lock                       the lock of the process training the run (see lock.py)
+
+A checkpoint is committed as a whole: written to ``.last.new``, synced, then swapped in
+(``last`` -> ``.last.old``, ``.last.new`` -> ``last``, ``.last.old`` removed), so a crash at
+any point leaves one complete checkpoint that :meth:`RunDir.recover` puts back in place.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from typing import Any
 
 import torch
 
-from sak_core.checkpoint import MODEL_FILE, save_student
+from sak_core.checkpoint import MODEL_FILE, load_torch_file, save_student
 from sak_core.errors import CheckpointError
-from sak_core.io import atomic_write, atomic_write_text
+from sak_core.io import atomic_write, atomic_write_text, fsync_dir
 from sak_core.model import SAKStudent
 
 TRAINER_FILE = "trainer.pt"
@@ -60,40 +65,104 @@ class RunDir:
         return self.root / "checkpoints" / "last"
 
     def last_checkpoint(self) -> Path | None:
-        """The newest complete checkpoint folder (a crash mid-swap leaves the previous one)."""
-        for folder in (self.last, self.last.with_name(".last.old")):
-            if (folder / MODEL_FILE).is_file() and (folder / TRAINER_FILE).is_file():
+        """The newest complete checkpoint folder, without changing anything (readers use this;
+        a writer calls :meth:`recover` first)."""
+        new, old = _siblings(self.last)
+        for folder in (new, self.last, old):
+            if is_complete(folder, LAST_FILES):
                 return folder
         return None
+
+    def recover(self) -> Path | None:
+        """Finish a checkpoint swap that a crash interrupted (for ``last`` and ``best``) and
+        return ``checkpoints/last``, or None when the run has no complete checkpoint.
+        Only the process holding the run's lock may call this."""
+        finish_swap(self.best, BEST_FILES)
+        return finish_swap(self.last, LAST_FILES)
+
+
+LAST_FILES = (MODEL_FILE, TRAINER_FILE)
+SCORE_FILE = "score.json"
+BEST_FILES = (MODEL_FILE, SCORE_FILE)
+
+
+def _siblings(folder: Path) -> tuple[Path, Path]:
+    return folder.with_name(f".{folder.name}.new"), folder.with_name(f".{folder.name}.old")
+
+
+def is_complete(folder: Path, files: tuple[str, ...]) -> bool:
+    """Whether ``folder`` holds every one of ``files``. Each file is written under a temporary
+    name and renamed once synced, so a file that exists is whole."""
+    return all((folder / f).is_file() for f in files)
+
+
+def _remove(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def _swap(folder: Path, new: Path, old: Path, files: tuple[str, ...]) -> None:
+    """Put the complete ``new`` in place of ``folder``; at every instant one complete
+    checkpoint exists (``folder``, ``old`` or ``new``)."""
+    if folder.exists():
+        if is_complete(folder, files):
+            _remove(old)  # a leftover: folder is complete
+            folder.rename(old)
+        else:
+            _remove(folder)
+        fsync_dir(folder.parent)
+    new.rename(folder)
+    fsync_dir(folder.parent)
+    _remove(old)
+    fsync_dir(folder.parent)
+
+
+def finish_swap(folder: Path, files: tuple[str, ...]) -> Path | None:
+    """Bring ``folder`` to the newest complete state its ``.new`` / ``.old`` siblings hold."""
+    folder = Path(folder)
+    new, old = _siblings(folder)
+    if is_complete(new, files):  # written in full, the crash came before or during the swap
+        _swap(folder, new, old, files)
+    elif not is_complete(folder, files) and is_complete(old, files):
+        _remove(folder)
+        old.rename(folder)
+        fsync_dir(folder.parent)
+    if is_complete(folder, files):
+        _remove(new)
+        _remove(old)
+        return folder
+    return None
 
 
 def write_checkpoint(folder: Path, student: SAKStudent, trainer_state: dict[str, Any] | None,
                      metadata: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Path:
     """Write ``student`` (+ ``trainer_state``, + ``extra`` as score.json) into ``folder`` as a
-    whole: everything goes to a sibling folder first, which then replaces ``folder``."""
+    whole: everything goes to ``.NAME.new`` first and is synced to disk, then swapped in
+    (the previous checkpoint is kept as ``.NAME.old`` until the new one is in place)."""
     folder = Path(folder)
-    new, old = folder.with_name(f".{folder.name}.new"), folder.with_name(f".{folder.name}.old")
-    shutil.rmtree(new, ignore_errors=True)
+    new, old = _siblings(folder)
+    files = [MODEL_FILE]
+    _remove(new)
     new.mkdir(parents=True)
     save_student(student, new / MODEL_FILE, metadata=metadata)
     if trainer_state is not None:
         atomic_write(new / TRAINER_FILE, lambda tmp: torch.save(trainer_state, tmp))
+        files.append(TRAINER_FILE)
     if extra is not None:
-        atomic_write_text(new / "score.json", json.dumps(extra, indent=2) + "\n")
-    shutil.rmtree(old, ignore_errors=True)
-    if folder.exists():
-        folder.rename(old)
-    new.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
+        atomic_write_text(new / SCORE_FILE, json.dumps(extra, indent=2) + "\n")
+        files.append(SCORE_FILE)
+    fsync_dir(new)
+    fsync_dir(new.parent)
+    _swap(folder, new, old, tuple(files))
     return folder
 
 
 def read_trainer_state(folder: Path) -> dict[str, Any]:
     """The trainer state of a checkpoint folder, read without unpickling code."""
     path = Path(folder) / TRAINER_FILE
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} does not exist; is {folder} a sak checkpoint folder?") from None
-    except Exception as exc:  # a truncated or foreign file
-        raise CheckpointError(f"{path} could not be read ({exc}); is it truncated?") from None
+    if not path.is_file():
+        raise CheckpointError(f"{path} does not exist; is {folder} a sak checkpoint folder?")
+    state = load_torch_file(path)
+    if not isinstance(state, dict) or "step" not in state:
+        raise CheckpointError(f"{path} is not a sak trainer state (no 'step'); is {folder} a sak checkpoint folder?")
+    return state

@@ -132,3 +132,40 @@ def test_bad_images_are_refused_with_a_hint(tiny_run, probe):
     student = load_student(tiny_run)
     with pytest.raises(Exception, match="uint8"):
         sak_core.predict(student, np.zeros((20, 20, 3), np.float64))
+
+
+def test_a_16_bit_png_is_scaled_not_clipped(tiny_run, probe, tmp_path):
+    from sak_core.inference import read_image
+
+    grey = (np.arange(30 * 20).reshape(30, 20) * 109).astype(np.uint16)  # up to 65291
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    assert Image.open(tmp_path / "grey16.png").mode.startswith("I")
+    pixels = read_image(tmp_path / "grey16.png")
+    assert pixels.shape == (30, 20, 3) and np.array_equal(pixels[..., 0], pixels[..., 2])
+    assert np.abs(pixels[..., 0].astype(int) - np.rint(grey / 257).astype(int)).max() == 0
+    # sak predict on it equals predicting the 8-bit version of the same picture
+    Image.fromarray(pixels).save(tmp_path / "grey8.png")
+    student = load_student(tiny_run)
+    sixteen = sak_core.predict(student, tmp_path / "grey16.png", tasks=["depth"], dataset="evalprobe")["depth"]
+    eight = sak_core.predict(student, tmp_path / "grey8.png", tasks=["depth"], dataset="evalprobe")["depth"]
+    assert torch.equal(sixteen, eight)
+
+
+def test_predict_on_a_folder_reports_unreadable_files_and_goes_on(tiny_run, probe, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    write_image(images / "a.png", 20, 30, seed=1)
+    (images / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (images / "c.jpg").write_bytes(b"")
+    write_image(images / "d.png", 1, 1, seed=2)  # a 1x1 image predicts and draws its grid
+    out = tmp_path / "out"
+    code = main(["predict", str(tiny_run), str(images), "--out", str(out), "--device", "cpu"])
+    captured = capsys.readouterr()
+    text = " ".join((captured.out + captured.err).split())
+    assert code == 1  # not every image could be read
+    assert f"{images / 'b.png'} is not a readable image" in text and f"{images / 'c.jpg'}" in text
+    assert "wrote 2 image(s)" in text and "2 file(s) could not be read" in text
+    for stem in ("a", "d"):
+        assert (out / "grid" / f"{stem}.png").is_file() and (out / "semseg" / f"{stem}.png").is_file()
+    assert Image.open(out / "semseg" / "d.png").size == (1, 1)
+    assert "Traceback" not in captured.err

@@ -114,3 +114,18 @@ def test_validation_data_is_built_once_and_the_banner_names_only_running_teacher
     assert "teachers none" in banner and "toy_a" not in banner
     log = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in log if l["split"] == "val"] == [0, 2, 4, 6]
+
+
+def test_the_logged_lr_of_each_step_is_the_schedule_of_that_step(toy_config, tmp_path):
+    from sak_core.training.schedules import Schedule
+
+    config = toy_config(optim={"iterations": 6, "warmup_iters": 2, "lr": 1e-3, "min_lr": 1e-5})
+    train(config, tmp_path / "run")
+    logged = {line["step"]: line["lr"] for line in map(json.loads, (tmp_path / "run" / "metrics.jsonl").open())
+              if line["split"] == "train"}
+    assert sorted(logged) == [1, 2, 3, 4, 5, 6]
+    schedule = Schedule("cosine", 1e-3, total=6, warmup=2, min_lr=1e-5)
+    for step, lr in logged.items():  # the line of step s reports the update made at 0-based step s - 1
+        assert lr == pytest.approx(schedule.lr(step - 1), rel=1e-12)
+    assert logged[1] == pytest.approx(5e-4) and logged[2] == pytest.approx(1e-3)  # warm-up, by hand
+    assert logged[6] < logged[4] < logged[3] == logged[2]
