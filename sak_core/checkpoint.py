@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import time
 from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
@@ -81,7 +82,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
         # while a run is training, its checkpoint is swapped in place: .last.old / .last.new hold
         # it for a moment (a file that exists there is whole: each is renamed in once written)
         checkpoints = path / "checkpoints"
-        for candidate in (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in ("last", ".last.old", ".last.new"))):
+        for candidate in (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in _SWAP_FOLDERS)):
             if candidate.is_file():
                 return candidate
         raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
@@ -107,7 +108,19 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
     ``config_changes`` replace config fields (e.g. ``input_size``) before building.
     """
     file = resolve_checkpoint(path)
-    meta = read_metadata(file)
+    for attempt in range(_SWAP_RETRIES):
+        try:
+            meta = read_metadata(file)
+            weights = read_weights(file, map_location)
+            break
+        except CheckpointError:
+            # a live run swapped its checkpoint folders between finding the file and reading it:
+            # look again (the swap always leaves one complete checkpoint in place)
+            run = _live_run_of(file)
+            if file.exists() or run is None or attempt == _SWAP_RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+            file = resolve_checkpoint(run)
     if CONFIG_KEY not in meta:
         raise CheckpointError(
             f"{file} has no '{CONFIG_KEY}' metadata: it was not written by sak; "
@@ -115,8 +128,19 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
         )
     config = StudentConfig.model_validate({**json.loads(meta[CONFIG_KEY]), "stem_pretrained": False, **config_changes})
     student = SAKStudent(config)
-    load_state_strict(student, read_weights(file, map_location), source=str(file))
+    load_state_strict(student, weights, source=str(file))
     return student
+
+
+_SWAP_RETRIES = 10
+_SWAP_FOLDERS = ("last", ".last.old", ".last.new")
+
+
+def _live_run_of(file: Path) -> Path | None:
+    """The run directory of a checkpoint file inside ``checkpoints/last`` (or its swap folders)."""
+    if file.parent.name in _SWAP_FOLDERS and file.parent.parent.name == "checkpoints":
+        return file.parent.parent.parent
+    return None
 
 
 def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

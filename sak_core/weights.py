@@ -19,6 +19,7 @@ are in it (:mod:`sak_core.weight_layouts`, with a note that says so), and loaded
 from __future__ import annotations
 
 import os
+import pickle
 import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -217,6 +218,14 @@ def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str =
             loaded: Any = load_file(str(path), device="cpu")
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # refused without torch's advice to load it unsafely
+        from sak_core.checkpoint import unpickling_refusal
+
+        raise CheckpointError(
+            f"weights file{who} {path} holds objects other than tensors and plain containers "
+            f"({unpickling_refusal(exc)}); sak refuses to unpickle them: re-save only the tensors "
+            f"where you trust the file. {hint}".strip()
+        ) from None
     except Exception as exc:
         first = (str(exc).splitlines() or [""])[0]
         raise CheckpointError(
