@@ -149,7 +149,7 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
     from sak_core.api import create_task, get_dataset_spec
     from sak_core.assemble import create_student, resolve_tasks
     from sak_core.distill import distillation_loss
-    from sak_core.runtime import autocast, resolve_device, resolve_precision
+    from sak_core.runtime import autocast, grad_scaler, resolve_device, resolve_precision
     from sak_core.training.loop import build_teachers
     from sak_core.training.optimizer import build_optimizer
 
@@ -177,7 +177,7 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
         targets = {n: sample[n].to(device) for n in task_names if n in sample}
     images = images.to(device)
     optimizer = build_optimizer(student, lr=1e-5, weight_decay=1e-6)  # the trainer's (fused AdamW)
-    scaler = torch.amp.GradScaler(device.type) if precision.name == "fp16" else None
+    scaler = grad_scaler(device, precision.name)  # the trainer's: fp16 only
     model = torch.compile(student) if compiled else student
 
     def step() -> tuple[float, float]:
@@ -245,9 +245,11 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
 def variants(args: argparse.Namespace) -> list[tuple[str, bool]]:
     """(precision setting, compiled) pairs to run, in order; the first is the reference."""
     names = [p.strip() for p in (args.compare or args.precision).split(",") if p.strip()]
+    from sak_core.config import PRECISION_SETTINGS
+
     for name in names:
-        if name not in ("auto", "fp32", "bf16", "fp16"):
-            raise SystemExit(f"unknown precision '{name}': use auto, fp32, bf16 or fp16")
+        if name not in PRECISION_SETTINGS:
+            raise SystemExit(f"unknown precision '{name}': use {', '.join(PRECISION_SETTINGS)}")
     pairs = [(n, False) for n in names]
     if args.compile:
         pairs += [(n, True) for n in names]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sak_core.errors import ConfigError
+
+PrecisionSetting = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISION_SETTINGS: tuple[str, ...] = get_args(PrecisionSetting)  # what sak_core.runtime.resolve_precision takes
 
 
 class _Section(BaseModel):
@@ -161,11 +164,11 @@ class OptimSection(_Section):
         "resizing; false stretches them as the reference does",
     )
     seed: int = 42
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+    precision: PrecisionSetting = Field(
         "auto", description="the student's autocast. auto: bf16 on GPUs and CPUs that compute it natively, "
         "fp16 (with loss scaling) on older GPUs, fp32 elsewhere; fp32 is the reference-exact mode",
     )
-    teacher_precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+    teacher_precision: PrecisionSetting = Field(
         "auto", description="the teachers' weights and inputs; auto as for precision"
     )
     compile: bool | str = Field(

@@ -23,10 +23,10 @@ from typing import NamedTuple
 
 import torch
 
+from sak_core.config import PRECISION_SETTINGS
 from sak_core.errors import ConfigError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-PRECISION_SETTINGS = ("auto", *DTYPES)
 
 
 class Precision(NamedTuple):

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.cli.options import add_runtime_options
+from sak_core.cli.options import add_runtime_options, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -47,11 +47,9 @@ def run_routers(args: argparse.Namespace) -> int:
         RunContext,
         collate_samples,
         render_router_chart,
-        resolve_device,
         router_summary,
     )
     from sak_core.io import atomic_write, atomic_write_text
-    from sak_core.runtime import resolve_precision
 
     console = Console()
     context = RunContext.open(args.checkpoint)
@@ -62,9 +60,7 @@ def run_routers(args: argparse.Namespace) -> int:
             f"(installed: {', '.join(list_datasets()) or 'none'})"
         )
     dataset = get_dataset_spec(dataset_name)
-    device = resolve_device(args.device)
-    precision = resolve_precision(args.precision, device)
-    console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
+    device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
     split = context.split(args.split)
     data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)

@@ -9,7 +9,7 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sak_core.cli.options import add_runtime_options
+from sak_core.cli.options import add_runtime_options, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -66,12 +66,10 @@ def run(args: argparse.Namespace) -> int:
         metrics_document,
         metrics_path,
         require_task_heads,
-        resolve_device,
         results_table,
         supported_tasks,
         write_metrics,
     )
-    from sak_core.runtime import resolve_precision
 
     console = Console(stderr=args.json)
     notes = Console(stderr=True)
@@ -85,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
             f"pass --dataset NAME (installed: {', '.join(list_datasets()) or 'none'})"
         )
     dataset = get_dataset_spec(dataset_name)
-    device = resolve_device(args.device)
-    precision = resolve_precision(args.precision, device)
-    notes.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
+    device, precision = resolve_runtime(args, notes)
     student = context.load_student(device)
     require_task_heads(student)
     scored, skipped = supported_tasks(student, dataset)

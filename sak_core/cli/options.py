@@ -4,18 +4,35 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING, Any
 
-PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")  # sak_core.runtime.PRECISION_SETTINGS, without importing torch
+from sak_core.config import PRECISION_SETTINGS
+
+if TYPE_CHECKING:
+    import torch
+
+    from sak_core.runtime import Precision
 
 
 def add_runtime_options(parser: argparse.ArgumentParser, precision_default: str | None = "auto") -> None:
     """``--device`` and ``--precision`` as every command that runs the student reads them."""
     parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")
     parser.add_argument(
-        "--precision", choices=PRECISION_CHOICES, default=precision_default,
+        "--precision", choices=PRECISION_SETTINGS, default=precision_default,
         help="autocast of the student's forward: auto (default: bf16 where the GPU or CPU computes it "
         "natively, else fp32), fp32 (reference-exact), bf16, or fp16 (GPU); metrics are computed in fp32",
     )
+
+
+def resolve_runtime(args: argparse.Namespace, console: Any) -> tuple[torch.device, Precision]:
+    """The device and precision of :func:`add_runtime_options`' flags; says on ``console`` (a
+    rich Console) which precision was picked and why."""
+    from sak_core.runtime import resolve_device, resolve_precision
+
+    device = resolve_device(args.device)
+    precision = resolve_precision(args.precision, device)
+    console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
+    return device, precision
 
 
 def dotted_to_overrides(argv: list[str]) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sak_core.cli.options import add_runtime_options
+from sak_core.cli.options import add_runtime_options, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from sak_core.api import get_dataset_spec
-    from sak_core.evaluation import RunContext, bind_tasks, resolve_device
+    from sak_core.evaluation import RunContext, bind_tasks
     from sak_core.inference import (
         PreparedImage,
         crop_box,
@@ -59,16 +59,13 @@ def run(args: argparse.Namespace) -> int:
         save_predictions,
     )
     from sak_core.io import atomic_write
-    from sak_core.runtime import resolve_precision
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
     context = RunContext.open(args.checkpoint)
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
-    device = resolve_device(args.device)
-    precision = resolve_precision(args.precision, device)
-    console.print(f"precision: {precision.name} ({precision.reason})", highlight=False, markup=False)
+    device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
     names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     dataset_name = context.dataset_name(args.dataset)

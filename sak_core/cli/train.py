@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from sak_core.cli.options import PRECISION_CHOICES
 from sak_core.config import (
+    PRECISION_SETTINGS,
     RunConfig,
     build_config,
     deep_merge,
@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<preset or stage>-<time>)")
     p.add_argument("--iterations", type=int, metavar="N", help="training length (replaces optim.epochs)")
     p.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 (default: the GPU when there is one)")
-    p.add_argument("--precision", choices=PRECISION_CHOICES,
+    p.add_argument("--precision", choices=PRECISION_SETTINGS,
                    help="optim.precision and optim.teacher_precision together (default auto; fp32 is reference-exact)")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
