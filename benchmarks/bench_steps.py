@@ -12,10 +12,15 @@ kernels to matter, small enough for a CPU) and ``tiny`` (the demo preset's model
 Teachers have random weights and the stem is untrained, so nothing is downloaded. A step is timed
 in two parts: the frozen teachers' forward (no grad) and the student's forward, loss, backward and
 optimizer update. Stage-2 targets come from a few scenes of the ``synthetic`` dataset rendered at
-the benchmark size. Each (stage, precision) runs in its own process so that its peak memory is its
-own: CUDA ``max_memory_allocated``, or on CPU the process's peak resident set above what it held
-after importing torch. With ``--compare``, precisions alternate stage by stage, and each stage's
-row gives the ratio to the first precision. These are figures to read, not tests.
+the benchmark size.
+
+Speed: all precisions of a stage run in one process, one step of each in turn (in reverse order
+every other round), so a change of load on a shared machine hits them alike. A row's ``x ref`` is
+the median over rounds of the first precision's step time over its own, with the quartiles beside
+it. Memory: each (stage, precision) runs again in a process of its own and reports the peak of one
+step after the warm-up: CUDA ``max_memory_allocated``, or on CPU the peak resident set (Linux's
+VmHWM, restarted before the step so model building does not count) above what the process held
+after importing torch. These are figures to read, not tests.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Callable, NamedTuple
 
 STAGES = ("stage1", "stage2", "inference")
 SETTINGS = ("paper", "cpu", "tiny")
@@ -44,20 +50,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--teachers", help="comma-separated teachers (default: the setting's)")
     p.add_argument("--size", help="input HxW for every stage (default: the setting's)")
     p.add_argument("--batch", type=int, help="images per step (default: the setting's)")
-    p.add_argument("--compare", default=None, metavar="P,Q",
-                   help="precisions to run side by side, e.g. fp32,auto (ratios are to the first)")
-    p.add_argument("--precision", default="auto", help="one precision when not comparing (default auto)")
-    p.add_argument("--compile", action="store_true", help="also run each precision with torch.compile(student)")
+    p.add_argument("--compare", default=None, metavar="V,W",
+                   help="variants side by side, ratios to the first: a precision (fp32, bf16, fp16, auto) run "
+                        "as the trainer runs it, with +sequential (teachers in turn, no overlap) and/or +compile, "
+                        "or reference (fp32 and sequential: the authors' step); e.g. reference,fp32,auto")
+    p.add_argument("--precision", default="auto", help="one variant when not comparing (default auto)")
+    p.add_argument("--compile", action="store_true", help="also run each variant with torch.compile(student)")
     p.add_argument("--dataset", default=None, help="stage-2 heads (default: pascal-context for paper, else synthetic)")
-    p.add_argument("--steps", type=int, default=5, help="timed steps per stage (default 5)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="timed rounds per stage, one block of steps of each variant per round (default 5)")
+    p.add_argument("--block", type=int, default=3, help="timed steps per block (default 3)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps of each variant first (default 2)")
     p.add_argument("--stages", default=",".join(STAGES), help=f"subset of {','.join(STAGES)}")
     p.add_argument("--threads", type=int,
                    help="CPU threads for torch (default: torch's; 1 gives steadier figures on a busy machine)")
     p.add_argument("--json", action="store_true", help="print one JSON line per run instead of a table")
     p.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
-    p.add_argument("--child-precision", help=argparse.SUPPRESS)
-    p.add_argument("--child-compile", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    p.add_argument("--child-memory", metavar="VARIANT", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.tiny:
         args.setting = "tiny"
@@ -131,7 +141,27 @@ def sync(device) -> None:
 
 
 def rss_gib() -> float:
+    """This process's peak resident set: Linux's VmHWM, which :func:`reset_peak_rss` can restart,
+    or getrusage's lifetime peak where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak resident set at the current one (Linux), so that building the models
+    (teachers are built in fp32, then cast) does not count as a step's peak."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def peak_memory(device, baseline_gib: float) -> tuple[str, float]:
@@ -142,35 +172,75 @@ def peak_memory(device, baseline_gib: float) -> tuple[str, float]:
     return "RSS GiB over torch", rss_gib() - baseline_gib
 
 
-def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.Namespace) -> dict:
+class Spec(NamedTuple):
+    """One way of running a step, from a ``--compare`` item: ``PRECISION[+compile][+sequential]``,
+    or ``reference`` (fp32, teachers in turn: the authors' training step)."""
+
+    name: str
+    precision: str
+    compiled: bool
+    overlap: bool | str  # optim.overlap_teachers: "auto" is the trainer's default
+
+    @classmethod
+    def parse(cls, text: str) -> Spec:
+        from sak_core.config import PRECISION_SETTINGS
+
+        if text == "reference":
+            return cls(text, "fp32", False, False)
+        precision, *mods = text.split("+")
+        if precision not in PRECISION_SETTINGS:
+            raise SystemExit(f"unknown precision '{precision}' in '{text}': use {', '.join(PRECISION_SETTINGS)} "
+                             "or reference")
+        unknown = set(mods) - {"compile", "sequential"}
+        if unknown:
+            raise SystemExit(f"unknown modifier '{sorted(unknown)[0]}' in '{text}': use +compile or +sequential")
+        return cls(text, precision, "compile" in mods, False if "sequential" in mods else "auto")
+
+
+class Variant(NamedTuple):
+    """A built spec: ``block(k)`` runs ``k`` timed steps (plus untimed ones that fill and drain the
+    teacher overlap) and returns each step's (teacher seconds, student seconds)."""
+
+    block: Callable[[int], list[tuple[float, float]]]
+    info: dict
+
+
+def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cache: dict) -> Variant:
+    """The student, teachers, batch and optimizer of ``stage`` as ``spec`` says; teachers are shared
+    through ``teacher_cache`` (by dtype) by the variants of one process."""
+    import itertools
+
     import torch
 
-    baseline = rss_gib()  # torch and the interpreter, before any model exists
     from sak_core.api import create_task, get_dataset_spec
     from sak_core.assemble import create_student, resolve_tasks
     from sak_core.distill import distillation_loss
     from sak_core.runtime import autocast, grad_scaler, resolve_device, resolve_precision
     from sak_core.training.loop import build_teachers
     from sak_core.training.optimizer import build_optimizer
+    from sak_core.training.teacher_overlap import TeacherTargets, overlap_wanted
 
     device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     setting = setting_of(args, device)
     config = run_config(args, stage, setting)
-    precision = resolve_precision(precision_setting, device)
+    precision = resolve_precision(spec.precision, device)
     size = tuple(config.data.input_size or get_dataset_spec(config.data.dataset).input_size)
     batch = config.data.batch_size
+    torch.manual_seed(0)  # every variant starts from the same student
     student = create_student(config).to(device)
     params = sum(p.numel() for p in student.parameters()) / 1e6
-    teachers = {} if stage == "inference" else build_teachers(config, device, precision.dtype)
+    teachers = {}
+    if stage != "inference":
+        if precision.dtype not in teacher_cache:
+            teacher_cache[precision.dtype] = build_teachers(config, device, precision.dtype)
+        teachers = teacher_cache[precision.dtype]
     task_names = resolve_tasks(config) if stage != "stage1" else []
     dataset = get_dataset_spec(config.data.dataset)
     losses = {n: create_task(n, dataset).loss().to(device) for n in task_names}
     weights = {n: create_task(n, dataset).loss_weight for n in task_names}
+    generator = torch.Generator().manual_seed(1)
     if stage != "stage2":  # image content does not change the cost of a forward
-        images, targets = torch.randn(batch, 3, *size), {}
+        images, targets = torch.randn(batch, 3, *size, generator=generator), {}
     else:
         sample = synthetic_targets(config, task_names, size, batch)
         images = sample["image"]
@@ -178,18 +248,22 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
     images = images.to(device)
     optimizer = build_optimizer(student, lr=1e-5, weight_decay=1e-6)  # the trainer's (fused AdamW)
     scaler = grad_scaler(device, precision.name)  # the trainer's: fp16 only
-    model = torch.compile(student) if compiled else student
+    model = torch.compile(student) if spec.compiled else student
+    student.train(stage != "inference")
+    threads = torch.get_num_threads()
+    overlap = overlap_wanted(spec.overlap, device, threads, bool(teachers), distill_only=not task_names)
 
-    def step() -> tuple[float, float]:
-        t0 = time.perf_counter()
+    def teacher_targets(_batch) -> dict:  # the trainer's: the frozen teachers run no-grad
+        features = {n: t(images.to(precision.dtype)) for n, t in teachers.items()}
+        sync(device)
+        return features
+
+    def student_step(features: dict) -> None:
         if stage == "inference":
             with torch.no_grad(), autocast(device, precision.name):
                 model(images)
             sync(device)
-            return 0.0, time.perf_counter() - t0
-        features = {n: t(images.to(precision.dtype)) for n, t in teachers.items()}
-        sync(device)
-        t1 = time.perf_counter()
+            return
         with autocast(device, precision.name):
             out = model(images)
             total = distillation_loss(out.distill, features)[0] if features else 0.0
@@ -208,74 +282,152 @@ def measure(stage: str, precision_setting: str, compiled: bool, args: argparse.N
             optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         sync(device)
-        return t1 - t0, time.perf_counter() - t1
 
-    student.train(stage != "inference")
-    for _ in range(args.warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    times = [step() for _ in range(args.steps)]
-    teacher_s = statistics.median(t for t, _ in times)
-    student_s = statistics.median(s for _, s in times)
-    unit, memory = peak_memory(device, baseline)
-    return {
+    def block(k: int) -> list[tuple[float, float]]:
+        """``k`` steps timed between an untimed first one (it fills the overlap) and an untimed
+        last one (without it the k-th step would run with no teacher work beside it)."""
+        times = []
+        with TeacherTargets(teacher_targets, overlap, threads) as targets_of:
+            t = time.perf_counter()
+            for i, (_, features) in enumerate(targets_of.pairs(itertools.repeat(None, k + 2))):
+                got = time.perf_counter()
+                student_step(features)
+                done = time.perf_counter()
+                if 1 <= i <= k:
+                    times.append((got - t, done - got))
+                t = done
+        return times
+
+    info = {
         "stage": stage,
         "setting": setting,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{threads}",
         "size": f"{size[0]}x{size[1]}",
         "batch": batch,
-        "precision": precision.name + ("+compile" if compiled else ""),
-        "asked": precision_setting + ("+compile" if compiled else ""),
+        "variant": spec.name,
+        "precision": precision.name,
+        "overlap": overlap,
+        "compiled": spec.compiled,
         "why": precision.reason,
         "stem": config.model.stem,
         "student_params_M": round(params, 1),
         "teachers": ",".join(teachers) or "-",
         "tasks": ",".join(task_names) or "-",
-        "images_per_s": batch / (teacher_s + student_s),
-        "student_images_per_s": batch / student_s,
-        "teacher_ms": 1000 * teacher_s,
-        "student_ms": 1000 * student_s,
-        "teacher_share": teacher_s / (teacher_s + student_s),
-        "memory_unit": unit,
-        "peak_memory": memory,
     }
+    return Variant(block, info)
 
 
-def variants(args: argparse.Namespace) -> list[tuple[str, bool]]:
-    """(precision setting, compiled) pairs to run, in order; the first is the reference."""
-    names = [p.strip() for p in (args.compare or args.precision).split(",") if p.strip()]
-    from sak_core.config import PRECISION_SETTINGS
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    """(first quartile, median, third quartile) of ``values``."""
+    if len(values) < 2:
+        return values[0], values[0], values[0]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
 
-    for name in names:
-        if name not in PRECISION_SETTINGS:
-            raise SystemExit(f"unknown precision '{name}': use {', '.join(PRECISION_SETTINGS)}")
-    pairs = [(n, False) for n in names]
+
+def measure_speed(stage: str, specs: list[Spec], args: argparse.Namespace) -> list[dict]:
+    """Time every variant of ``stage`` in this one process, a block of ``--block`` steps of each in
+    turn (in reverse order every other round), so a change of load hits all of them alike.
+
+    A variant's ``speedup`` is the median over rounds of the first variant's mean step time over
+    its own, with the quartiles as its spread.
+    """
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cache: dict = {}
+    variants = [build_variant(stage, spec, args, cache) for spec in specs]
+    for v in variants:
+        v.block(args.warmup)
+    rounds = []
+    for r in range(args.rounds):
+        order = range(len(variants)) if r % 2 == 0 else reversed(range(len(variants)))
+        timed = {i: variants[i].block(args.block) for i in order}
+        rounds.append([timed[i] for i in range(len(variants))])
+    rows = []
+    step_time = [[statistics.mean(t + s for t, s in r[i]) for r in rounds] for i in range(len(variants))]
+    for i, v in enumerate(variants):
+        q1, ratio, q3 = quartiles([ref / own for ref, own in zip(step_time[0], step_time[i])])
+        steps = [ts for r in rounds for ts in r[i]]
+        teacher_s = statistics.median(t for t, _ in steps)
+        student_s = statistics.median(s for _, s in steps)
+        batch = v.info["batch"]
+        rows.append({
+            **v.info,
+            "images_per_s": batch / statistics.median(step_time[i]),
+            "student_images_per_s": batch / student_s,
+            "teacher_ms": 1000 * teacher_s,
+            "student_ms": 1000 * student_s,
+            "teacher_share": teacher_s / (teacher_s + student_s),
+            "speedup": ratio, "speedup_q1": q1, "speedup_q3": q3,
+            "steps": len(steps),
+        })
+    return rows
+
+
+def measure_memory(stage: str, spec: Spec, args: argparse.Namespace) -> dict:
+    """Peak memory of ``stage`` as ``spec`` runs it, alone in this process, during one step after
+    the warm-up: the models, optimizer state and the step's activations, not the building."""
+    import torch
+
+    baseline = rss_gib()  # torch and the interpreter, before any model exists
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from sak_core.runtime import resolve_device
+
+    device = resolve_device(args.device)
+    variant = build_variant(stage, spec, args, {})
+    variant.block(max(args.warmup, 1))
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    else:
+        reset_peak_rss()
+    variant.block(1)
+    unit, memory = peak_memory(device, baseline)
+    return {"memory_unit": unit, "peak_memory": memory}
+
+
+def variant_specs(args: argparse.Namespace) -> list[Spec]:
+    """The variants to run, in order; the first is the reference of the ratios."""
+    specs = [Spec.parse(t.strip()) for t in (args.compare or args.precision).split(",") if t.strip()]
     if args.compile:
-        pairs += [(n, True) for n in names]
-    return pairs
+        specs += [Spec.parse(f"{s.name}+compile") for s in specs if not s.compiled and s.name != "reference"]
+    return specs
+
+
+def run_child(forwarded: list[str], extra: list[str], what: str):
+    """Run this script with ``extra`` in a fresh process and return the JSON it prints last."""
+    command = [sys.executable, os.path.abspath(__file__), *forwarded, *extra]
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{what} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.child:
-        print(json.dumps(measure(args.child, args.child_precision, args.child_compile, args)), flush=True)
+        if args.child_memory:
+            result = measure_memory(args.child, Spec.parse(args.child_memory), args)
+        else:
+            result = measure_speed(args.child, variant_specs(args), args)
+        print(json.dumps(result), flush=True)
         return 0
     forwarded = [a for a in (argv if argv is not None else sys.argv[1:])]
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     for stage in stages:
         if stage not in STAGES:
             raise SystemExit(f"unknown stage '{stage}': choose from {', '.join(STAGES)}")
+    specs = variant_specs(args)
     rows = []
     for stage in stages:
-        for precision, compiled in variants(args):  # alternate precisions so load drifts hit both
-            command = [sys.executable, os.path.abspath(__file__), *forwarded, "--child", stage,
-                       "--child-precision", precision] + (["--child-compile"] if compiled else [])
-            proc = subprocess.run(command, capture_output=True, text=True)
-            if proc.returncode != 0:
-                sys.stderr.write(proc.stderr)
-                raise SystemExit(f"{stage} at {precision} failed (exit {proc.returncode})")
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
+        speed = run_child(forwarded, ["--child", stage], f"{stage} timing")
+        for row, spec in zip(speed, specs):  # each variant's memory in a process of its own
+            if not args.no_memory:
+                row.update(run_child(forwarded, ["--child", stage, "--child-memory", spec.name],
+                                     f"{stage} memory of {spec.name}"))
             rows.append(row)
             if args.json:
                 print(json.dumps(row), flush=True)
@@ -294,29 +446,39 @@ def print_table(rows: list[dict]) -> None:
     reference = {}
     for r in rows:
         reference.setdefault(r["stage"], r)
+    memory = "peak_memory" in first
+    unit = f", peak {first['memory_unit']}" if memory else ""
     table = Table(title=f"sak step benchmark on {first['device']} ({first['setting']} setting, stem {first['stem']}; "
-                        f"ms per step, peak {first['memory_unit']})")
-    for column in ("stage", "precision", "size", "batch", "img/s", "x ref", "teachers", "student", "teach %",
-                   "peak", "x ref mem"):
-        table.add_column(column, justify="left" if column in ("stage", "precision") else "right")
+                        f"ms per step{unit})")
+    columns = ["stage", "variant", "precision", "overlap", "img/s", "x ref", "x ref q1-q3", "teachers", "student",
+               "teach %"] + (["peak", "x ref mem"] if memory else [])
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("stage", "variant", "precision", "overlap") else "right")
     for r in rows:
         ref = reference[r["stage"]]
         timed = r["stage"] != "inference"
-        table.add_row(
-            r["stage"], r["precision"], r["size"], str(r["batch"]), f"{r['images_per_s']:.2f}",
-            f"{r['images_per_s'] / ref['images_per_s']:.2f}",
+        cells = [
+            r["stage"], r["variant"], r["precision"] + ("+compile" if r["compiled"] else ""),
+            ("yes" if r["overlap"] else "no") if timed else "-", f"{r['images_per_s']:.2f}",
+            f"{r['speedup']:.2f}", f"{r['speedup_q1']:.2f}-{r['speedup_q3']:.2f}",
             f"{r['teacher_ms']:.1f}" if timed else "-", f"{r['student_ms']:.1f}",
-            f"{100 * r['teacher_share']:.0f}%" if timed else "-", f"{r['peak_memory']:.2f}",
-            f"{r['peak_memory'] / ref['peak_memory']:.2f}" if ref["peak_memory"] > 0 else "-",
-        )
+            f"{100 * r['teacher_share']:.0f}%" if timed else "-",
+        ]
+        if memory:
+            cells += [f"{r['peak_memory']:.2f}",
+                      f"{r['peak_memory'] / ref['peak_memory']:.2f}" if ref["peak_memory"] > 0 else "-"]
+        table.add_row(*cells)
     Console(width=max(132, Console().width)).print(table)
     seen = set()
     for r in rows:
         if r["stage"] not in seen:
             seen.add(r["stage"])
-            print(f"  {r['stage']}: student {r['student_params_M']}M params; teachers {r['teachers']}; tasks {r['tasks']}")
-    for asked, why in {r["asked"]: r["why"] for r in rows}.items():
-        print(f"  {asked}: {why}")
+            print(f"  {r['stage']}: {r['size']} batch {r['batch']}; student {r['student_params_M']}M params; "
+                  f"teachers {r['teachers']}; tasks {r['tasks']}")
+    for variant, why in {r["variant"]: r["why"] for r in rows}.items():
+        print(f"  {variant}: {why}")
+    print("  teachers: ms the training thread spent on (or, with overlap, waiting for) the teachers' targets; "
+          "student: forward, loss, backward, update")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,9 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     name = resolve_precision(precision, device).name
     if name == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=DTYPES[name])
+    # Without autograd each weight is cast once and used once, so autocast's cache of cast
+    # weights would only keep a second copy of the model alive until the context exits.
+    return torch.autocast(device_type=device.type, dtype=DTYPES[name], cache_enabled=torch.is_grad_enabled())
 
 
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:

@@ -200,3 +200,12 @@ def test_a_compiled_student_trains_and_its_checkpoint_loads_uncompiled(tmp_path,
     assert losses and all("NaN" not in line for line in losses)
     student = load_student(run)
     assert not any(k.startswith("_orig_mod") for k in student.state_dict())
+
+
+def test_autocast_keeps_no_cast_weights_without_autograd():
+    """In inference every weight is cast once and used once: autocast's cache of cast weights would
+    only hold a second copy of the model (measured: 1.12x the fp32 peak with it, 0.91x without)."""
+    with torch.no_grad(), autocast(CPU, "bf16"):
+        assert torch.is_autocast_enabled("cpu") and not torch.is_autocast_cache_enabled()
+    with autocast(CPU, "bf16"):
+        assert torch.is_autocast_cache_enabled()
