@@ -14,9 +14,9 @@ in two parts: the frozen teachers' forward (no grad) and the student's forward, 
 optimizer update. Stage-2 targets come from a few scenes of the ``synthetic`` dataset rendered at
 the benchmark size.
 
-Speed: all precisions of a stage run in one process, one step of each in turn (in reverse order
-every other round), so a change of load on a shared machine hits them alike. A row's ``x ref`` is
-the median over rounds of the first precision's step time over its own, with the quartiles beside
+Speed: all variants of a stage run in one process, a block of ``--block`` steps of each in turn (in
+reverse order every other round), so a change of load on a shared machine hits them alike. A row's
+``x ref`` is the median over rounds of the first variant's step time over its own, the quartiles beside
 it. Memory: each (stage, precision) runs again in a process of its own and reports the peak of one
 step after the warm-up: CUDA ``max_memory_allocated``, or on CPU the peak resident set (Linux's
 VmHWM, restarted before the step so model building does not count) above what the process held
@@ -51,9 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--size", help="input HxW for every stage (default: the setting's)")
     p.add_argument("--batch", type=int, help="images per step (default: the setting's)")
     p.add_argument("--compare", default=None, metavar="V,W",
-                   help="variants side by side, ratios to the first: a precision (fp32, bf16, fp16, auto) run "
-                        "as the trainer runs it, with +sequential (teachers in turn, no overlap) and/or +compile, "
-                        "or reference (fp32 and sequential: the authors' step); e.g. reference,fp32,auto")
+                   help="variants side by side, ratios to the first: precisions (fp32, bf16, fp16, auto), each "
+                        "optionally +compile; e.g. fp32,auto")
     p.add_argument("--precision", default="auto", help="one variant when not comparing (default auto)")
     p.add_argument("--compile", action="store_true", help="also run each variant with torch.compile(student)")
     p.add_argument("--dataset", default=None, help="stage-2 heads (default: pascal-context for paper, else synthetic)")
@@ -173,33 +172,28 @@ def peak_memory(device, baseline_gib: float) -> tuple[str, float]:
 
 
 class Spec(NamedTuple):
-    """One way of running a step, from a ``--compare`` item: ``PRECISION[+compile][+sequential]``,
-    or ``reference`` (fp32, teachers in turn: the authors' training step)."""
+    """One way of running a step, from a ``--compare`` item: ``PRECISION`` or ``PRECISION+compile``."""
 
     name: str
     precision: str
     compiled: bool
-    overlap: bool | str  # optim.overlap_teachers: "auto" is the trainer's default
 
     @classmethod
     def parse(cls, text: str) -> Spec:
         from sak_core.config import PRECISION_SETTINGS
 
-        if text == "reference":
-            return cls(text, "fp32", False, False)
         precision, *mods = text.split("+")
         if precision not in PRECISION_SETTINGS:
-            raise SystemExit(f"unknown precision '{precision}' in '{text}': use {', '.join(PRECISION_SETTINGS)} "
-                             "or reference")
-        unknown = set(mods) - {"compile", "sequential"}
-        if unknown:
-            raise SystemExit(f"unknown modifier '{sorted(unknown)[0]}' in '{text}': use +compile or +sequential")
-        return cls(text, precision, "compile" in mods, False if "sequential" in mods else "auto")
+            raise SystemExit(f"unknown precision '{precision}' in '{text}': use {', '.join(PRECISION_SETTINGS)}")
+        if set(mods) - {"compile"}:
+            raise SystemExit(f"unknown modifier '{sorted(set(mods) - {'compile'})[0]}' in '{text}': "
+                             "only +compile")
+        return cls(text, precision, bool(mods))
 
 
 class Variant(NamedTuple):
-    """A built spec: ``block(k)`` runs ``k`` timed steps (plus untimed ones that fill and drain the
-    teacher overlap) and returns each step's (teacher seconds, student seconds)."""
+    """A built spec: ``block(k)`` runs ``k`` steps and returns each one's (teacher seconds,
+    student seconds)."""
 
     block: Callable[[int], list[tuple[float, float]]]
     info: dict
@@ -208,8 +202,6 @@ class Variant(NamedTuple):
 def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cache: dict) -> Variant:
     """The student, teachers, batch and optimizer of ``stage`` as ``spec`` says; teachers are shared
     through ``teacher_cache`` (by dtype) by the variants of one process."""
-    import itertools
-
     import torch
 
     from sak_core.api import create_task, get_dataset_spec
@@ -218,7 +210,6 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     from sak_core.runtime import autocast, grad_scaler, resolve_device, resolve_precision
     from sak_core.training.loop import build_teachers
     from sak_core.training.optimizer import build_optimizer
-    from sak_core.training.teacher_overlap import TeacherTargets, overlap_wanted
 
     device = resolve_device(args.device)
     setting = setting_of(args, device)
@@ -250,10 +241,8 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     scaler = grad_scaler(device, precision.name)  # the trainer's: fp16 only
     model = torch.compile(student) if spec.compiled else student
     student.train(stage != "inference")
-    threads = torch.get_num_threads()
-    overlap = overlap_wanted(spec.overlap, device, threads, bool(teachers), distill_only=not task_names)
 
-    def teacher_targets(_batch) -> dict:  # the trainer's: the frozen teachers run no-grad
+    def teacher_targets() -> dict:  # the trainer's: the frozen teachers run no-grad
         features = {n: t(images.to(precision.dtype)) for n, t in teachers.items()}
         sync(device)
         return features
@@ -284,29 +273,23 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
         sync(device)
 
     def block(k: int) -> list[tuple[float, float]]:
-        """``k`` steps timed between an untimed first one (it fills the overlap) and an untimed
-        last one (without it the k-th step would run with no teacher work beside it)."""
         times = []
-        with TeacherTargets(teacher_targets, overlap, threads) as targets_of:
-            t = time.perf_counter()
-            for i, (_, features) in enumerate(targets_of.pairs(itertools.repeat(None, k + 2))):
-                got = time.perf_counter()
-                student_step(features)
-                done = time.perf_counter()
-                if 1 <= i <= k:
-                    times.append((got - t, done - got))
-                t = done
+        for _ in range(k):
+            t0 = time.perf_counter()
+            features = teacher_targets() if teachers else {}
+            t1 = time.perf_counter()
+            student_step(features)
+            times.append((t1 - t0, time.perf_counter() - t1))
         return times
 
     info = {
         "stage": stage,
         "setting": setting,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{threads}",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu x{torch.get_num_threads()}",
         "size": f"{size[0]}x{size[1]}",
         "batch": batch,
         "variant": spec.name,
         "precision": precision.name,
-        "overlap": overlap,
         "compiled": spec.compiled,
         "why": precision.reason,
         "stem": config.model.stem,
@@ -392,7 +375,7 @@ def variant_specs(args: argparse.Namespace) -> list[Spec]:
     """The variants to run, in order; the first is the reference of the ratios."""
     specs = [Spec.parse(t.strip()) for t in (args.compare or args.precision).split(",") if t.strip()]
     if args.compile:
-        specs += [Spec.parse(f"{s.name}+compile") for s in specs if not s.compiled and s.name != "reference"]
+        specs += [Spec.parse(f"{s.name}+compile") for s in specs if not s.compiled]
     return specs
 
 
@@ -450,16 +433,15 @@ def print_table(rows: list[dict]) -> None:
     unit = f", peak {first['memory_unit']}" if memory else ""
     table = Table(title=f"sak step benchmark on {first['device']} ({first['setting']} setting, stem {first['stem']}; "
                         f"ms per step{unit})")
-    columns = ["stage", "variant", "precision", "overlap", "img/s", "x ref", "x ref q1-q3", "teachers", "student",
+    columns = ["stage", "variant", "precision", "img/s", "x ref", "x ref q1-q3", "teachers", "student",
                "teach %"] + (["peak", "x ref mem"] if memory else [])
     for column in columns:
-        table.add_column(column, justify="left" if column in ("stage", "variant", "precision", "overlap") else "right")
+        table.add_column(column, justify="left" if column in ("stage", "variant", "precision") else "right")
     for r in rows:
         ref = reference[r["stage"]]
         timed = r["stage"] != "inference"
         cells = [
-            r["stage"], r["variant"], r["precision"] + ("+compile" if r["compiled"] else ""),
-            ("yes" if r["overlap"] else "no") if timed else "-", f"{r['images_per_s']:.2f}",
+            r["stage"], r["variant"], r["precision"] + ("+compile" if r["compiled"] else ""), f"{r['images_per_s']:.2f}",
             f"{r['speedup']:.2f}", f"{r['speedup_q1']:.2f}-{r['speedup_q3']:.2f}",
             f"{r['teacher_ms']:.1f}" if timed else "-", f"{r['student_ms']:.1f}",
             f"{100 * r['teacher_share']:.0f}%" if timed else "-",
@@ -477,8 +459,7 @@ def print_table(rows: list[dict]) -> None:
                   f"teachers {r['teachers']}; tasks {r['tasks']}")
     for variant, why in {r["variant"]: r["why"] for r in rows}.items():
         print(f"  {variant}: {why}")
-    print("  teachers: ms the training thread spent on (or, with overlap, waiting for) the teachers' targets; "
-          "student: forward, loss, backward, update")
+    print("  teachers: the frozen teachers' forward; student: its forward, loss, backward and update (ms)")
 
 
 if __name__ == "__main__":

@@ -175,11 +175,6 @@ class OptimSection(_Section):
         False, description="torch.compile the student: true (inductor) or a backend name (aot_eager: "
         "traces without generating code); off by default, see docs/training.md",
     )
-    overlap_teachers: bool | Literal["auto"] = Field(
-        "auto", description="compute the teachers' targets for the next batch on a worker thread while the "
-        "student trains (CPU only; the threads are split between the two). auto: on in stage 1 with two or "
-        "more CPU threads; see docs/training.md",
-    )
     cpu_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads of each training process; default: torch's choice"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from collections.abc import Mapping
@@ -37,7 +36,6 @@ from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoin
 from sak_core.training.schedules import Schedule, build_schedule
 from sak_core.training.seeding import rng_state, seed_everything, set_rng_state
 from sak_core.training.signals import StopRequest
-from sak_core.training.teacher_overlap import TeacherTargets, overlap_wanted, split_threads
 from sak_core.training.validation import selection_score
 from sak_core.training.warm_start import init_from_checkpoint
 
@@ -142,8 +140,6 @@ class Trainer:
         self.teacher_dtype = self.teacher_precision.dtype
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
         self.teachers = build_teachers(config, ctx.device, self.teacher_dtype) if use_teachers else {}
-        self.overlap_teachers = overlap_wanted(optim.overlap_teachers, ctx.device, torch.get_num_threads(),
-                                               bool(self.teachers), distill_only=not self.task_names)
 
         self.train_set = data_mod.run_dataset(config, config.data.train_split, True, self.task_names)
         self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed, ctx.rank, ctx.world_size)
@@ -244,15 +240,11 @@ class Trainer:
         return scores
 
     # -- one step -------------------------------------------------------------------------------
-    def _teacher_targets(self, batch: Mapping[str, Any]) -> dict[str, Any]:
-        """The frozen teachers' outputs for ``batch`` (no grad; on the overlap worker when it runs)."""
-        images = batch["image"].to(self.ctx.device, non_blocking=True)
-        return {n: t(images.to(self.teacher_dtype)) for n, t in self.teachers.items()}
-
-    def _losses(self, batch: Mapping[str, Any], targets: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def _losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         device = self.ctx.device
         batch = add_derived_targets(dict(batch), self.task_names)
         images = batch["image"].to(device, non_blocking=True)
+        targets = {n: t(images.to(self.teacher_dtype)) for n, t in self.teachers.items()}
         terms: dict[str, torch.Tensor] = {}
         with autocast(device, self.config.optim.precision):
             out = self.model(images)
@@ -271,11 +263,6 @@ class Trainer:
         if "distill" in terms:
             total = total + self.config.optim.alpha * terms["distill"]
         return total
-
-    def _targets(self) -> TeacherTargets:
-        """How this run gets its teacher targets: one batch ahead on a worker thread, or in turn
-        (``optim.overlap_teachers``, see :mod:`sak_core.training.teacher_overlap`)."""
-        return TeacherTargets(self._teacher_targets, self.overlap_teachers, torch.get_num_threads())
 
     def _batches(self):
         spe = self.sampler.steps_per_epoch
@@ -322,10 +309,12 @@ class Trainer:
         self.model.train()
         last_saved = self.step
         try:
-            with StopRequest() as stop, self._targets() as targets_of:
-                for batch, targets in targets_of.pairs(itertools.islice(self._batches(), self.total - self.step)):
+            with StopRequest() as stop:
+                batches = self._batches()
+                while self.step < self.total:
+                    batch = next(batches)
                     lr = self.schedule.apply(self.optimizer, self.step)
-                    terms = self._losses(batch, targets)
+                    terms = self._losses(batch)
                     total = self._total(terms)
                     bad, stopping = self.ctx.any(not bool(torch.isfinite(total.detach())), stop.requested)
                     if bad:
@@ -342,8 +331,7 @@ class Trainer:
                         self.save_last()
                         last_saved = self.step
                     if self.step % out.val_every == 0 or self.step == self.total:
-                        with targets_of.all_threads():
-                            result.final_scores = self.validate()
+                        result.final_scores = self.validate()
                     if stop_at is not None and self.step >= stop_at and self.step < self.total:
                         if last_saved != self.step:
                             self.save_last()
@@ -411,12 +399,6 @@ class Trainer:
             "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
             highlight=False,
         )
-        if self.overlap_teachers:
-            student, teacher = split_threads(torch.get_num_threads())
-            self.console.print(
-                f"teachers: one batch ahead on a worker thread ({teacher} CPU thread(s); the student has "
-                f"{student}); optim.overlap_teachers=false computes them in turn", highlight=False,
-            )
 
 
 def _format_scores(scores: Mapping[str, float]) -> str:
