@@ -137,9 +137,8 @@ class Trainer:
         self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
         self.losses = {n: t.loss() for n, t in self.tasks.items()}
         self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
-        self.teacher_dtype = self.teacher_precision.dtype
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
-        self.teachers = build_teachers(config, ctx.device, self.teacher_dtype) if use_teachers else {}
+        self.teachers = build_teachers(config, ctx.device, self.teacher_precision.dtype) if use_teachers else {}
 
         self.train_set = data_mod.run_dataset(config, config.data.train_split, True, self.task_names)
         self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed, ctx.rank, ctx.world_size)
@@ -224,7 +223,8 @@ class Trainer:
             optim = self.config.optim
             result = evaluate(self.student, self.tasks, self.val_loader, self.ctx.device, full=False,
                               precision=optim.precision, teachers=self.teachers if self.stage == 1 else None,
-                              teacher_dtype=self.teacher_dtype, distill_valid_region=optim.distill_valid_region)
+                              teacher_dtype=self.teacher_precision.dtype,
+                              distill_valid_region=optim.distill_valid_region)
             if self.reference is None:
                 self.reference = primary_metrics(result.metrics, self.tasks)
             scores = result.flat()
@@ -244,7 +244,7 @@ class Trainer:
         device = self.ctx.device
         batch = add_derived_targets(dict(batch), self.task_names)
         images = batch["image"].to(device, non_blocking=True)
-        targets = {n: t(images.to(self.teacher_dtype)) for n, t in self.teachers.items()}
+        targets = {n: t(images.to(self.teacher_precision.dtype)) for n, t in self.teachers.items()}
         terms: dict[str, torch.Tensor] = {}
         with autocast(device, self.config.optim.precision):
             out = self.model(images)
