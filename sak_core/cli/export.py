@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 
 from rich.console import Console
 
 from sak_core.errors import SakError
 
-_SIZE = re.compile(r"^(\d+)(?:x(\d+))?$")
-
-
 def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` or ``S`` (square) -> ``(H, W)``."""
-    match = _SIZE.match(text.strip().lower())
-    if not match:
-        raise argparse.ArgumentTypeError(f"size '{text}' is not HxW (e.g. 512x512) or one number")
-    h = int(match.group(1))
-    return h, int(match.group(2) or h)
+    """``HxW`` or ``S`` (square) -> ``(H, W)``: the datasets' own size parser, as an argparse type."""
+    from sak_core.datasets.base import parse_size as parse_dataset_size
+    from sak_core.datasets.errors import DatasetError
+
+    try:
+        return parse_dataset_size(text)
+    except DatasetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
