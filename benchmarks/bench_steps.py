@@ -17,7 +17,7 @@ the benchmark size.
 Speed: all variants of a stage run in one process, a block of ``--block`` steps of each in turn (in
 reverse order every other round), so a change of load on a shared machine hits them alike. A row's
 ``x ref`` is the median over rounds of the first variant's step time over its own, the quartiles beside
-it. Memory: each (stage, precision) runs again in a process of its own and reports the peak of one
+it. Memory: each (stage, variant) runs again in a process of its own and reports the peak of one
 step after the warm-up: CUDA ``max_memory_allocated``, or on CPU the peak resident set (Linux's
 VmHWM, restarted before the step so model building does not count) above what the process held
 after importing torch. These are figures to read, not tests.
