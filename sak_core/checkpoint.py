@@ -76,17 +76,27 @@ def unpickling_refusal(exc: BaseException) -> str:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A run directory or a .safetensors file -> the weights file."""
+    """A run directory or a .safetensors file -> the weights file.
+
+    While a run is training, its checkpoint is swapped in place: ``.last.old`` / ``.last.new``
+    hold it for a moment (a file that exists there is whole: each is renamed in once written).
+    So a run directory resolves to whichever holds it, and a file of ``checkpoints/last`` (or
+    its swap folders) that is gone resolves to the run's checkpoint found now."""
     path = Path(path)
     if path.is_dir():
-        # while a run is training, its checkpoint is swapped in place: .last.old / .last.new hold
-        # it for a moment (a file that exists there is whole: each is renamed in once written)
         checkpoints = path / "checkpoints"
-        for candidate in (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in _SWAP_FOLDERS)):
-            if candidate.is_file():
-                return candidate
+        candidates = (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in _SWAP_FOLDERS))
+        # a scan can miss a swap's every folder in turn (each renamed just after its look): look again
+        for attempt in range(1, (_SWAP_RETRIES if checkpoints.is_dir() else 1) + 1):
+            for candidate in candidates:
+                if candidate.is_file():
+                    return candidate
+            time.sleep(0.01 * attempt)
         raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
     if not path.is_file():
+        run = _live_run_of(path)
+        if run is not None and run.is_dir():
+            return resolve_checkpoint(run)
         raise CheckpointError(f"checkpoint {path} does not exist")
     return path
 
@@ -97,7 +107,7 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         with safe_open(str(file), framework="pt") as f:
             return dict(f.metadata() or {})
-    except (SafetensorError, OSError) as exc:
+    except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
         raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
 
 
@@ -107,20 +117,7 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
     No teacher or task plugin is needed: the widths and outputs are in the checkpoint.
     ``config_changes`` replace config fields (e.g. ``input_size``) before building.
     """
-    file = resolve_checkpoint(path)
-    for attempt in range(_SWAP_RETRIES):
-        try:
-            meta = read_metadata(file)
-            weights = read_weights(file, map_location)
-            break
-        except CheckpointError:
-            # a live run swapped its checkpoint folders between finding the file and reading it:
-            # look again (the swap always leaves one complete checkpoint in place)
-            run = _live_run_of(file)
-            if file.exists() or run is None or attempt == _SWAP_RETRIES - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-            file = resolve_checkpoint(run)
+    meta, weights, file = _read_checkpoint(resolve_checkpoint(path), map_location)
     if CONFIG_KEY not in meta:
         raise CheckpointError(
             f"{file} has no '{CONFIG_KEY}' metadata: it was not written by sak; "
@@ -136,6 +133,43 @@ _SWAP_RETRIES = 10
 _SWAP_FOLDERS = ("last", ".last.old", ".last.new")
 
 
+def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict[str, str], dict[str, torch.Tensor], Path]:
+    """The metadata and tensors of ``file``, both read from the same file.
+
+    A live run swaps ``checkpoints/last`` in place (``last`` -> ``.last.old``, ``.last.new`` ->
+    ``last``): a reader can see its file renamed away before it is opened, or its path name a
+    newer file between two reads. Whenever the file changed during the reads, they are done
+    again on the checkpoint found now (the swap always leaves one complete checkpoint in
+    place). A file that stayed the same file while it failed to read is broken: its error is
+    raised at once."""
+    failure = None
+    for attempt in range(1, _SWAP_RETRIES + 1):
+        before, failure = _identity(file), None
+        try:
+            meta = read_metadata(file)
+            weights = read_weights(file, map_location)
+        except CheckpointError as exc:
+            failure = exc
+        if before is not None and _identity(file) == before:
+            if failure is not None:
+                raise failure
+            return meta, weights, file
+        time.sleep(0.01 * attempt)
+        file = resolve_checkpoint(file)
+    raise failure or CheckpointError(
+        f"{file} was replaced during each of {_SWAP_RETRIES} reads; is something rewriting it in a loop?"
+    )
+
+
+def _identity(file: Path) -> tuple[int, ...] | None:
+    """What tells one file from another written at the same path (None when there is none)."""
+    try:
+        stat = file.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
 def _live_run_of(file: Path) -> Path | None:
     """The run directory of a checkpoint file inside ``checkpoints/last`` (or its swap folders)."""
     if file.parent.name in _SWAP_FOLDERS and file.parent.parent.name == "checkpoints":
@@ -147,7 +181,7 @@ def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> 
     """The tensors of a safetensors file, or a :class:`CheckpointError` naming the file."""
     try:
         return load_file(str(file), device=str(map_location))
-    except (SafetensorError, OSError) as exc:
+    except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
         raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
 
 

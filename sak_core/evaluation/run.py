@@ -72,10 +72,7 @@ class RunContext:
 
     def load_student(self, device: str | torch.device = "cpu") -> SAKStudent:
         """The student in eval mode on ``device``."""
-        checkpoint = self.checkpoint
-        if not checkpoint.is_file() and self.run_dir is not None:  # a live run swapped its checkpoint meanwhile
-            checkpoint = resolve_checkpoint(self.run_dir)
-        student = load_student(checkpoint, map_location="cpu")
+        student = load_student(self.checkpoint, map_location="cpu")  # follows a live run's checkpoint swaps
         return student.to(device).eval()
 
     def dataset_name(self, override: str | None = None) -> str | None:

@@ -4,6 +4,9 @@ a writer recovers from each state a crash can leave (checkpoints/last, .last.new
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +16,9 @@ from sak_core.checkpoint import MODEL_FILE, read_metadata
 from sak_core.model import SAKStudent, StudentConfig
 from sak_core.training.loop import Trainer
 from sak_core.training.rundir import TRAINER_FILE, RunDir, read_trainer_state, write_checkpoint
+from sak_test_utils import sak_env
+
+SWAPPER = Path(__file__).with_name("swap_checkpoints.py")
 
 TINY = StudentConfig(stem="vit_small", stem_overrides={"embed_dim": 32, "depth": 2, "num_heads": 2},
                      input_size=(32, 32), stem_pretrained=False, teachers={"t": 32})
@@ -114,3 +120,29 @@ def test_best_is_recovered_as_a_whole_with_its_score(tmp_path):
     assert read_metadata(rundir.best / MODEL_FILE)["step"] == "1"
     assert (rundir.best / "score.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best"]
+
+
+
+def test_a_reader_loads_whole_students_while_another_process_swaps_checkpoints_without_pause(tmp_path):
+    """`sak eval RUN` on a live run: every load gives one complete checkpoint and never an error,
+    however its reads interleave with the writer's swap (last -> .last.old, .last.new -> last)."""
+    from sak_core.checkpoint import load_student, save_student
+
+    for step in (1, 2):
+        save_student(_student(step), tmp_path / f"{step}.safetensors")
+    expected = {step: _student(step).state_dict() for step in (1, 2)}
+    run = tmp_path / "run"
+    writer = subprocess.Popen([sys.executable, str(SWAPPER), str(run), str(tmp_path / "1.safetensors"),
+                               str(tmp_path / "2.safetensors")], stdout=subprocess.PIPE, text=True,
+                              env=sak_env(env={"OMP_NUM_THREADS": "1"}))
+    seen = []
+    try:
+        assert writer.stdout.readline().strip() == "swapping"
+        for _ in range(150):
+            state = load_student(run).state_dict()
+            seen += [step for step, own in expected.items() if all(torch.equal(state[k], own[k]) for k in own)]
+    finally:
+        writer.kill()
+        writer.communicate(timeout=60)
+    assert len(seen) == 150  # each load was one of the two students, whole
+    assert set(seen) == {1, 2}  # and the writer swapped them under the reader all along
