@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
+
+import yaml
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -42,11 +45,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "approximate F instead of odsF)",
     )
     parser.add_argument(
-        "--boundary-matching",
-        choices=("bsds", "exact"),
-        default="bsds",
-        help="boundary odsF pixel matching: bsds reproduces BSDS correspondPixels as in published "
-        "numbers (default); exact is a maximum matching, faster and an upper bound",
+        "--metric-option",
+        action="append",
+        default=[],
+        metavar="TASK.KEY=VALUE",
+        type=parse_metric_option,
+        help="an option of TASK's protocol metric (repeatable; VALUE is YAML), e.g. "
+        "boundaries.matching=exact for the faster upper-bound odsF matching; each task plugin's "
+        "README lists its options",
     )
     parser.add_argument("--limit", type=int, help="score only the first N images (a quick look, not a result)")
     parser.add_argument(
@@ -55,6 +61,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--all-metrics", action="store_true", help="also list each task's secondary scores")
     parser.add_argument("--json", action="store_true", help="print the metrics document as JSON instead of a table")
     parser.set_defaults(func=run)
+
+
+def parse_metric_option(text: str) -> tuple[str, str, Any]:
+    """``"boundaries.matching=exact"`` -> ``("boundaries", "matching", "exact")`` (VALUE as YAML)."""
+    key, sep, raw = text.partition("=")
+    task, dot, option = key.strip().partition(".")
+    if not sep or not dot or not task or not option:
+        raise argparse.ArgumentTypeError(f"'{text}' is not TASK.KEY=VALUE (e.g. boundaries.matching=exact)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}': the value is not valid YAML ({exc})") from None
+    return task, option, value
+
+
+def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: bool) -> dict[str, dict[str, Any]]:
+    """The ``--metric-option`` values as task -> {key: value}, refused for tasks not scored
+    and with ``--fast`` (whose training-time metrics take no options)."""
+    options: dict[str, dict[str, Any]] = {}
+    for task, key, value in given:
+        options.setdefault(task, {})[key] = value
+    if options and fast:
+        raise SakError("--metric-option sets options of protocol metrics, which --fast does not use: drop one of them")
+    unknown = [task for task in options if task not in scored]
+    if unknown:
+        raise SakError(f"--metric-option names {', '.join(unknown)}, which is not scored here "
+                       f"(scored: {', '.join(scored)})")
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     data = context.test_dataset(dataset, split, scored, student.config.input_size, args.data_root)
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
     total = len(data) if args.limit is None else min(len(data), args.limit)
-    metric_options = {"boundaries": {"matching": args.boundary_matching}} if "boundaries" in scored else {}
+    metric_options = _metric_options(args.metric_option, scored, args.fast)
 
     show_progress = console.is_terminal and not args.json
     progress = Progress(
@@ -145,9 +179,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
-    matching = result.metric_options.get("boundaries", {}).get("matching")
-    if matching:
-        title += f", boundary matching {matching}" + (" (upper bound)" if matching == "exact" else "")
+    for task, options in result.metric_options.items():
+        title += f", {task} " + " ".join(f"{key}={value}" for key, value in options.items())
     console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
     if gain is not None and gain.missing:
         console.print(

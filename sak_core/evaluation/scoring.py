@@ -34,8 +34,9 @@ class EvalResult:
     protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
         ``"fast"`` when they used their training-time metric.
     distill_loss: mean distillation loss per batch against the teachers, when they were given.
-    metric_options: task -> the options its protocol metric was built with (e.g. the boundary
-        matching), as given to :func:`evaluate`.
+    metric_options: task -> the options its protocol metric scored with: those given to
+        :func:`evaluate`, and those the metric reports in its ``options`` attribute (the
+        boundaries' odsF reports its ``matching``).
     """
 
     metrics: dict[str, dict[str, float]]
@@ -65,6 +66,35 @@ def make_metric(task: Task, full: bool = True, options: Mapping[str, Any] | None
         return task.metric()
     except NotImplementedError:
         return None
+
+
+def _make_metrics(
+    tasks: Mapping[str, Task], full: bool, given: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, Metric], dict[str, dict[str, Any]]]:
+    """Each task's metric, and the options each protocol metric scores with (given ones and
+    the metric's own ``options``). Options for an unknown task, or that a task's protocol
+    metric refuses, are a :class:`SpecError` naming the task."""
+    unknown = sorted(set(given) - set(tasks))
+    if unknown:
+        raise SpecError(f"metric options for {', '.join(unknown)}, which is not scored here "
+                        f"(scored: {', '.join(tasks) or 'none'})")
+    metrics, options = {}, {}
+    for name, task in tasks.items():
+        wanted = dict(given.get(name) or {})
+        try:
+            metric = make_metric(task, full, wanted)
+        except (TypeError, ValueError) as exc:
+            if not wanted:
+                raise
+            raise SpecError(f"task '{name}' refused the metric options {wanted}: {exc}") from None
+        if metric is None:
+            continue
+        metrics[name] = metric
+        reported = getattr(metric, "options", None) if full else None
+        scored = {**(dict(reported) if isinstance(reported, Mapping) else {}), **(wanted if full else {})}
+        if scored:
+            options[name] = scored
+    return metrics, options
 
 
 def _covers_all(box: Sequence[int] | None, size: tuple[int, int]) -> bool:
@@ -151,14 +181,14 @@ def evaluate(
         teachers: also score the distillation loss against these teachers (stage-1 validation),
             fed images in ``teacher_dtype``; ``distill_valid_region`` as ``optim.distill_valid_region``.
         metric_options: task -> keyword options of its protocol metric, used with ``full``
-            (e.g. ``{"boundaries": {"matching": "exact"}}``); recorded in the result.
+            (e.g. ``{"boundaries": {"matching": "exact"}}``); recorded in the result. A task
+            that is not scored, or whose protocol metric refuses an option, is a
+            :class:`~sak_core.errors.SpecError`.
     """
     device = torch.device(device) if device is not None else next(student.parameters()).device
     was_training = student.training
     student = student.to(device).eval()
-    options = {name: dict(o) for name, o in (metric_options or {}).items() if full and name in tasks}
-    metrics = {name: metric for name, task in tasks.items()
-               if (metric := make_metric(task, full, options.get(name))) is not None}
+    metrics, options = _make_metrics(tasks, full, metric_options or {})
     seen, batches, distill_total, start = 0, 0, 0.0, time.perf_counter()
     try:
         for batch in _batches(data, batch_size, workers):

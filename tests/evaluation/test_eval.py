@@ -179,3 +179,83 @@ def test_a_stage_one_student_is_refused_with_what_to_do(probe, tmp_path, capsys)
     save_student(student, tmp_path / "stage1.safetensors")
     assert main(["eval", str(tmp_path / "stage1.safetensors"), "--dataset", "evalprobe", "--device", "cpu"]) == 1
     assert "no task heads" in capsys.readouterr().err
+
+
+def test_metric_options_reach_the_protocol_metric_and_are_recorded_with_its_own(probe, tiny_run):
+    """evaluate(metric_options=...): given options go to metric(full=True, ...); the result
+    records them merged over what the metric reports in ``options``; --fast records none."""
+    from sak_core.errors import SpecError
+
+    context = RunContext.open(tiny_run)
+    student = context.load_student()
+    tasks = bind_tasks(student, get_dataset_spec("evalprobe"))
+    semseg = tasks["semseg"]
+    built = []
+
+    class Reporting:  # the semseg metric, plus the protocol settings it reports
+        def __init__(self, **options):
+            self.inner, self.options = semseg.metric(), {"mode": "reference", **options}
+            built.append(options)
+
+        def update(self, outputs, targets):
+            self.inner.update(outputs, targets)
+
+        def compute(self):
+            return self.inner.compute()
+
+        def reset(self):
+            self.inner.reset()
+
+    class WithProtocol(type(semseg)):
+        def metric(self, full=False, **options):
+            if set(options) - {"mode", "level"}:
+                raise TypeError(f"unknown options {sorted(set(options) - {'mode', 'level'})}")
+            return Reporting(**options) if full else super().metric()
+
+    tasks["semseg"] = WithProtocol(semseg.spec, semseg.dataset)
+    data = probe.ProbeDataset(probe.INPUT_SIZE, list(probe.TASKS))
+    result = evaluate(student, tasks, data, batch_size=3, metric_options={"semseg": {"level": 2}})
+    assert built == [{"level": 2}]
+    assert result.metric_options == {"semseg": {"mode": "reference", "level": 2}}
+    plain = evaluate(student, tasks, data, batch_size=3)
+    assert plain.metric_options == {"semseg": {"mode": "reference"}}
+    assert plain.metrics["semseg"] == result.metrics["semseg"]
+    assert evaluate(student, tasks, data, batch_size=3, full=False).metric_options == {}
+    with pytest.raises(SpecError, match=r"task 'semseg' refused the metric options \{'colour': 1\}: unknown options"):
+        evaluate(student, tasks, data, metric_options={"semseg": {"colour": 1}})
+    with pytest.raises(SpecError, match="metric options for boundaries, which is not scored here"):
+        evaluate(student, tasks, data, metric_options={"boundaries": {"matching": "exact"}})
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["boundaries.matching=exact"], "--metric-option names boundaries, which is not scored here (scored: "),
+        (["semseg.matching=exact"], "task 'semseg' refused the metric options {'matching': 'exact'}: options "),
+        (["--fast", "depth.x=1"], "--metric-option sets options of protocol metrics, which --fast does not use"),
+    ],
+    ids=["task not scored", "task without protocol metric", "with --fast"],
+)
+def test_eval_cli_refuses_metric_options_it_cannot_honour(tiny_run, capsys, options, message):
+    args = [a if a.startswith("--") else f"--metric-option={a}" for a in options]
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", *args]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert message in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("text", ["matching=exact", "boundaries.matching", ".matching=exact", "boundaries.=1",
+                                  "boundaries.matching=[1"])
+def test_metric_option_syntax_errors_name_the_form(tiny_run, capsys, text):
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", str(tiny_run), f"--metric-option={text}"])
+    assert exit_.value.code == 2
+    assert f"'{text}'" in capsys.readouterr().err
+
+
+def test_metric_option_values_are_yaml():
+    from sak_core.cli.eval import parse_metric_option
+
+    assert parse_metric_option("boundaries.matching=exact") == ("boundaries", "matching", "exact")
+    assert parse_metric_option("boundaries.nms_radius=1") == ("boundaries", "nms_radius", 1)
+    assert parse_metric_option("boundaries.nms=false") == ("boundaries", "nms", False)
+    assert parse_metric_option("my.task.key=a=b") == ("my", "task.key", "a=b")

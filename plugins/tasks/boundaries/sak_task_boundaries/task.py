@@ -185,6 +185,11 @@ class FullBoundaryMetric:
         self.accumulator = accumulator(max_dist, **odsf_options)
         self.matching = getattr(self.accumulator, "matching", odsf_options.get("matching"))
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The odsF options that decide what its scores compare with (``sak eval`` records them)."""
+        return {"matching": self.matching}
+
     def reset(self) -> None:
         self.accumulator.reset()
 

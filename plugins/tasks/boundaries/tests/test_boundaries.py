@@ -199,9 +199,11 @@ def test_full_metric_runs_the_real_odsf_module():
 
 def test_full_metric_says_which_matching_scores():
     pytest.importorskip("sak_task_boundaries.odsf")
-    assert bind().metric(full=True, workers=0).matching == "bsds"  # the published protocol
+    default = bind().metric(full=True, workers=0)
+    assert default.matching == "bsds" and default.options == {"matching": "bsds"}  # the published protocol
     exact = bind().metric(full=True, matching="exact", workers=0)
     assert exact.matching == "exact" and exact.accumulator.options["matching"] == "exact"
+    assert exact.options == {"matching": "exact"}  # what sak eval records in metrics.json
     with pytest.raises(ValueError, match="'bsds'"):
         bind().metric(full=True, matching="nearest", workers=0)
 
