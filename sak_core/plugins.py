@@ -15,7 +15,7 @@ import pluggy
 
 from sak_core import hookspecs
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
-from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec
+from sak_core.specs import NAME_PATTERN, DatasetSpec, TaskSpec, TeacherSpec
 
 ENTRY_POINT_GROUPS = ("sak.teachers", "sak.tasks", "sak.datasets")
 LOAD_PLUGINS_ENV = "SAK_LOAD_PLUGINS"
@@ -219,6 +219,12 @@ class _Registrar:
             raise PluginError(
                 f"plugin '{self.info.distribution}' registered {type(spec).__name__} as a {self.kind}; "
                 f"register a {self.spec_type.__name__}"
+            )
+        if not isinstance(spec.name, str) or not NAME_PATTERN.fullmatch(spec.name):
+            raise PluginError(
+                f"plugin '{self.info.distribution}' registered the {self.kind} name {spec.name!r}: a name is "
+                "letters, digits, '_' and '-', starting with a letter (it becomes a module key, a "
+                "command-line word and a file name); rename it in the plugin's spec"
             )
         table = self.registry.entries[self.kind]
         previous = table.get(spec.name)

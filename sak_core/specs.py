@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,9 @@ from sak_core.errors import SpecError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IGNORE_INDEX = 255
+# a teacher, task or dataset name: it becomes a module key (no '.'), a word of `--teachers
+# NAME[:VARIANT][,KEY=VALUE]` (no ',', ':' or '='), a file name and a metric key (no '/')
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)

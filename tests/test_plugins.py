@@ -6,6 +6,8 @@ import json
 import types
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 import torch
 
 import sak_core
@@ -68,6 +70,30 @@ def test_registering_the_wrong_spec_type_is_a_failure_not_a_crash(toy_plugins):
         assert "toy_seg" in registry.names("task")  # the others still load
         (failure,) = [f for f in registry.failures if f.distribution == "sak-task-bad"]
         assert "registered str as a task" in failure.error
+
+
+@pytest.mark.parametrize("name", ["dino.v2", "clip,timm", "sam:b", "a=b", "seg/edges", "", "2d", "_x", "x y"])
+def test_a_name_that_cannot_be_a_module_key_or_a_cli_word_is_a_failure_naming_the_plugin(toy_plugins, name):
+    from sak_core.specs import TeacherSpec
+
+    spec = TeacherSpec(name=name, factory=lambda **kw: None, feature_dim=8, tap_indices=(0,), patch_size=16,
+                       input_size=(32, 32))
+    bad = types.SimpleNamespace(sak_register_teachers=sak_core.hookimpl(lambda register: register(spec)))
+    with temporary_plugin(bad, distribution="sak-teacher-oddname"):
+        registry = get_plugin_manager().registry
+        assert name not in registry.names("teacher") and "toy_a" in registry.names("teacher")
+        (failure,) = [f for f in registry.failures if f.distribution == "sak-teacher-oddname"]
+        assert f"registered the teacher name {name!r}: a name is letters, digits" in failure.error
+        assert "rename it in the plugin's spec" in failure.error
+
+
+@given(st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,20}", fullmatch=True))
+def test_every_name_the_pattern_accepts_is_a_module_key_and_one_teachers_word(name):
+    from sak_core.config import parse_teachers
+
+    torch.nn.ModuleDict({name: torch.nn.Identity()})  # no '.' and not empty
+    entries = parse_teachers(f"{name},{name}:large,weights=random")
+    assert [e["name"] for e in entries] == [name, f"{name}:large"] and entries[1]["weights"] == "random"
 
 
 def test_misspelled_hook_is_rejected_with_the_hook_list(toy_plugins):
