@@ -191,6 +191,7 @@ def _weights_output(capsys, monkeypatch, columns: int, *argv: str) -> str:
 
 
 def test_preset_lists_exactly_its_files_and_finds_one_in_the_weights_folder(cache, capsys, monkeypatch):
+    from sak_core.cli.main import main
     from sak_core.cli.weights import teacher_rows
     from sak_core.config import RunConfig
     from sak_core.presets import get_preset
@@ -207,6 +208,9 @@ def test_preset_lists_exactly_its_files_and_finds_one_in_the_weights_folder(cach
     assert "sam  samvit_base_patch16.sa1b.safetensors  found" in lines
     assert "clip  vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors  missing" in lines
     assert "without weights on this machine: dinov2, clip." in out  # sam has one of its files
+    assert main(["weights", "--preset", "paper-pascal", "--check"]) == 1  # a script can stop here
+    assert main(["weights", "sam:vit_b,backend=timm", "--check"]) == 0  # sam has its file
+    assert main(["weights", "clip,weights=random", "--check"]) == 0  # no file needed
 
 
 def test_urls_are_never_folded(cache, capsys, monkeypatch):

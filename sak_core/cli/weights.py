@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("teachers", nargs="*", metavar="SPEC",
                         help="teachers to show, e.g. dinov2:large or clip,backend=timm (default: all)")
     parser.add_argument("--preset", metavar="NAME", help="show the files the teachers of preset NAME load")
+    parser.add_argument("--check", action="store_true",
+                        help="exit with status 1 when a teacher shown has none of its files on this machine "
+                        "(check an offline machine before a long run)")
     parser.set_defaults(func=run)
 
 
@@ -116,4 +119,4 @@ def run(args: argparse.Namespace) -> int:
             "on first use; on machines without internet, download one of its files elsewhere and save "
             "it as shown, or pass weights=PATH."
         )
-    return 0
+    return 1 if missing and args.check else 0
