@@ -41,6 +41,17 @@ def test_example_plugin_tests_pass(site, name):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_example_plugins_register_without_loading_torch(site):
+    """Their entry modules only describe the plugin (``lazy`` names the code), so `sak plugins`
+    and `sak --help` stay light with them installed."""
+    code = ("import sys, sak_task_fg_distance, sak_teacher_convnext; from sak_core.api import list_tasks; "
+            "assert 'fg_distance' in list_tasks(); print(sorted(m for m in ('torch', 'timm', 'scipy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(site)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_examples_train_with_builtin_plugins(site, tmp_path):
     run = tmp_path / "run"
     result = run_sak(

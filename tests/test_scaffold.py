@@ -39,10 +39,13 @@ def test_scaffolded_files(installed):
     made, _ = installed
     task = made["task"]
     assert made["task files"] == [
-        "README.md", "pyproject.toml", "sak_task_grey_level/__init__.py", "tests/test_grey_level.py",
+        "README.md", "pyproject.toml", "sak_task_grey_level/__init__.py", "sak_task_grey_level/task.py",
+        "tests/test_grey_level.py",
     ]
     assert '[project.entry-points."sak.tasks"]\ngrey_level = "sak_task_grey_level"' in (task / "pyproject.toml").read_text()
-    assert "class GreyLevelTask(Task)" in (task / "sak_task_grey_level" / "__init__.py").read_text()
+    assert "class GreyLevelTask(Task)" in (task / "sak_task_grey_level" / "task.py").read_text()
+    entry = (task / "sak_task_grey_level" / "__init__.py").read_text()
+    assert 'factory=lazy("sak_task_grey_level.task:GreyLevelTask")' in entry and "import torch" not in entry
 
 
 def test_installed_plugins_are_listed(installed):

@@ -5,7 +5,7 @@ import torch
 import sak_core
 from sak_core import DatasetSpec
 
-from sak_task_fg_distance import SCALE, distance_target
+from sak_task_fg_distance.task import SCALE, distance_target
 
 WITH_SALIENCY = DatasetSpec(name="sal", factory=lambda **kw: None, tasks={"saliency": {}})
 
