@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import safe_open, save_file
 
 from sak_core.errors import CheckpointError
 from sak_core.io import atomic_write
@@ -134,31 +134,25 @@ _SWAP_FOLDERS = ("last", ".last.old", ".last.new")
 
 
 def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict[str, str], dict[str, torch.Tensor], Path]:
-    """The metadata and tensors of ``file``, both read from the same file.
+    """The metadata and tensors of ``file``, read through one open of it.
 
     A live run swaps ``checkpoints/last`` in place (``last`` -> ``.last.old``, ``.last.new`` ->
-    ``last``): a reader can see its file renamed away before it is opened, or its path name a
-    newer file between two reads. Whenever the file changed during the reads, they are done
-    again on the checkpoint found now (the swap always leaves one complete checkpoint in
-    place). A file that stayed the same file while it failed to read is broken: its error is
-    raised at once."""
-    failure = None
-    for attempt in range(1, _SWAP_RETRIES + 1):
-        before, failure = _identity(file), None
+    ``last``): a reader can see its file renamed away before it is opened. When a read fails
+    and the file is gone or another file has taken its name, the run's checkpoint is looked up
+    again and read (the swap always leaves one complete checkpoint in place). A file that
+    stayed the same file while it failed to read is broken: its error is raised at once."""
+    attempt = 0
+    while True:
+        attempt += 1
+        before = _identity(file)
         try:
-            meta = read_metadata(file)
-            weights = read_weights(file, map_location)
-        except CheckpointError as exc:
-            failure = exc
-        if before is not None and _identity(file) == before:
-            if failure is not None:
-                raise failure
+            meta, weights = read_safetensors(file, map_location)
             return meta, weights, file
+        except CheckpointError:
+            if attempt == _SWAP_RETRIES or (before is not None and _identity(file) == before):
+                raise
         time.sleep(0.01 * attempt)
         file = resolve_checkpoint(file)
-    raise failure or CheckpointError(
-        f"{file} was replaced during each of {_SWAP_RETRIES} reads; is something rewriting it in a loop?"
-    )
 
 
 def _identity(file: Path) -> tuple[int, ...] | None:
@@ -177,12 +171,22 @@ def _live_run_of(file: Path) -> Path | None:
     return None
 
 
-def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    """The tensors of a safetensors file, or a :class:`CheckpointError` naming the file."""
+def read_safetensors(
+    file: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, str], dict[str, torch.Tensor]]:
+    """The metadata and tensors of a safetensors file, both through one open of it (so both
+    come from the same file even when another is renamed over it meanwhile), or a
+    :class:`CheckpointError` naming the file."""
     try:
-        return load_file(str(file), device=str(map_location))
+        with safe_open(str(file), framework="pt", device=str(map_location)) as f:
+            return dict(f.metadata() or {}), {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
         raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
+
+
+def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, or a :class:`CheckpointError` naming the file."""
+    return read_safetensors(file, map_location)[1]
 
 
 def load_state_strict(
