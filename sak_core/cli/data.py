@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 from rich.console import Console
 
@@ -23,26 +27,52 @@ def register(subparsers) -> None:
     )
     synth.add_argument("--layout", choices=("native", "nyud", "pascal-context"), default="native",
                        help="on-disk layout (default: native, all six tasks)")
-    synth.add_argument("--out", required=True, help="folder to write (created)")
+    synth.add_argument("--out", required=True,
+                       help="folder to write: new or empty (an existing dataset is never written over)")
     synth.add_argument("-n", "--count", type=int, default=100, help="number of scenes (default: 100)")
     synth.add_argument("--size", default="128x128", help="image size HxW (default: 128x128)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    synth.add_argument("--val-fraction", type=float, default=0.2,
+    synth.add_argument("--val-fraction", type=_fraction, default=0.2,
                        help="share of the scenes listed in the val split (default: 0.2)")
     synth.add_argument("--workers", type=int, default=1, help="processes rendering in parallel (default: 1)")
     synth.set_defaults(func=run_synth)
 
 
+def _fraction(text: str) -> float:
+    """A share strictly between 0 and 1 (both splits get scenes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a fraction strictly between 0 and 1 (e.g. 0.2)")
+    return value
+
+
 def run_synth(args: argparse.Namespace) -> int:
     from sak_core.datasets.base import parse_size
     from sak_core.datasets.synthetic.layouts import write_layout
+    from sak_core.errors import SakError
 
     size = parse_size(args.size)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a folder that is not empty" if out.is_dir() else "a file"
+        raise SakError(f"--out {out} is {what}: sak data synth writes only into a new or empty folder, "
+                       "so that it never mixes with or replaces a dataset; choose another --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # rendered beside the target and renamed in at the end: an interrupted run leaves no half dataset
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     start = time.perf_counter()
-    with console.status(f"rendering {args.count} scenes") as status:
-        root = write_layout(args.out, args.layout, args.count, size, seed=args.seed,
-                            val_fraction=args.val_fraction, workers=args.workers,
-                            progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
+    try:
+        with console.status(f"rendering {args.count} scenes") as status:
+            write_layout(tmp, args.layout, args.count, size, seed=args.seed,
+                         val_fraction=args.val_fraction, workers=args.workers,
+                         progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
+        os.replace(tmp, out)  # an empty folder at --out is replaced
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    root = out
     seconds = time.perf_counter() - start
     console.print(f"wrote {args.count} scenes ({size[0]}x{size[1]}, layout {args.layout}, seed {args.seed}) "
                   f"to {root} in {seconds:.1f} s", soft_wrap=True)
