@@ -95,3 +95,25 @@ def test_an_unexpected_exception_is_one_line_and_a_hint_and_sak_debug_shows_it(t
         monkeypatch.setenv("SAK_DEBUG", "1")
         with pytest.raises(ZeroDivisionError):
             main(args)
+
+
+def test_relative_paths_are_recorded_absolute_so_the_run_means_the_same_files_from_anywhere(tmp_path, monkeypatch):
+    """A run trained with `--data-root data` and evaluated from another folder must not read
+    that folder's `data`: config.yaml holds absolute paths."""
+    import argparse
+
+    from sak_core.cli.train import resolve_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "w.pth").write_bytes(b"")
+    args = argparse.Namespace(
+        resume=None, preset="demo", config=None, teachers=None, teacher_weights=["dinov2=w.pth"], tasks=None,
+        stage=None, dataset=None, data_root="data", iterations=None, precision=None, init="runs/stage1",
+        strict=False, out="run", overrides=["model.stem_pretrained=stem.safetensors"], print_config=True,
+    )
+    config, _, _ = resolve_config(args)
+    assert config.data.root == str(tmp_path / "data")
+    assert config.init == str(tmp_path / "runs" / "stage1")
+    assert [t.weights for t in config.teachers if t.name == "dinov2"] == [str(tmp_path / "w.pth")]
+    assert [t.weights for t in config.teachers if t.name != "dinov2"] == ["random", "random"]  # the demo's
+    assert config.model.stem_pretrained == str(tmp_path / "stem.safetensors")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -74,6 +75,10 @@ def parse_metric_option(text: str) -> tuple[str, str, Any]:
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"'{text}': the value is not valid YAML ({exc})") from None
     return task, option, value
+
+
+def _absolute(path: str | None) -> str | None:
+    return str(Path(path).expanduser().absolute()) if path else None
 
 
 def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: bool) -> dict[str, dict[str, Any]]:
@@ -168,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=str(context.checkpoint),
         run_dir=str(context.run_dir) if context.run_dir else None,
         dataset=dataset.name,
+        data_root=_absolute(context.data_root(dataset.name, args.data_root)),
         split=split,
         input_size=list(student.config.input_size),
         precision=precision.name,

@@ -140,7 +140,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     if args.out is not None and resume_dir is None:
         flags.setdefault("output", {})["dir"] = args.out
     overrides = [parse_override(o) for o in args.overrides]
-    config = build_config(merged, flags, *overrides)
+    config = with_absolute_paths(build_config(merged, flags, *overrides))
 
     if resume_dir is not None:
         return config, resume_dir, True
@@ -152,6 +152,27 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
                           "or choose another --out")
     config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})
     return config, run_dir, False
+
+
+def with_absolute_paths(config: RunConfig) -> RunConfig:
+    """``config`` with its relative file and folder paths (``data.root``, ``init``, teachers'
+    ``weights``, ``model.stem_pretrained``) made absolute, so the run's config.yaml means the
+    same files from any working directory (``sak eval RUN`` from elsewhere, ``--resume``)."""
+
+    def absolute(path: str) -> str:
+        return str(Path(path).expanduser().absolute())
+
+    changes: dict[str, Any] = {}
+    if config.data.root:
+        changes["data"] = config.data.model_copy(update={"root": absolute(config.data.root)})
+    if config.init:
+        changes["init"] = absolute(config.init)
+    if any(t.weights not in (None, "random") for t in config.teachers):
+        changes["teachers"] = [t.model_copy(update={"weights": absolute(t.weights)})
+                               if t.weights not in (None, "random") else t for t in config.teachers]
+    if isinstance(config.model.stem_pretrained, str):
+        changes["model"] = config.model.model_copy(update={"stem_pretrained": absolute(config.model.stem_pretrained)})
+    return config.model_copy(update=changes) if changes else config
 
 
 def _default_run_dir(preset: str | None, stage: int) -> Path:

@@ -51,6 +51,7 @@ def test_eval_cli_writes_the_metrics_of_a_hand_loop(probe, tiny_run, capsys):
     assert document["dataset"] == "evalprobe" and document["split"] == "val"  # from config.yaml
     assert document["num_images"] == len(probe.SIZES)
     assert document["metric_options"] == {}  # no boundaries task: no matching to record
+    assert document["data_root"] is None  # the run set none: the dataset found its own
 
     student = RunContext.open(tiny_run).load_student("cpu")
     expected = hand_loop(probe, student)
@@ -83,7 +84,8 @@ def test_cropping_changes_nothing_where_padding_is_ignored(probe, tiny_run):
             assert padded.metrics[task][key] == pytest.approx(value, rel=1e-6)
 
 
-def test_eval_of_a_bare_checkpoint_needs_a_dataset_and_honours_out(tiny_run, tmp_path, capsys):
+def test_eval_of_a_bare_checkpoint_needs_a_dataset_and_honours_out(tiny_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     bare = tmp_path / "elsewhere" / "student.safetensors"
     bare.parent.mkdir()
     bare.write_bytes((tiny_run / "model.safetensors").read_bytes())
@@ -92,12 +94,13 @@ def test_eval_of_a_bare_checkpoint_needs_a_dataset_and_honours_out(tiny_run, tmp
 
     out = tmp_path / "scores.json"
     assert main(["eval", str(bare), "--dataset", "evalprobe", "--device", "cpu", "--workers", "0",
-                 "--tasks", "depth", "--limit", "3", "--out", str(out), "--json"]) == 0
+                 "--tasks", "depth", "--limit", "3", "--out", str(out), "--json", "--data-root", "probe-data"]) == 0
     printed = json.loads(capsys.readouterr().out)
     written = json.loads(out.read_text())
     assert printed == written
     assert list(written["metrics"]) == ["depth"] and written["num_images"] == 3 and written["limited"]
     assert written["dm"] is None and written["baseline"] is None
+    assert written["data_root"] == str(tmp_path / "probe-data")  # absolute: it names the folder scored
 
 
 def test_metrics_file_sits_beside_the_checkpoint(tmp_path):
