@@ -26,6 +26,7 @@ from sak_core.model import SAKStudent
 
 INPUT_NAME = "image"
 PATCH = 16  # H and W of the input must be multiples of the stem's patch size
+MIN_OPSET = 18  # torch's dynamo exporter writes 18 and up; the resize with antialias needs it
 FORMATS = ("onnx",)
 INSTALL_HINT = "pip install 'sak-core[onnx]' (onnx, onnxscript and onnxruntime)"
 
@@ -110,6 +111,11 @@ def export_onnx(
     if not names and not teachers:
         raise ExportError("nothing to export: the student has no tasks (export its distillation maps with --distill)")
     h, w = _checked_size(size if size is not None else student.config.input_size)
+    if opset is not None and opset < MIN_OPSET:
+        raise ExportError(
+            f"opset {opset} is below {MIN_OPSET}, the lowest this exporter writes (the student's "
+            f"resizing needs Resize with antialias, opset {MIN_OPSET}); leave the opset out or give {MIN_OPSET} or more"
+        )
 
     student = student.float().eval()
     graph = _ExportGraph(student, names, teachers).eval()
@@ -121,12 +127,23 @@ def export_onnx(
         axes[2] = PATCH * torch.export.Dim("height_patches", min=1)
         axes[3] = PATCH * torch.export.Dim("width_patches", min=1)
     with torch.autocast(device_type="cpu", enabled=False), torch.autocast(device_type="cuda", enabled=False):
-        program = torch.onnx.export(
-            graph, (example,), None, input_names=[INPUT_NAME], output_names=output_names, dynamo=True,
-            dynamic_shapes={"image": axes}, opset_version=opset, verbose=False,
-        )
+        try:
+            program = torch.onnx.export(
+                graph, (example,), None, input_names=[INPUT_NAME], output_names=output_names, dynamo=True,
+                dynamic_shapes={"image": axes}, opset_version=opset, verbose=False,
+            )
+        except Exception as exc:
+            if opset is None:
+                raise
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ExportError(f"torch's exporter could not write opset {opset} ({first}); leave the opset out "
+                              "or give one it supports") from None
     if program is None:  # pragma: no cover - dynamo=True always returns a program
         raise ExportError("torch.onnx.export returned no program")
+    written = program.model.opset_imports.get("", None)
+    if opset is not None and written != opset:  # torch keeps its own opset when it cannot convert
+        raise ExportError(f"torch's exporter could not write opset {opset} (it produced opset {written}); "
+                          f"leave the opset out or give one it supports")
     with torch.no_grad():
         shapes = graph(example)
     outputs = {name: int(t.shape[1]) for name, t in zip(output_names, shapes, strict=True)}

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--distill", action="store_true",
                         help="also output the distillation maps (distill.<teacher>.level<l>)")
     parser.add_argument("--dataset", help="dataset whose mean/std go into the metadata (default: the run's)")
-    parser.add_argument("--opset", type=int, help="ONNX opset (default: torch's)")
+    parser.add_argument("--opset", type=int, help="ONNX opset, 18 or more (default: torch's)")
     parser.add_argument("--no-check", action="store_true", help="do not compare onnxruntime with PyTorch")
     parser.set_defaults(func=run)
 

@@ -104,8 +104,16 @@ def test_static_export_of_chosen_tasks_has_a_fixed_size(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--size", "30x32"], "multiples of 16"),
     (["--tasks", "semseg,depth"], "no task depth"),
+    (["--opset", "13"], "opset 13 is below 18, the lowest this exporter writes"),
+    (["--opset", "99"], "torch's exporter could not write opset 99"),
 ])
 def test_refuses_what_it_cannot_export(run_dir, tmp_path, capsys, args, message):
     assert main(["export", str(run_dir), "--out", str(tmp_path / "x.onnx"), *args]) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_the_opset_asked_for_is_the_opset_written(tmp_path):
+    result = export_onnx(tiny_student(seed=1), tmp_path / "s.onnx", size=(32, 32), tasks=["normals"], opset=19)
+    onnx = pytest.importorskip("onnx")
+    assert {o.domain: o.version for o in onnx.load(str(result.path)).opset_import}[""] == 19
