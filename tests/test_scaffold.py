@@ -129,3 +129,11 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path):
         scaffold("task", "ok", tmp_path)
     with pytest.raises(SakError, match="choose one of task, teacher"):
         scaffold("dataset", "x", tmp_path)
+
+
+@pytest.mark.parametrize("kind, name", [("task", "semseg"), ("teacher", "dinov2")])
+def test_a_name_an_installed_plugin_holds_is_refused(tmp_path, kind, name):
+    with pytest.raises(SakError, match=f"{kind} '{name}' is already provided by the installed distribution "
+                                       f"'sak-{kind}-{name}'.*choose another name"):
+        scaffold(kind, name, tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -23,6 +23,7 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
         )
     dist = f"sak-{kind}-{name.replace('_', '-')}"
     package = f"sak_{kind}_{name}"
+    _refuse_installed_name(kind, name, dist)
     target = Path(parent) / dist
     if target.exists():
         raise SakError(f"{target} already exists: choose another name or remove it")
@@ -34,6 +35,25 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(Template(template.read_text()).substitute(values))
     return target
+
+
+def _refuse_installed_name(kind: str, name: str, dist: str) -> None:
+    """A plugin named like an installed one would replace it on `pip install` (same
+    distribution) or conflict with it (same registry name): refuse, naming what holds it."""
+    import importlib.metadata
+
+    from sak_core.plugins import get_registry
+
+    entry = get_registry().entries[kind].get(name)
+    if entry is not None:
+        raise SakError(f"{kind} '{name}' is already provided by the installed distribution '{entry.distribution}': "
+                       "a plugin of the same name would conflict with it; choose another name")
+    try:
+        importlib.metadata.distribution(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return
+    raise SakError(f"a distribution named '{dist}' is already installed: installing the scaffold would replace "
+                   "it; choose another name")
 
 
 def _camel(name: str) -> str:
