@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from timm.layers import resample_abs_pos_embed
 
-from sak_core.checkpoint import CONFIG_KEY, read_metadata, resolve_checkpoint
+from sak_core.checkpoint import CONFIG_KEY, read_safetensors, resolve_checkpoint
 from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
@@ -59,6 +58,10 @@ class InitReport:
         return lines
 
 
+STEM_PREFIX = "stem."
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
+
+
 def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
     h, w = config.get("input_size", (0, 0))
     if (h // 16) * (w // 16) == tokens - prefix:
@@ -70,10 +73,15 @@ def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
 def init_from_checkpoint(student: SAKStudent, path: str | Path, strict: bool = False) -> InitReport:
     """Load every tensor of checkpoint ``path`` that fits ``student`` (see the module doc)."""
     file = resolve_checkpoint(path)
-    meta = read_metadata(file)
-    source_config = json.loads(meta.get(CONFIG_KEY, "{}"))
-    source_tasks = set(source_config.get("tasks", {}))
-    state = load_file(str(file))
+    if file.suffix in TORCH_SUFFIXES:
+        raise CheckpointError(f"--init {file}: takes a sak run directory or a .safetensors file written by sak; "
+                              "turn the authors' .pth checkpoints into one with `sak convert official`")
+    meta, state = read_safetensors(file)
+    try:
+        source_config = json.loads(meta.get(CONFIG_KEY, "{}"))
+    except json.JSONDecodeError:
+        source_config = {}
+    source_tasks = set(source_config.get("tasks", {})) if isinstance(source_config, dict) else set()
     own = student.state_dict()
     report = InitReport(file)
     to_load: dict[str, torch.Tensor] = {}
@@ -102,6 +110,14 @@ def init_from_checkpoint(student: SAKStudent, path: str | Path, strict: bool = F
     report.loaded = sorted(to_load)
     report.unexpected.sort()
     report.misshapen.sort()
+    if not any(key.startswith(STEM_PREFIX) for key in to_load):  # nothing of the student: another model's file
+        shown = ", ".join(sorted(state)[:3]) + (", ..." if len(state) > 3 else "")
+        raise CheckpointError(
+            f"--init {file}: none of its {len(state)} tensor(s) is a weight of this student's stem "
+            f"(its keys: {shown or 'none'}; {len(report.misshapen)} have a key of this student but another shape); --init "
+            "takes a sak checkpoint of the same stem, e.g. a stage-1 run. Convert the authors' checkpoints "
+            "with `sak convert official`"
+        )
 
     if strict and report.problems:
         shown = "\n  ".join(report.problems[:SHOWN]) + (f"\n  ... (+{len(report.problems) - SHOWN} more)"

@@ -87,6 +87,20 @@ def test_init_lists_keys_that_do_not_load_and_strict_refuses(toy_config, tmp_pat
         train(strict, tmp_path / "s2c")
 
 
+def test_init_from_a_file_of_another_model_is_refused_before_training(toy_config, tmp_path):
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"foo.weight": torch.zeros(3, 3), "foo.bias": torch.zeros(3)}, str(other))
+    with pytest.raises(CheckpointError, match=r"--init .*other.safetensors: none of its 2 tensor\(s\) is a weight of "
+                                              r"this student's stem \(its keys: foo.bias, foo.weight;"):
+        train(toy_config(init=str(other), optim={"iterations": 1}), tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()  # nothing trained
+    (tmp_path / "official.pth").write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"takes a sak run directory .* `sak convert official`"):
+        train(toy_config(init=str(tmp_path / "official.pth"), optim={"iterations": 1}), tmp_path / "run2")
+
+
 class _CountedDataset:
     """A dataset plugin over the toy data that records every split it builds."""
 
