@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -222,6 +223,14 @@ class RunConfig(_Section):
             return parse_teachers(v)
         if isinstance(v, list):
             return [e for item in v for e in (parse_teachers(item) if isinstance(item, str) else [item])]
+        return v
+
+    @field_validator("task_weights")
+    @classmethod
+    def _weights_not_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {name: w for name, w in v.items() if not (math.isfinite(w) and w >= 0)}
+        if bad:
+            raise ValueError(f"loss weights are finite and >= 0 (a negative one trains that task backwards), got {bad}")
         return v
 
     @field_validator("tasks", mode="before")

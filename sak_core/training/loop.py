@@ -136,6 +136,10 @@ class Trainer:
         dataset_spec = get_dataset_spec(config.data.dataset)
         self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
         self.losses = {n: t.loss() for n, t in self.tasks.items()}
+        unknown = sorted(set(config.task_weights) - set(self.tasks))
+        if unknown:
+            raise ConfigError(f"task_weights names {', '.join(unknown)}, which this run does not train "
+                              f"(its tasks: {', '.join(self.tasks) or 'none'}); fix the name or drop the weight")
         self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
         self.teachers = build_teachers(config, ctx.device, self.teacher_precision.dtype) if use_teachers else {}

@@ -101,6 +101,19 @@ def test_init_from_a_file_of_another_model_is_refused_before_training(toy_config
         train(toy_config(init=str(tmp_path / "official.pth"), optim={"iterations": 1}), tmp_path / "run2")
 
 
+def test_task_weights_must_name_trained_tasks_and_be_non_negative(toy_config, tmp_path):
+    from sak_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"task_weights names toy_sgg, which this run does not train "
+                                          r"\(its tasks: toy_seg, toy_reg\)"):
+        Trainer(toy_config(task_weights={"toy_sgg": 2.0}), tmp_path / "run")
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="loss weights are finite and >= 0"):
+            toy_config(task_weights={"toy_seg": bad})
+    assert toy_config(task_weights={"toy_seg": 0.0}).task_weights == {"toy_seg": 0.0}  # off is allowed
+
+
 class _CountedDataset:
     """A dataset plugin over the toy data that records every split it builds."""
 
