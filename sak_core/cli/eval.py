@@ -97,7 +97,7 @@ def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from sak_core.api import get_dataset_spec, list_datasets
+    from sak_core.api import get_dataset_spec, list_datasets, list_tasks
     from sak_core.evaluation import (
         RunContext,
         bind_tasks,
@@ -141,6 +141,12 @@ def run(args: argparse.Namespace) -> int:
             f"dataset '{dataset.name}' has labels for none of the student's tasks "
             f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
         )
+    uninstalled = [t for t in skipped if t not in list_tasks()]
+    if uninstalled:
+        notes.print(f"note: not scoring {', '.join(uninstalled)}: no installed plugin provides it, and "
+                    f"'{dataset.name}' has no labels under that name; install the task's plugin (`sak plugins` "
+                    "lists what is installed)", highlight=False)
+    skipped = [t for t in skipped if t not in uninstalled]
     if skipped:
         notes.print(f"note: not scoring {', '.join(skipped)} (no labels in '{dataset.name}' or not asked for)")
     tasks = bind_tasks(student, dataset, scored, context)

@@ -262,3 +262,15 @@ def test_metric_option_values_are_yaml():
     assert parse_metric_option("boundaries.nms_radius=1") == ("boundaries", "nms_radius", 1)
     assert parse_metric_option("boundaries.nms=false") == ("boundaries", "nms", False)
     assert parse_metric_option("my.task.key=a=b") == ("my", "task.key", "a=b")
+
+
+def test_a_head_whose_task_plugin_is_missing_is_named_with_what_to_do(probe, tiny_run, capsys):
+    from sak_core import save_student
+
+    save_student(probe.tiny_student(tasks={"depth": 1, "ghost_task": 2}), tiny_run / "model.safetensors")
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--limit", "2"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("note: not scoring ghost_task: no installed plugin provides it, and 'evalprobe' has no labels under "
+            "that name; install the task's plugin") in err
+    document = json.loads((tiny_run / "metrics.json").read_text())
+    assert list(document["metrics"]) == ["depth"]
