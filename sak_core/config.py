@@ -285,6 +285,17 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def read_run_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping of a run's ``config.yaml``, which sak writes with every section: a file that
+    lacks one (empty, cut short, edited) is a :class:`ConfigError` naming it."""
+    data = read_yaml(path)
+    missing = sorted(set(RunConfig.model_fields) - set(data))
+    if missing:
+        raise ConfigError(f"{path} lacks the section(s) {', '.join(missing)} that sak writes into every run's "
+                          "config.yaml; is it truncated? Restore it, or start a new run")
+    return data
+
+
 # Settings of the data section that belong to one dataset: a layer that names another dataset
 # drops them from the layers below (a preset's options are not given to the user's dataset).
 DATASET_BOUND = ("options", "root")

@@ -20,6 +20,7 @@ from sak_core.config import (
     merge_layers,
     parse_override,
     parse_teachers,
+    read_run_yaml,
     read_yaml,
 )
 from sak_core.errors import ConfigError
@@ -105,12 +106,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     resume_dir: Path | None = None
     if args.resume is not None:
         resume_dir = _resume_dir(args.resume or args.out)
-        resolved = read_yaml(resume_dir / "config.yaml")
-        missing = sorted(set(RunConfig.model_fields) - set(resolved))
-        if missing:  # sak writes every section: the file was cut short or edited
-            raise ConfigError(f"{resume_dir / 'config.yaml'} lacks the section(s) {', '.join(missing)} that sak "
-                              "writes into every run; is it truncated? Restore it, or start a new run")
-        layers.append(resolved)
+        layers.append(read_run_yaml(resume_dir / "config.yaml"))
     if args.preset:
         layers.append(get_preset(args.preset).as_layer())
     if args.config:

@@ -18,7 +18,7 @@ import torch
 
 from sak_core.assemble import build_dataset
 from sak_core.checkpoint import load_student, resolve_checkpoint
-from sak_core.config import RunConfig, load_config
+from sak_core.config import RunConfig, build_config, read_run_yaml
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent
 from sak_core.specs import DatasetSpec
@@ -58,7 +58,8 @@ class RunContext:
         if context.run_dir is None:
             return context
         try:
-            context.config = load_config(context.run_dir / CONFIG_FILE)
+            path = context.run_dir / CONFIG_FILE
+            context.config = build_config(read_run_yaml(path), source=f"config {path}")
         except ConfigError as exc:
             context.notes.append(f"ignoring {context.run_dir / CONFIG_FILE}: {exc}")
         plugins_file = context.run_dir / PLUGINS_FILE

@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from sak_core import DatasetSpec, StudentConfig, create_student, hookimpl, save_student
+from sak_core.config import RunConfig
 from sak_core.datasets.transforms import DenseTransform, to_sample
 from sak_core.plugins import temporary_plugin
 
@@ -118,7 +119,7 @@ def tiny_run(tmp_path: Path, probe_plugin) -> Path:
     student = tiny_student()
     save_student(student, run / "model.safetensors")
     config = {"stage": 2, "tasks": list(TASKS), "data": {"dataset": "evalprobe", "workers": 0}}
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    (run / "config.yaml").write_text(yaml.safe_dump(RunConfig.model_validate(config).model_dump(mode="json")))
     plugins = [
         {"kind": "task", "name": name, "distribution": f"sak-task-{name}", "version": "0.1.0"} for name in TASKS
     ]

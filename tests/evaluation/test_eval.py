@@ -274,3 +274,16 @@ def test_a_head_whose_task_plugin_is_missing_is_named_with_what_to_do(probe, tin
             "that name; install the task's plugin") in err
     document = json.loads((tiny_run / "metrics.json").read_text())
     assert list(document["metrics"]) == ["depth"]
+
+
+@pytest.mark.parametrize("text", ["", "data:\n  dataset: evalprobe\n"], ids=["empty", "cut short"])
+def test_a_run_config_without_every_section_is_ignored_with_a_note(tiny_run, capsys, text):
+    """sak writes every section into a run's config.yaml: an empty or cut-short one must not
+    stand for the defaults (which would score the synthetic dataset instead of the run's)."""
+    (tiny_run / "config.yaml").write_text(text)
+    context = RunContext.open(tiny_run)
+    assert context.config is None
+    (note,) = context.notes
+    assert f"ignoring {tiny_run / 'config.yaml'}" in note and "lacks the section(s)" in note
+    assert main(["eval", str(tiny_run), "--device", "cpu"]) == 1
+    assert "pass --dataset NAME" in capsys.readouterr().err

@@ -7,11 +7,13 @@ import json
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 import sak_core
 from sak_core import load_student, save_student
 from sak_core.cli.main import main
+from sak_core.config import RunConfig
 from sak_core.evaluation import MissingPluginError, RunContext, bind_tasks
 from sak_core.inference import padded_size, prepare_image
 
@@ -116,7 +118,7 @@ def test_a_missing_task_plugin_is_named(probe, tiny_run, tmp_path):
     run = tmp_path / "other"
     run.mkdir()
     save_student(student, run / "model.safetensors")
-    (run / "config.yaml").write_text("data:\n  dataset: evalprobe\n")
+    (run / "config.yaml").write_text(yaml.safe_dump(RunConfig(data={"dataset": "evalprobe"}).model_dump(mode="json")))
     (run / "plugins.json").write_text(
         json.dumps([{"kind": "task", "name": "no_such_task", "distribution": "sak-task-nowhere", "version": "1"}])
     )

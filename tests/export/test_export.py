@@ -11,6 +11,7 @@ import yaml
 
 from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
+from sak_core.config import RunConfig
 from sak_core.export import compare_with_onnxruntime, export_onnx, read_onnx_metadata
 
 ort = pytest.importorskip("onnxruntime")
@@ -43,8 +44,8 @@ def run_dir(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     save_student(tiny_student(), run / "model.safetensors")
-    (run / "config.yaml").write_text(yaml.safe_dump({"stage": 2, "tasks": list(TASKS),
-                                                     "data": {"dataset": "synthetic"}}))
+    config = RunConfig(stage=2, tasks=list(TASKS), data={"dataset": "synthetic"})
+    (run / "config.yaml").write_text(yaml.safe_dump(config.model_dump(mode="json")))
     return run
 
 
