@@ -49,7 +49,7 @@ def select_tasks(requested: Sequence[str] | None, available: Sequence[str], data
 class DenseDataset(Dataset):
     """Dense multi-task samples (docs/concepts.md) from ids and a :meth:`load_raw` per layout.
 
-    Subclasses set ``name``, fill ``ids`` and implement :meth:`load_raw`, which returns the
+    Subclasses set ``name``, pass the split's ``ids`` and implement :meth:`load_raw`, which returns the
     un-augmented sample as numpy arrays (see :mod:`sak_core.datasets.transforms`) and raises
     :class:`CorruptFileError` for a file it cannot decode.
 
@@ -59,7 +59,7 @@ class DenseDataset(Dataset):
 
     name = "dense"
 
-    def __init__(self, root: Path, split: str, train: bool, input_size, tasks: Sequence[str],
+    def __init__(self, root: Path, split: str, train: bool, input_size, tasks: Sequence[str], ids: Sequence[str],
                  mean=IMAGENET_MEAN, std=IMAGENET_STD, on_error: str = "error",
                  transform: DenseTransform | None = None) -> None:
         self.root = Path(root)
@@ -68,8 +68,8 @@ class DenseDataset(Dataset):
         self.input_size = parse_size(input_size)
         self.tasks = tuple(tasks)
         self.transform = transform or DenseTransform(self.input_size, train=train, mean=tuple(mean), std=tuple(std))
-        self.errors = LoadErrors(self.name, on_error)
-        self.ids: list[str] = []
+        self.ids = list(ids)
+        self.errors = LoadErrors(self.name, on_error, len(self.ids))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -84,7 +84,7 @@ class DenseDataset(Dataset):
             try:
                 raw = self.load_raw(i)
             except CorruptFileError as exc:
-                self.errors.handle(exc)
+                self.errors.handle(exc, i)
                 continue
             raw["_id"] = self.ids[i]  # type: ignore[assignment]
             return raw
@@ -99,5 +99,5 @@ class DenseDataset(Dataset):
 
     @property
     def skipped(self) -> int:
-        """Samples skipped so far under ``on_error="skip"``."""
+        """Distinct samples skipped so far under ``on_error="skip"``."""
         return self.errors.count

@@ -45,32 +45,39 @@ def check_policy(on_error: str) -> str:
 
 
 class LoadErrors:
-    """Counts samples skipped under the ``skip`` policy, across DataLoader worker processes.
+    """Counts the distinct samples skipped under the ``skip`` policy, across DataLoader workers.
 
-    The count lives in shared memory created with the dataset, so workers started by a
-    DataLoader (fork or spawn) add to the same number; the main process logs the total once
-    at exit.
+    One shared flag per sample and the count live in shared memory created with the dataset, so
+    workers started by a DataLoader (fork or spawn) add to the same number and a sample skipped
+    again (by another index, worker or epoch) is counted and logged once; the main process logs
+    the total once at exit.
     """
 
-    def __init__(self, dataset_name: str, policy: str) -> None:
+    def __init__(self, dataset_name: str, policy: str, size: int) -> None:
         self.dataset_name = dataset_name
         self.policy = check_policy(policy)
-        self._count = multiprocessing.get_context("spawn").Value("i", 0) if policy == "skip" else None
+        context = multiprocessing.get_context("spawn")
+        self._count = context.Value("i", 0) if policy == "skip" else None
+        self._seen = context.RawArray("b", size) if policy == "skip" else None
         if self._count is not None:
             atexit.register(self._report)
 
     @property
     def count(self) -> int:
-        """Samples skipped so far (0 under the ``error`` policy)."""
+        """Distinct samples skipped so far (0 under the ``error`` policy)."""
         return 0 if self._count is None else int(self._count.value)
 
-    def handle(self, exc: CorruptFileError) -> None:
-        """Apply the policy to ``exc``: re-raise it, or count and log it."""
+    def handle(self, exc: CorruptFileError, index: int) -> None:
+        """Apply the policy to ``exc``, raised by sample ``index``: re-raise it, or count and log it."""
         if self._count is None:
             raise exc
         with self._count.get_lock():
-            self._count.value += 1
-        log.warning("skipping unreadable sample (on_error=skip): %s", exc)
+            first = not self._seen[index]
+            if first:
+                self._seen[index] = 1
+                self._count.value += 1
+        if first:
+            log.warning("skipping unreadable sample (on_error=skip): %s", exc)
 
     def summary(self) -> str:
         return f"dataset '{self.dataset_name}': skipped {self.count} unreadable sample(s) (on_error=skip)"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
+from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
+from sak_core.specs import IGNORE_INDEX
 
 DATA_ENV = "SAK_DATA"
 CACHE_ENV = "SAK_CACHE"
@@ -54,6 +57,12 @@ def read_split(path: Path, dataset: str, layout: str) -> list[str]:
     ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not ids:
         raise DataNotFoundError(f"split file for dataset '{dataset}' lists no samples: {path}")
+    repeated = [i for i, n in Counter(ids).items() if n > 1]
+    if repeated:
+        raise DatasetError(
+            f"split file for dataset '{dataset}' lists {len(repeated)} id(s) more than once, e.g. "
+            f"{', '.join(repeated[:5])}: {path}; list each sample once"
+        )
     return ids
 
 
@@ -102,6 +111,55 @@ def read_png(path: Path) -> np.ndarray:
             return np.asarray(im)
     except (OSError, ValueError, SyntaxError) as exc:
         raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
+
+
+def read_labels(path: Path, num_classes: int, offset: int = 0, ignore: int = IGNORE_INDEX) -> np.ndarray:
+    """A label PNG as ``H x W`` uint8 class ids (see :func:`class_ids`); it must be single-channel
+    (palette or grey, 8- or 16-bit)."""
+    stored = read_png(path)
+    if stored.ndim != 2:
+        raise CorruptFileError(
+            f"{path} has shape {stored.shape}: a label PNG must be single-channel (palette or grey) "
+            f"holding class ids; save it in mode P or L, not RGB"
+        )
+    return class_ids(stored, path, num_classes, offset, ignore)
+
+
+def class_ids(stored: np.ndarray, path: Path, num_classes: int, offset: int = 0,
+              ignore: int = IGNORE_INDEX) -> np.ndarray:
+    """Stored label values -> uint8 class ids: ``ignore`` becomes 255, any other value ``v`` is
+    class ``v - offset``, which must lie in ``0..num_classes-1`` (else a :class:`CorruptFileError`
+    naming ``path``)."""
+    ids = stored.astype(np.int64) - offset
+    keep = stored != ignore
+    bad = keep & ((ids < 0) | (ids >= num_classes))
+    if bad.any():
+        values = ", ".join(str(v) for v in np.unique(stored[bad])[:5])
+        raise CorruptFileError(
+            f"{path} holds label value(s) {values}, outside the dataset's {num_classes} classes (stored as "
+            f"{offset}..{offset + num_classes - 1}, {ignore} = ignore): fix the file, or check the dataset's "
+            f"num_outputs"
+        )
+    return np.where(keep, ids, IGNORE_INDEX).astype(np.uint8)
+
+
+def read_normals(path: Path) -> np.ndarray:
+    """A normals PNG (x, y, z in the RGB channels, [0, 255] -> [-1, 1]) as ``H x W x 3`` float32."""
+    rgb = read_png(path)
+    if rgb.ndim != 3 or rgb.shape[2] < 3:
+        raise CorruptFileError(
+            f"{path} has shape {rgb.shape}: a normals PNG must be RGB, with the x, y, z components in its "
+            f"three channels"
+        )
+    return 2.0 * rgb[..., :3].astype(np.float32) / 255.0 - 1.0
+
+
+def read_json(path: Path, fix: str = "fix or replace the file"):
+    """The content of a JSON file; one that does not parse is a :class:`CorruptFileError` naming it."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"{path} is not valid JSON ({exc}): {fix}") from exc
 
 
 def read_npy(path: Path) -> np.ndarray:

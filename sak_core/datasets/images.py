@@ -19,7 +19,7 @@ from torchvision import transforms as T
 
 from sak_core.datasets.base import parse_size
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError, LoadErrors
-from sak_core.datasets.files import cache_dir, read_rgb, resolve_root
+from sak_core.datasets.files import cache_dir, read_json, read_rgb, resolve_root
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
@@ -48,7 +48,7 @@ class _TarIndex:
         key = hashlib.sha1(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
         cached = cache_dir() / "tar-index" / f"{key}.json"
         if cached.is_file():
-            entries = json.loads(cached.read_text())
+            entries = read_json(cached, fix="delete it and the index is rebuilt")
         else:
             entries = []
             try:
@@ -92,7 +92,7 @@ class ImageSource(Dataset):
         self.tar = tar
         self.train = train
         self.input_size = parse_size(input_size)
-        self.errors = LoadErrors(name, on_error)
+        self.errors = LoadErrors(name, on_error, len(self))
         normalise = [T.ToTensor(), T.Normalize(mean, std)]
         if train:
             self.transform = T.Compose([T.RandomResizedCrop(self.input_size, scale=scale), T.RandomHorizontalFlip()]
@@ -117,7 +117,7 @@ class ImageSource(Dataset):
             try:
                 array = self._load(i)
             except CorruptFileError as exc:
-                self.errors.handle(exc)
+                self.errors.handle(exc, i)
                 continue
             image = self.transform(Image.fromarray(array.astype(np.uint8)))
             h, w = image.shape[-2:]

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
-from sak_core.datasets.files import read_npy, read_png, read_rgb, read_split, require_files, resolve_root
+from sak_core.datasets.files import (read_labels, read_normals, read_npy, read_png, read_rgb, read_split,
+                                     require_files, resolve_root)
 from sak_core.datasets.transforms import Raw
 
 FOLDER = "NYUDv2"
@@ -19,9 +21,9 @@ LAYOUT = """\
   NYUDv2/
     images/<id>.png
     gt_sets/{train,val}.txt          one id per line
-    segmentation/<id>.png            NYU-40 class + 1 (0 = unlabelled -> ignore)
-    depth/<id>.npy                   float metres (0 = missing -> ignore)
-    normals/<id>.png                 [0, 255] -> [-1, 1]
+    segmentation/<id>.png            single-channel, NYU-40 class + 1 (0 = unlabelled -> ignore)
+    depth/<id>.npy                   H x W float metres (0 = missing -> ignore)
+    normals/<id>.png                 RGB, [0, 255] -> [-1, 1]
     edge/<id>.png                    boundaries, 0 / 255"""
 
 _DIRS = {"semseg": ("segmentation", ".png"), "normals": ("normals", ".png"),
@@ -36,8 +38,8 @@ class NYUD(DenseDataset):
     def __init__(self, root, split: str, train: bool, input_size, tasks: Sequence[str] | None = None,
                  **options) -> None:
         root = resolve_root(root, self.name, FOLDER, LAYOUT)
-        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), **options)
-        self.ids = read_split(root / "gt_sets" / f"{split}.txt", self.name, LAYOUT)
+        ids = read_split(root / "gt_sets" / f"{split}.txt", self.name, LAYOUT)
+        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), ids, **options)
         need = [self._image_path(i) for i in self.ids]
         for task in self.tasks:
             need += [self._path(task, i) for i in self.ids]
@@ -58,10 +60,9 @@ class NYUD(DenseDataset):
         for task in self.tasks:
             path = self._path(task, i)
             if task == "semseg":
-                seg = read_png(path).astype(np.int64) - 1
-                value = np.where(seg < 0, 255, seg).astype(np.uint8)
+                value = read_labels(path, plugin.NYUD.tasks["semseg"]["num_outputs"], offset=1, ignore=0)
             elif task == "normals":
-                normals = 2.0 * read_png(path)[..., :3].astype(np.float32) / 255.0 - 1.0
+                normals = read_normals(path)
                 norm = np.linalg.norm(normals, axis=-1, keepdims=True)
                 value = np.where(norm > 0, normals / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
             elif task == "boundaries":
@@ -69,8 +70,9 @@ class NYUD(DenseDataset):
                 edge = edge[..., 0] if edge.ndim == 3 else edge
                 value = (edge.astype(np.float32) / 255.0 >= 0.5).astype(np.float32)
             else:  # depth
-                depth = read_npy(path).astype(np.float32)
-                value = np.squeeze(depth)
+                value = np.squeeze(read_npy(path)).astype(np.float32)
+                if value.ndim != 2:
+                    raise CorruptFileError(f"{path} has shape {value.shape}: depth must be a 2-D H x W array of metres")
                 value = np.where(np.isfinite(value) & (value > 0), value, 0.0).astype(np.float32)
             if value.shape[:2] != shape:
                 raise CorruptFileError(f"{path} is {value.shape[:2]}, its image {self._image_path(i)} is {shape}")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
-from sak_core.datasets.files import read_mat, read_png, read_rgb, read_split, require_files, resolve_root
+from sak_core.datasets.files import (read_json, read_labels, read_mat, read_normals, read_png, read_rgb, read_split,
+                                     require_files, resolve_root)
 from sak_core.datasets.transforms import Raw
 
 FOLDER = "PASCALContext"
@@ -22,11 +23,11 @@ LAYOUT = """\
   PASCALContext/
     JPEGImages/<id>.jpg
     ImageSets/Context/{train,val}.txt      one id per line
-    semseg/pascal-context/<id>.png         21 classes (0 background), 255 ignore
+    semseg/pascal-context/<id>.png         single-channel, 21 classes (0 background), 255 ignore
     human_parts/<id>.mat                   Pascal-Part 'anno' struct (objects, parts)
     sal_distill/<id>.png                   saliency, thresholded at 0.5
-    normals_distill/<id>.png               normals, [0, 255] -> [-1, 1]
-    pascal-context/trainval/<id>.mat       'LabelMap' (boundaries; normals class mask)
+    normals_distill/<id>.png               normals, RGB, [0, 255] -> [-1, 1]
+    pascal-context/trainval/<id>.mat       'LabelMap', H x W class ids (boundaries; normals class mask)
     json/nyu_classes.json, json/context_classes.json   (normals class mask)"""
 
 # Pascal-Part person part names -> the 6 part groups (1 head, 2 torso, 3 upper arms,
@@ -46,8 +47,7 @@ def normals_valid_classes(root: Path) -> set[int]:
     (``unknown`` excluded), plus ``tvmonitor``, as the reference does."""
     paths = [root / "json" / "nyu_classes.json", root / "json" / "context_classes.json"]
     require_files(paths, "pascal-context", LAYOUT)
-    nyu = json.loads(paths[0].read_text())
-    context = json.loads(paths[1].read_text())
+    nyu, context = read_json(paths[0]), read_json(paths[1])
     valid = {int(context[name]) for name in nyu if name in context and name != "unknown"}
     if "tvmonitor" in context:
         valid.add(int(context["tvmonitor"]))
@@ -97,8 +97,8 @@ class PascalContext(DenseDataset):
     def __init__(self, root, split: str, train: bool, input_size, tasks: Sequence[str] | None = None,
                  **options) -> None:
         root = resolve_root(root, self.name, FOLDER, LAYOUT)
-        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), **options)
-        self.ids = read_split(root / "ImageSets" / "Context" / f"{split}.txt", self.name, LAYOUT)
+        ids = read_split(root / "ImageSets" / "Context" / f"{split}.txt", self.name, LAYOUT)
+        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), ids, **options)
         need = [self._image_path(i) for i in self.ids]
         for task in self.tasks:
             need += [self._path(task, i) for i in self.ids]
@@ -124,23 +124,29 @@ class PascalContext(DenseDataset):
             "boundaries": self._label_map_path(i),
         }[task]
 
-    def _label_map(self, i: str) -> np.ndarray:
+    def _label_map(self, i: str, shape: tuple[int, int]) -> np.ndarray:
         path = self._label_map_path(i)
         try:
-            return np.asarray(read_mat(path)["LabelMap"])
+            label_map = np.asarray(read_mat(path)["LabelMap"])
         except KeyError:
             raise CorruptFileError(f"no 'LabelMap' in {path}") from None
+        if label_map.dtype.kind not in "iuf" or label_map.shape != shape:
+            raise CorruptFileError(
+                f"'LabelMap' in {path} is a {label_map.dtype} array of shape {label_map.shape}; expected "
+                f"a numeric H x W array of class ids, of its image's shape {shape}"
+            )
+        return label_map
 
     def load_raw(self, index: int) -> Raw:
         i = self.ids[index]
         image = read_rgb(self._image_path(i))
         shape = image.shape[:2]
         raw: Raw = {"image": image}
-        label_map = self._label_map(i) if {"normals", "boundaries"} & set(self.tasks) else None
+        label_map = self._label_map(i, shape) if {"normals", "boundaries"} & set(self.tasks) else None
         for task in self.tasks:
             path = self._path(task, i)
             if task == "semseg":
-                value = read_png(path).astype(np.uint8)
+                value = read_labels(path, plugin.PASCAL_CONTEXT.tasks["semseg"]["num_outputs"])
             elif task == "parts":
                 value = read_human_parts(path, shape)
             elif task == "saliency":
@@ -148,8 +154,7 @@ class PascalContext(DenseDataset):
                 sal = sal[..., 0] if sal.ndim == 3 else sal
                 value = (sal.astype(np.float32) / 255.0 > 0.5).astype(np.uint8)
             elif task == "normals":
-                rgb = read_png(path)[..., :3].astype(np.float32)
-                normals = 2.0 * rgb / 255.0 - 1.0
+                normals = read_normals(path)
                 keep = np.isin(label_map, list(self.normal_classes))
                 norm = np.linalg.norm(normals, axis=-1, keepdims=True)
                 keep &= norm[..., 0] > 0

@@ -8,6 +8,8 @@ import tarfile
 
 import numpy as np
 import pytest
+import scipy.io
+import torch
 from PIL import Image
 
 from sak_core.api import get_dataset_spec
@@ -39,8 +41,7 @@ def test_missing_root_names_path_and_layout(tmp_path, name, marker):
     ("synthetic", "native", "splits/train.txt"),
 ])
 def test_missing_split_file(trees, tmp_path, name, layout, split_file):
-    root = tmp_path / layout
-    shutil.copytree(trees[layout], root)
+    root = _copy(trees, tmp_path, layout)
     (root / split_file).unlink()
     with pytest.raises(DataNotFoundError, match="split file") as info:
         get_dataset_spec(name).create("train", True, root, SIZE)
@@ -53,8 +54,7 @@ def test_missing_split_file(trees, tmp_path, name, layout, split_file):
     ("synthetic", "native", "scenes/{}.npz"),
 ])
 def test_missing_sample_file(trees, tmp_path, name, layout, sample):
-    root = tmp_path / layout
-    shutil.copytree(trees[layout], root)
+    root = _copy(trees, tmp_path, layout)
     missing = root / sample.format("synth_000001")
     missing.unlink()
     with pytest.raises(DataNotFoundError, match="sample file") as info:
@@ -62,9 +62,15 @@ def test_missing_sample_file(trees, tmp_path, name, layout, sample):
     assert str(missing) in str(info.value) and "Expected layout" in str(info.value)
 
 
-def _corrupt_first_image(trees, tmp_path, layout="nyud"):
+def _copy(trees, tmp_path, layout):
+    """A private copy of the session tree of ``layout``, for a test to damage."""
     root = tmp_path / layout
     shutil.copytree(trees[layout], root)
+    return root
+
+
+def _corrupt_first_image(trees, tmp_path, layout="nyud"):
+    root = _copy(trees, tmp_path, layout)
     bad = root / "images" / "synth_000000.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     return root, bad
@@ -86,6 +92,17 @@ def test_corrupt_image_skip_policy_counts(trees, tmp_path, caplog):
     assert samples[0]["meta"]["id"] == "synth_000001"  # the next readable sample stands in
     assert ds.skipped == 1 and str(bad) in caplog.text
     assert "skipped 1" in ds.errors.summary()
+
+
+def test_skip_policy_counts_each_file_once(trees, tmp_path):
+    root, _ = _corrupt_first_image(trees, tmp_path)
+    (root / "images" / "synth_000001.png").write_bytes(b"not an image either")
+    ds = get_dataset_spec("nyud").create("train", True, root, SIZE, on_error="skip")
+    for _ in range(2):  # ds[0] skips both bad files, ds[1] the second again; a second epoch, all again
+        assert [ds[i]["meta"]["id"] for i in range(2)] == ["synth_000002"] * 2
+    assert ds.skipped == 2 and "skipped 2" in ds.errors.summary()
+    loader = torch.utils.data.DataLoader(ds, batch_size=None, num_workers=2)  # workers share the count
+    assert len(list(loader)) == len(ds) and ds.skipped == 2
 
 
 def test_unknown_policy_and_task(trees):
@@ -125,3 +142,117 @@ def test_image_folder_and_imagenet_tar(tmp_path):
     assert len(folder_ds) == 2 and folder_ds[1]["meta"]["id"].endswith("a.JPEG")
     with pytest.raises(DataNotFoundError, match="test.tar"):  # the loader's own check, below create()'s
         get_dataset_spec("imagenet").factory(folder, "test", True, size)
+
+
+# -- malformed files: each error names the file and what it should hold ------------------------
+def _dataset(name, root, split="train", **options):
+    return get_dataset_spec(name).create(split, False, root, SIZE, **options)
+
+
+def test_rgb_label_png_is_refused(trees, tmp_path):
+    root = _copy(trees, tmp_path, "nyud")
+    path = root / "segmentation" / "synth_000000.png"
+    Image.open(path).convert("RGB").save(path)
+    with pytest.raises(CorruptFileError, match="single-channel") as info:
+        _dataset("nyud", root)[0]
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("name, layout, label, stored, dtype", [
+    ("pascal-context", "pascal-context", "semseg/pascal-context/{}.png", 50, np.uint8),  # 21 classes
+    ("pascal-context", "pascal-context", "semseg/pascal-context/{}.png", 256 + 5, np.uint16),  # was read as 5
+    ("nyud", "nyud", "segmentation/{}.png", 41, np.uint8),  # class 40 of 0..39
+    ("nyud", "nyud", "segmentation/{}.png", 256 + 1, np.uint16),  # was read as ignore
+])
+def test_label_values_outside_the_classes_name_the_file(trees, tmp_path, name, layout, label, stored, dtype):
+    root = _copy(trees, tmp_path, layout)
+    path = root / label.format("synth_000000")
+    labels = np.asarray(Image.open(path)).astype(dtype)
+    labels[0, 0] = stored
+    Image.fromarray(labels).save(path)
+    with pytest.raises(CorruptFileError, match="num_outputs") as info:
+        _dataset(name, root)[0]
+    assert str(path) in str(info.value) and f"value(s) {stored}," in str(info.value)
+
+
+def test_synthetic_class_ids_outside_the_classes_name_the_file(trees, tmp_path):
+    root = _copy(trees, tmp_path, "native")
+    path = root / "scenes" / "synth_000000.npz"
+    with np.load(path) as data:
+        arrays = dict(data)
+    arrays["semseg"][0, 0] = 50
+    np.savez(path, **arrays)
+    with pytest.raises(CorruptFileError, match="num_outputs") as info:
+        _dataset("synthetic", root)[0]
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("label_map, shown", [(np.zeros((24, 32), np.uint16), "(24, 32)"), ("abc", "<U3")])
+def test_label_map_of_the_wrong_shape_or_type(trees, tmp_path, label_map, shown):
+    root = _copy(trees, tmp_path, "pascal-context")
+    path = root / "pascal-context" / "trainval" / "synth_000000.mat"
+    scipy.io.savemat(path, {"LabelMap": label_map})
+    with pytest.raises(CorruptFileError, match="LabelMap") as info:
+        _dataset("pascal-context", root)[0]
+    assert str(path) in str(info.value) and shown in str(info.value) and str(SIZE) in str(info.value)
+
+
+@pytest.mark.parametrize("name, layout, file", [("pascal-context", "pascal-context", "json/context_classes.json"),
+                                                ("synthetic", "native", "synthetic.json")])
+def test_invalid_json_names_the_file(trees, tmp_path, name, layout, file):
+    root = _copy(trees, tmp_path, layout)
+    (root / file).write_text('{"wall": 1,')
+    with pytest.raises(CorruptFileError, match="not valid JSON") as info:
+        _dataset(name, root)
+    assert str(root / file) in str(info.value)
+
+
+def test_invalid_tar_index_cache_names_the_file(tmp_path):
+    folder = tmp_path / "ImageNet"
+    folder.mkdir()
+    with tarfile.open(folder / "train.tar", "w") as tar:
+        data = _jpeg(0)
+        info = tarfile.TarInfo("train/n01/a.JPEG")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    assert len(get_dataset_spec("imagenet").create("train", True, folder, (16, 16))) == 1
+    (cached,) = (tmp_path / "cache" / "tar-index").glob("*.json")
+    cached.write_text("[[")
+    with pytest.raises(CorruptFileError, match="delete it") as info:
+        get_dataset_spec("imagenet").create("train", True, folder, (16, 16))
+    assert str(cached) in str(info.value)
+
+
+def test_depth_must_be_two_dimensional(trees, tmp_path):
+    root = _copy(trees, tmp_path, "nyud")
+    path = root / "depth" / "synth_000000.npy"
+    depth = np.load(path)
+    np.save(path, np.stack([depth] * 3, axis=-1))  # H x W x 3: only H, W were compared
+    with pytest.raises(CorruptFileError, match="2-D") as info:
+        _dataset("nyud", root)[0]
+    assert str(path) in str(info.value) and "(48, 64, 3)" in str(info.value)
+
+
+@pytest.mark.parametrize("name, layout, file", [("nyud", "nyud", "normals/{}.png"),
+                                                ("pascal-context", "pascal-context", "normals_distill/{}.png")])
+def test_normals_png_must_be_rgb(trees, tmp_path, name, layout, file):
+    root = _copy(trees, tmp_path, layout)
+    path = root / file.format("synth_000000")
+    Image.open(path).convert("L").save(path)
+    with pytest.raises(CorruptFileError, match="must be RGB") as info:
+        _dataset(name, root)[0]
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("name, layout, split_file", [
+    ("pascal-context", "pascal-context", "ImageSets/Context/train.txt"),
+    ("nyud", "nyud", "gt_sets/train.txt"),
+    ("synthetic", "native", "splits/train.txt"),
+])
+def test_duplicate_ids_in_a_split_file(trees, tmp_path, name, layout, split_file):
+    root = _copy(trees, tmp_path, layout)
+    split = root / split_file
+    split.write_text(split.read_text() + "synth_000001\nsynth_000000\n")
+    with pytest.raises(DatasetError, match="more than once") as info:
+        _dataset(name, root)
+    assert str(split) in str(info.value) and "synth_000000, synth_000001" in str(info.value)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -13,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, parse_size, select_tasks
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
-from sak_core.datasets.files import DATA_ENV, cache_dir, read_split, require_files, resolve_root
+from sak_core.datasets.files import DATA_ENV, cache_dir, class_ids, read_json, read_split, require_files, resolve_root
 from sak_core.datasets.synthetic.layouts import GENERATOR_VERSION, write_layout
 from sak_core.datasets.transforms import Raw
 
@@ -73,12 +73,12 @@ class SyntheticScenes(DenseDataset):
 
     def __init__(self, root: Path, split: str, train: bool, input_size, tasks: Sequence[str] | None = None,
                  **options) -> None:
-        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), **options)
-        info = self.root / "synthetic.json"
+        info = Path(root) / "synthetic.json"
         require_files([info], self.name, LAYOUT)
-        self.info = json.loads(info.read_text())
+        self.info = read_json(info)
+        ids = read_split(Path(root) / "splits" / f"{split}.txt", self.name, LAYOUT)
+        super().__init__(root, split, train, input_size, select_tasks(tasks, TASKS, self.name), ids, **options)
         self.classes = tuple(self.info["classes"])
-        self.ids = read_split(self.root / "splits" / f"{split}.txt", self.name, LAYOUT)
         require_files([self._path(i) for i in self.ids], self.name, LAYOUT)
 
     def _path(self, i: str) -> Path:
@@ -94,6 +94,8 @@ class SyntheticScenes(DenseDataset):
         raw: Raw = {"image": arrays["image"].astype(np.float32)}
         for task in self.tasks:
             value = arrays[task]
+            if task in ("semseg", "parts"):
+                value = class_ids(value, path, plugin.SYNTHETIC.tasks[task]["num_outputs"])
             raw[task] = value.astype(np.float32) if task in ("normals", "depth", "boundaries") else value
         return raw
 
