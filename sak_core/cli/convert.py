@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="input size the checkpoint was trained at (default: the config's dataset)")
     official.add_argument("--stem-override", action="append", default=[], metavar="KEY=VALUE",
                           help="timm ViT override for a non-standard stem (embed_dim, depth, num_heads); repeatable")
-    official.add_argument("--overwrite", action="store_true", help="replace RUN_DIR/model.safetensors if present")
+    official.add_argument("--overwrite", action="store_true",
+                          help="replace RUN_DIR's model.safetensors, config.yaml and plugins.json if present")
     official.set_defaults(func=run_official)
 
     back = commands.add_parser(
@@ -49,16 +50,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     back.add_argument("source", metavar="RUN_OR_CKPT", help="a sak run directory or .safetensors checkpoint")
     back.add_argument("--out", required=True, metavar="FILE.pth", help="checkpoint file to write")
     back.add_argument("--official-config-out", metavar="CONFIG.yml", help="also write the authors' YAML config")
+    back.add_argument("--overwrite", action="store_true",
+                      help="replace --out and --official-config-out if present (never the files being read)")
     back.set_defaults(func=run_to_official)
 
 
-def _overrides(items: list[str]) -> dict[str, int | float | bool]:
-    overrides: dict[str, int | float | bool] = {}
+STEM_OVERRIDE_KEYS = ("embed_dim", "depth", "num_heads")
+
+
+def _overrides(items: list[str]) -> dict[str, int]:
+    overrides: dict[str, int] = {}
     for item in items:
         tree = parse_override(item)
         ((key, value),) = tree.items()
-        if isinstance(value, dict) or not isinstance(value, (int, float, bool)):
-            raise ConfigError(f"--stem-override {item}: expected KEY=NUMBER, e.g. num_heads=12")
+        if key not in STEM_OVERRIDE_KEYS:
+            raise ConfigError(f"--stem-override {item}: KEY must be one of {', '.join(STEM_OVERRIDE_KEYS)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"--stem-override {item}: expected KEY=POSITIVE_INTEGER, e.g. num_heads=12")
         overrides[key] = value
     return overrides
 
@@ -95,7 +103,7 @@ def run_to_official(args: argparse.Namespace) -> int:
     from sak_core.convert import export_official
 
     console = Console()
-    path, notes = export_official(args.source, args.out, args.official_config_out)
+    path, notes = export_official(args.source, args.out, args.official_config_out, overwrite=args.overwrite)
     _print_notes(console, notes)
     written = f"{path}" + (f" and {args.official_config_out}" if args.official_config_out else "")
     console.print(f"wrote {written}", soft_wrap=True)

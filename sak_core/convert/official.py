@@ -10,7 +10,10 @@ rest (tap blocks, teacher widths with aligners, input size) is checked against t
 from __future__ import annotations
 
 import json
+import os
 import re
+import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +51,7 @@ from sak_core.convert.official_config import (
     parse_official_config,
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
-from sak_core.errors import CheckpointError, ConfigError
+from sak_core.errors import CheckpointError, ConfigError, SakError
 from sak_core.io import atomic_write, atomic_write_text
 from sak_core.model import SAKStudent, StudentConfig
 
@@ -86,7 +89,53 @@ def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
             return _state_of(load_file(str(path)), path)
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
-    return _state_of(load_torch_file(path), path)
+    _check_torch_file(path)
+    try:
+        payload = load_torch_file(path)
+    except (KeyError, IndexError, struct.error) as exc:  # what a damaged pickle stream raises
+        raise CheckpointError(
+            f"{path} could not be read as a PyTorch checkpoint ({type(exc).__name__}: {exc}); it is damaged or "
+            "was not written by torch.save"
+        ) from exc
+    return _state_of(payload, path)
+
+
+def _check_torch_file(path: Path) -> None:
+    """Refuse a file that cannot be a ``torch.save`` file (a zip archive holding ``data.pkl``, or
+    the legacy format, a pickle stream), saying what it is instead."""
+    with path.open("rb") as f:
+        head = f.read(64)
+    hint = "pass the .pth file the authors' training scripts save, or a .safetensors file"
+    if not head:
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint: the file is empty (0 bytes); {hint}")
+    if head.startswith(b"version https://git-lfs"):
+        raise CheckpointError(
+            f"{path} is not a PyTorch checkpoint but a Git LFS pointer to one; fetch the file itself "
+            "(e.g. `git lfs pull`, or download it from Hugging Face yxlu0/SAK)"
+        )
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return  # a damaged archive: torch.load says what it can
+        if not any(name == "data.pkl" or name.endswith("/data.pkl") for name in names):
+            raise CheckpointError(
+                f"{path} is not a PyTorch checkpoint: it is a zip archive without the data.pkl of a torch.save "
+                f"file (it holds {', '.join(names[:5]) or 'nothing'}); {hint}"
+            )
+        return
+    # torch.save's legacy format: a pickle stream (protocol 2+: b"\x80"; 0 and 1: torch's magic number)
+    if not head.startswith((b"\x80", b"L119547037146038801333356L")):
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as exc:  # binary, or text whose first 64 bytes end mid-character
+            text = head[: exc.start].decode("utf-8") if exc.start >= len(head) - 3 else ""
+        if text and all(c.isprintable() or c.isspace() for c in text):
+            what = f"it is text, starting {text[:30]!r}"
+        else:
+            what = "it does not start as a torch.save file does"
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint: {what}; {hint}")
 
 
 def _state_of(payload: Any, source: Path) -> dict[str, torch.Tensor]:
@@ -181,10 +230,19 @@ def student_config_from_official(
     stage = official_stage(state)
     prefix = STAGE2_PREFIX if stage == 2 else ""
     pos_embed = state[f"{prefix}vit.pos_embed"]
+    if pos_embed.ndim != 3 or pos_embed.shape[0] != 1:
+        raise CheckpointError(
+            f"the checkpoint's {prefix}vit.pos_embed has shape {tuple(pos_embed.shape)}, not (1, tokens, width): "
+            "is it a checkpoint of the authors' SAK student?"
+        )
     embed_dim = int(pos_embed.shape[-1])
     depth = len({int(m.group(1)) for k in state if (m := re.match(re.escape(f"{prefix}vit.blocks.") + r"(\d+)\.", k))})
     stem = STEMS[official.vit_name]
     overrides = dict(stem_overrides or {})
+    width, heads = overrides.get("embed_dim", stem.embed_dim), overrides.get("num_heads", stem.num_heads)
+    if isinstance(width, int) and isinstance(heads, int) and heads > 0 and width % heads:
+        raise ConfigError(f"the stem is {width} wide, which {heads} attention heads do not divide: check "
+                          "--stem-override embed_dim and num_heads")
     if not overrides and (embed_dim, depth) != (stem.embed_dim, stem.depth):
         raise CheckpointError(
             f"the checkpoint's stem is {embed_dim} wide and {depth} blocks deep, but {official.vit_name} is "
@@ -212,7 +270,10 @@ def student_config_from_official(
         known = TEACHERS.get(backbone_type) if backbone_type else None
         if has_aligners:
             weight = state.get(f"{prefix}ts_aligners.{taps[0]}_{name}.weight")
-            width = int(weight.shape[0]) if weight is not None else (known.width if known else embed_dim)
+            if weight is not None and weight.ndim == 2:
+                width = int(weight.shape[0])
+            else:  # absent or malformed: the key mapping reports it
+                width = known.width if known else embed_dim
             if known is not None and known.width != width:
                 notes.append(f"teacher '{name}' ({backbone_type}) is {known.width} wide but the checkpoint's "
                              f"aligners give {width}: using {width}")
@@ -240,7 +301,7 @@ def student_config_from_official(
                 outputs = dataset.outputs[task]
             else:
                 weight = state.get(f"heads.{task}.last_conv.weight")
-                if weight is None:
+                if weight is None or weight.ndim == 0:
                     raise CheckpointError(f"the checkpoint has no head for task '{task}' (heads.{task}.last_conv)")
                 outputs = int(weight.shape[0])
             tasks[TASK_NAMES[task]] = outputs
@@ -356,9 +417,13 @@ def convert_official(
 ) -> Conversion:
     """Convert an authors' checkpoint into a sak run directory: ``config.yaml``, ``plugins.json``
     and ``model.safetensors`` (which also keeps the authors' config, for the way back)."""
+    from sak_core.evaluation.run import CONFIG_FILE, PLUGINS_FILE
+
     out_dir = Path(out_dir)
-    if (out_dir / MODEL_FILE).exists() and not overwrite:
-        raise CheckpointError(f"{out_dir / MODEL_FILE} exists; choose another --out or pass --overwrite")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise SakError(f"--out {out_dir} is a file, not a run directory; choose a directory to write the run to")
+    inputs = [Path(checkpoint)] + ([Path(official_config)] if isinstance(official_config, (str, Path)) else [])
+    _check_outputs({out_dir / name: "--out" for name in (MODEL_FILE, CONFIG_FILE, PLUGINS_FILE)}, inputs, overwrite)
     official = parse_official_config(official_config)
     conversion = official_to_student(
         read_official_checkpoint(checkpoint), official, input_size, stem_overrides, source=str(checkpoint)
@@ -367,16 +432,36 @@ def convert_official(
         OFFICIAL_CONFIG_KEY: json.dumps(official.raw, default=str),
         CONVERTED_FROM_KEY: f"innovator-zero/SAK checkpoint {Path(checkpoint).name}",
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    save_student(conversion.student, out_dir / MODEL_FILE, metadata=metadata)
     plugins = [{"kind": "task", "name": t, "distribution": f"sak-task-{t}"} for t in conversion.student.config.tasks]
     plugins += [
         {"kind": "teacher", "name": e.name, "distribution": f"sak-teacher-{e.name}"}
         for e in conversion.run_config.teachers
         if any(t.sak_name == e.name for t in TEACHERS.values())
     ]
-    write_resolved(out_dir, conversion.run_config, plugins)
+    try:
+        save_student(conversion.student, out_dir / MODEL_FILE, metadata=metadata)
+        write_resolved(out_dir, conversion.run_config, plugins)
+    except OSError as exc:
+        raise SakError(f"could not write the run to {out_dir} ({_reason(exc)}); choose another --out") from None
     return conversion
+
+
+def _check_outputs(outputs: dict[Path, str], inputs: list[Path], overwrite: bool) -> None:
+    """Refuse to write an output (path -> the option naming it) that is a directory, that is one of
+    the ``inputs`` being read (even with ``overwrite``), or that exists, unless ``overwrite``."""
+    for out, option in outputs.items():
+        if out.is_dir():
+            raise SakError(f"{option} {out} is a directory; give the path of a file to write")
+        if not out.exists():
+            continue
+        for source in inputs:
+            if source.exists() and os.path.samefile(out, source):
+                raise SakError(
+                    f"{option} would write over {source}, which this command reads; it is never overwritten, "
+                    f"even with --overwrite: choose another {option}"
+                )
+        if not overwrite:
+            raise SakError(f"{out} exists; choose another {option} or pass --overwrite to replace it")
 
 
 # ---------------------------------------------------------------- sak -> authors' layout
@@ -481,30 +566,51 @@ def official_config_for(
 
 
 def export_official(
-    run_or_checkpoint: str | Path, out_file: str | Path, config_out: str | Path | None = None
+    run_or_checkpoint: str | Path,
+    out_file: str | Path,
+    config_out: str | Path | None = None,
+    overwrite: bool = False,
 ) -> tuple[Path, list[str]]:
     """Write a sak student (run directory or ``.safetensors``) as an authors' checkpoint
-    ``{"model": state_dict}`` (``torch.save``), and optionally their YAML config."""
+    ``{"model": state_dict}`` (``torch.save``), and optionally their YAML config.
+
+    Existing files are replaced only with ``overwrite``; the files being read (the checkpoint and
+    its run's ``config.yaml`` and ``plugins.json``) never are."""
+    from sak_core.evaluation.run import CONFIG_FILE, PLUGINS_FILE, RunContext
+
     checkpoint = resolve_checkpoint(run_or_checkpoint)
+    context = RunContext.open(checkpoint)
+    out_file = Path(out_file)
+    outputs = {out_file: "--out"}
+    if config_out is not None:
+        config_out = Path(config_out)
+        if config_out.resolve() == out_file.resolve():
+            raise SakError(f"--out and --official-config-out both name {out_file}; give two different files")
+        outputs[config_out] = "--official-config-out"
+    run_files = [context.run_dir / CONFIG_FILE, context.run_dir / PLUGINS_FILE] if context.run_dir else []
+    _check_outputs(outputs, [checkpoint, *run_files], overwrite)
+
     student = load_student(checkpoint)
     notes: list[str] = []
     config_text = None
     if config_out is not None:
         metadata = read_metadata(checkpoint)
         original = json.loads(metadata[OFFICIAL_CONFIG_KEY]) if OFFICIAL_CONFIG_KEY in metadata else None
-        official, notes = official_config_for(student.config, original, _run_dataset(checkpoint))
+        dataset = context.config.data.dataset if context.config is not None else None
+        official, notes = official_config_for(student.config, original, dataset)
         config_text = yaml.safe_dump(official, sort_keys=False)
     state = student_to_official(student)
-    out_file = Path(out_file)
-    atomic_write(out_file, lambda tmp: torch.save({"model": state}, tmp))
-    if config_out is not None and config_text is not None:
-        atomic_write_text(config_out, config_text)
+    target = out_file
+    try:
+        atomic_write(out_file, lambda tmp: torch.save({"model": state}, tmp))
+        if config_out is not None and config_text is not None:
+            target = config_out
+            atomic_write_text(config_out, config_text)
+    except OSError as exc:
+        raise SakError(f"could not write {target} ({_reason(exc)})") from None
     return out_file, notes
 
 
-def _run_dataset(checkpoint: Path) -> str | None:
-    """The dataset of the run a checkpoint belongs to, when its ``config.yaml`` says."""
-    from sak_core.evaluation.run import RunContext
-
-    context = RunContext.open(checkpoint)
-    return context.config.data.dataset if context.config is not None else None
+def _reason(exc: OSError) -> str:
+    """Why a write failed, e.g. 'Permission denied: runs/x'."""
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)

@@ -46,17 +46,18 @@ DATASETS: dict[str, OfficialDataset] = {
 
 @dataclass(frozen=True)
 class OfficialStem:
-    """One ``vit_name`` of the authors' student: width, depth and tap blocks."""
+    """One ``vit_name`` of the authors' student: width, depth, tap blocks and attention heads."""
 
     embed_dim: int
     depth: int
     tap_indices: tuple[int, ...]
+    num_heads: int
 
 
 STEMS: dict[str, OfficialStem] = {
-    "vit_small": OfficialStem(384, 12, (2, 5, 8, 11)),
-    "vit_base": OfficialStem(768, 12, (2, 5, 8, 11)),
-    "vit_large": OfficialStem(1024, 24, (5, 11, 17, 23)),
+    "vit_small": OfficialStem(384, 12, (2, 5, 8, 11), 6),
+    "vit_base": OfficialStem(768, 12, (2, 5, 8, 11), 12),
+    "vit_large": OfficialStem(1024, 24, (5, 11, 17, 23), 16),
 }
 
 
@@ -185,13 +186,13 @@ def parse_official_config(data: dict[str, Any] | str | Path) -> OfficialConfig:
             "weights into the ViT with peft's merge_and_unload and drop lora_config first"
         )
     vit_name = backbone.get("vit_name")
-    if vit_name not in STEMS:
+    if not isinstance(vit_name, str) or vit_name not in STEMS:
         raise ConfigError(f"{source}: student.backbone.vit_name {vit_name!r} is not one of {', '.join(STEMS)}")
     router_type = backbone.get("router_type", "mor")
     if router_type not in ("mor", "none"):
         raise ConfigError(f"{source}: student.backbone.router_type {router_type!r} is not 'mor' or 'none'")
     down_ratio = backbone.get("down_ratio", 4)
-    if not isinstance(down_ratio, int) or down_ratio < 1:
+    if isinstance(down_ratio, bool) or not isinstance(down_ratio, int) or down_ratio < 1:
         raise ConfigError(f"{source}: student.backbone.down_ratio must be a positive integer, not {down_ratio!r}")
 
     teachers_section = raw.get("teachers") or {}
@@ -199,13 +200,24 @@ def parse_official_config(data: dict[str, Any] | str | Path) -> OfficialConfig:
         raise ConfigError(f"{source}: teachers must be a mapping of name -> {{backbone_type: ...}}")
     teachers = {}
     for name, entry in teachers_section.items():
-        teachers[str(name)] = entry.get("backbone_type") if isinstance(entry, dict) else None
+        if entry is not None and not isinstance(entry, dict):
+            raise ConfigError(f"{source}: teachers.{name} must be a mapping such as {{backbone_type: dinov2_base}}, "
+                              f"not {entry!r}")
+        backbone_type = (entry or {}).get("backbone_type")
+        if backbone_type is not None and not isinstance(backbone_type, str):
+            raise ConfigError(f"{source}: teachers.{name}.backbone_type must be a name such as dinov2_base, "
+                              f"not {backbone_type!r}")
+        teachers[str(name)] = backbone_type
 
     dataset = raw.get("dataset")
-    if dataset is not None and dataset not in DATASETS:
+    if dataset is not None and (not isinstance(dataset, str) or dataset not in DATASETS):
         raise ConfigError(f"{source}: dataset {dataset!r} is not one of {', '.join(DATASETS)}")
+    task_dict = raw.get("task_dict") or {}
+    if not isinstance(task_dict, dict):
+        raise ConfigError(f"{source}: task_dict must be a mapping of task -> 1 or 0 (e.g. {{semseg: 1}}), "
+                          f"not {task_dict!r}")
     tasks = []
-    for task, count in (raw.get("task_dict") or {}).items():
+    for task, count in task_dict.items():
         if task not in TASK_NAMES:
             raise ConfigError(f"{source}: task {task!r} is not one of {', '.join(TASK_NAMES)}")
         if count not in (0, 1):

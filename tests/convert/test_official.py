@@ -317,6 +317,44 @@ def test_non_tensor_payloads_are_not_unpickled(tmp_path):
         read_official_checkpoint(plain)
 
 
+def _zip_without_torch_data(path: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes/readme.txt", "not a checkpoint")
+
+
+@pytest.mark.parametrize(
+    "write, message",
+    [
+        (lambda p: p.write_text("hello, this is text\n"), "is not a PyTorch checkpoint: it is text"),
+        (lambda p: p.write_bytes(b""), "is not a PyTorch checkpoint: the file is empty"),
+        (lambda p: p.write_bytes(bytes(range(255, -1, -1)) * 16), "is not a PyTorch checkpoint: it does not start as"),
+        (_zip_without_torch_data, "is not a PyTorch checkpoint: it is a zip archive without the data.pkl"),
+        (lambda p: p.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 9\n"),
+         "is not a PyTorch checkpoint but a Git LFS pointer"),
+        (lambda p: p.write_bytes(b"\x80\x02he"), "could not be read as a PyTorch checkpoint"),  # damaged pickle
+    ],
+    ids=["text", "empty", "binary", "zip", "lfs-pointer", "damaged-pickle"],
+)
+def test_files_that_are_not_torch_checkpoints_are_named(write, message, tmp_path, capsys):
+    _, config, _ = write_official(CASES[0], tmp_path)
+    ckpt = tmp_path / "weights.pth"
+    write(ckpt)
+    code = main(["convert", "official", str(ckpt), "--official-config", str(config), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.replace("\n", "")
+    assert code == 1
+    assert f"{ckpt} {message}" in err and "bug in sak" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_malformed_position_embedding_is_named(tmp_path):
+    case = CASES[0]
+    _, config, _ = write_official(case, tmp_path)
+    with pytest.raises(CheckpointError, match=r"vit\.pos_embed has shape \(5,\), not \(1, tokens, width\)"):
+        official_to_student({"vit.pos_embed": torch.zeros(5)}, config, case.size, case.overrides)
+
+
 def test_wrong_stem_size_says_what_to_pass(tmp_path):
     case = CASES[0]
     _, config, reference = write_official(case, tmp_path)
@@ -332,6 +370,13 @@ def test_wrong_stem_size_says_what_to_pass(tmp_path):
         ({"task_dict": {"panoptic": 1}}, "task 'panoptic' is not one of"),
         ({"student": {"backbone": {"backbone_type": "radio_v2.5-b"}}}, "only SAK students"),
         ({"student": {"backbone": {"vit_name": "vit_huge"}}}, "vit_name 'vit_huge'"),
+        # wrong types: each named, never a raw TypeError / AttributeError
+        ({"student": {"backbone": {"vit_name": ["vit_small"]}}}, r"vit_name \['vit_small'\] is not one of"),
+        ({"student": {"backbone": {"down_ratio": True}}}, "down_ratio must be a positive integer, not True"),
+        ({"dataset": ["nyud"]}, r"dataset \['nyud'\] is not one of"),
+        ({"task_dict": ["semseg"]}, r"task_dict must be a mapping .*not \['semseg'\]"),
+        ({"teachers": {"dinov2": "dinov2_base"}}, "teachers.dinov2 must be a mapping"),
+        ({"teachers": {"dinov2": {"backbone_type": ["dinov2_base"]}}}, "teachers.dinov2.backbone_type must be a name"),
     ],
 )
 def test_unsupported_configs_are_explained(change, message):
@@ -376,6 +421,97 @@ def test_cli_round_trip(tmp_path, capsys):
     returned = torch.load(out, weights_only=True)["model"]
     assert all(torch.equal(returned[k], v) for k, v in reference.state_dict().items())
     assert parse_official_config(tmp_path / "back.yml").aligner is True
+
+
+def test_cli_to_official_refuses_existing_files_unless_overwrite(tmp_path, capsys):
+    case = CASES[0]
+    ckpt, config, reference = write_official(case, tmp_path)
+    run = tmp_path / "run"
+    convert_official(ckpt, config, run, input_size=case.size, stem_overrides=case.overrides)
+    precious = tmp_path / "precious.pth"
+    precious.write_bytes(b"keep me")
+    before = config.read_text()  # the authors' config the run was converted from
+    args = ["convert", "to-official", str(run), "--out", str(precious)]
+
+    assert main(args) == 1
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"{precious} exists; choose another --out or pass --overwrite" in err
+    assert precious.read_bytes() == b"keep me"
+    assert main(["convert", "to-official", str(run), "--out", str(tmp_path / "new.pth"),
+                 "--official-config-out", str(config)]) == 1
+    assert "choose another --official-config-out or pass --overwrite" in capsys.readouterr().err.replace("\n", "")
+    assert config.read_text() == before and not (tmp_path / "new.pth").exists()
+
+    assert main([*args, "--overwrite", "--official-config-out", str(config)]) == 0
+    returned = torch.load(precious, weights_only=True)["model"]
+    assert all(torch.equal(returned[k], v) for k, v in reference.state_dict().items())
+    assert yaml.safe_load(config.read_text()) == yaml.safe_load(before)
+
+
+@pytest.mark.parametrize("target", ["model.safetensors", "config.yaml"])
+def test_cli_to_official_never_writes_over_what_it_reads(target, tmp_path, capsys):
+    case = CASES[0]
+    ckpt, config, _ = write_official(case, tmp_path)
+    run = tmp_path / "run"
+    convert_official(ckpt, config, run, input_size=case.size, stem_overrides=case.overrides)
+    before = (run / target).read_bytes()
+    option = "--out" if target.endswith(".safetensors") else "--official-config-out"
+    extra = [] if option == "--out" else ["--out", str(tmp_path / "x.pth")]
+    code = main(["convert", "to-official", str(run / "model.safetensors"), option, str(run / target), *extra,
+                 "--overwrite"])
+    assert code == 1
+    assert "which this command reads; it is never overwritten" in capsys.readouterr().err.replace("\n", "")
+    assert (run / target).read_bytes() == before
+    load_student(run)
+
+
+def test_cli_outputs_that_are_directories_or_files_are_named(tmp_path, capsys):
+    case = CASES[0]
+    ckpt, config, _ = write_official(case, tmp_path)
+    overrides = [a for k, v in case.overrides.items() for a in ("--stem-override", f"{k}={v}")]
+    official = ["convert", "official", str(ckpt), "--official-config", str(config), "--input-size", "32", "32",
+                *overrides, "--out"]
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main([*official, str(a_file)]) == 1
+    assert f"--out {a_file} is a file, not a run directory" in capsys.readouterr().err.replace("\n", "")
+
+    # a directory holding a run's config.yaml (e.g. a run still training) is not written over either
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "config.yaml").write_text("precious")
+    assert main([*official, str(busy)]) == 1
+    assert f"{busy / 'config.yaml'} exists" in capsys.readouterr().err.replace("\n", "")
+    assert (busy / "config.yaml").read_text() == "precious" and not (busy / "model.safetensors").exists()
+
+    run = tmp_path / "run"
+    assert main([*official, str(run)]) == 0
+    a_dir = tmp_path / "a_dir"
+    a_dir.mkdir()
+    assert main(["convert", "to-official", str(run), "--out", str(a_dir)]) == 1
+    assert f"--out {a_dir} is a directory" in capsys.readouterr().err.replace("\n", "")
+    assert main(["convert", "to-official", str(run), "--out", str(tmp_path / "o.pth"),
+                 "--official-config-out", str(a_dir)]) == 1
+    assert f"--official-config-out {a_dir} is a directory" in capsys.readouterr().err.replace("\n", "")
+    assert main(["convert", "to-official", str(run), "--out", str(a_file / "o.pth")]) == 1
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"could not write {a_file / 'o.pth'}" in err and "bug in sak" not in err
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["embed_dim=32", "depth=4", "num_heads=5"], "32 wide, which 5 attention heads do not divide"),
+        (["embed_dim=32", "depth=4", "num_heads=2", "mlp=3"], "KEY must be one of embed_dim, depth, num_heads"),
+        (["embed_dim=32", "depth=4", "num_heads=2.5"], "expected KEY=POSITIVE_INTEGER"),
+    ],
+)
+def test_cli_bad_stem_overrides_are_explained(overrides, message, tmp_path, capsys):
+    ckpt, config, _ = write_official(CASES[0], tmp_path)
+    code = main(["convert", "official", str(ckpt), "--official-config", str(config), "--out", str(tmp_path / "run"),
+                 "--input-size", "32", "32", *(a for o in overrides for a in ("--stem-override", o))])
+    err = capsys.readouterr().err.replace("\n", "")
+    assert code == 1 and message in err and "bug in sak" not in err
 
 
 def test_cli_reports_leftovers(tmp_path, capsys):
