@@ -8,6 +8,7 @@ its hook (see :mod:`sak_core.hookspecs`).
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -150,6 +151,9 @@ class DatasetSpec:
         splits: split names the dataset provides.
         mean, std: image normalisation.
         description: one line shown by ``sak plugins``.
+        options: the names of the options the factory accepts (``data.options``); others are
+            refused with this list and a close match. None (the default) passes any option on
+            unchecked.
     """
 
     name: str
@@ -160,6 +164,7 @@ class DatasetSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     description: str = ""
+    options: tuple[str, ...] | None = None
 
     def create(
         self,
@@ -176,6 +181,12 @@ class DatasetSpec:
         load (None: all it has); ``options`` go to the factory (``on_error="skip"``, ...)."""
         if self.splits and split not in self.splits:
             raise SpecError(f"dataset '{self.name}' has no split '{split}'; it has {', '.join(self.splits)}")
+        unknown = sorted(set(options) - set(self.options)) if self.options is not None else []
+        if unknown:
+            close = {u: difflib.get_close_matches(u, self.options, n=1) for u in unknown}
+            hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
+            raise SpecError(f"dataset '{self.name}' got unknown option(s) {', '.join(unknown)}{hints}; "
+                            f"it accepts: {', '.join(self.options) or 'none'}")
         size = tuple(input_size or self.input_size)
         return self.factory(root, split, train, size, tasks=None if tasks is None else list(tasks), **options)
 

@@ -10,9 +10,15 @@ from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, lazy
 
+# the options (data.options) each loader takes: DenseDataset's, the synthetic generator's, ImageSource's
+DENSE_OPTIONS = ("mean", "std", "on_error", "transform")
+SYNTHETIC_OPTIONS = ("count", "image_size", "seed", "val_fraction", "workers", *DENSE_OPTIONS)
+IMAGE_OPTIONS = ("mean", "std", "on_error", "scale")
+
 PASCAL_CONTEXT = DatasetSpec(
     name="pascal-context",
     factory=lazy("sak_core.datasets.pascal_context:create"),
+    options=DENSE_OPTIONS,
     tasks={
         "semseg": {"num_outputs": 21},
         "parts": {"num_outputs": 7},
@@ -27,6 +33,7 @@ PASCAL_CONTEXT = DatasetSpec(
 NYUD = DatasetSpec(
     name="nyud",
     factory=lazy("sak_core.datasets.nyud:create"),
+    options=DENSE_OPTIONS,
     tasks={
         "semseg": {"num_outputs": 40},
         "normals": {},
@@ -40,6 +47,7 @@ NYUD = DatasetSpec(
 SYNTHETIC = DatasetSpec(
     name="synthetic",
     factory=lazy("sak_core.datasets.synthetic.dataset:create"),
+    options=SYNTHETIC_OPTIONS,
     tasks={
         "semseg": {"num_outputs": len(CLASSES), "class_names": CLASSES},
         "parts": {"num_outputs": len(PART_GROUPS), "class_names": PART_GROUPS},
@@ -55,6 +63,7 @@ SYNTHETIC = DatasetSpec(
 IMAGENET = DatasetSpec(
     name="imagenet",
     factory=lazy("sak_core.datasets.images:create_imagenet"),
+    options=IMAGE_OPTIONS,
     tasks={},
     input_size=(384, 384),
     description="ImageNet-1k for stage-1 distillation: class folders or train.tar (labels unused)",
@@ -63,6 +72,7 @@ IMAGENET = DatasetSpec(
 IMAGES = DatasetSpec(
     name="images",
     factory=lazy("sak_core.datasets.images:create_folder"),
+    options=IMAGE_OPTIONS,
     tasks={},
     input_size=(384, 384),
     splits=("train",),

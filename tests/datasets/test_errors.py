@@ -256,3 +256,15 @@ def test_duplicate_ids_in_a_split_file(trees, tmp_path, name, layout, split_file
     with pytest.raises(DatasetError, match="more than once") as info:
         _dataset(name, root)
     assert str(split) in str(info.value) and "synth_000000, synth_000001" in str(info.value)
+
+
+@pytest.mark.parametrize("dataset, typo, close", [("synthetic", "cout", "count"), ("nyud", "on_eror", "on_error"),
+                                                   ("imagenet", "scal", "scale")])
+def test_a_misspelt_dataset_option_is_refused_with_the_accepted_ones(dataset, typo, close):
+    from sak_core.api import get_dataset_spec
+    from sak_core.errors import SpecError
+
+    spec = get_dataset_spec(dataset)
+    with pytest.raises(SpecError, match=rf"dataset '{dataset}' got unknown option\(s\) {typo} \('{typo}': did you "
+                                        rf"mean '{close}'\?\); it accepts: .*{close}"):
+        spec.create("train", root="/nowhere", **{typo: 5})
