@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import safe_open, save_file
 
@@ -123,7 +124,23 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
             f"{file} has no '{CONFIG_KEY}' metadata: it was not written by sak; "
             "convert official SAK checkpoints with `sak convert official`"
         )
-    config = StudentConfig.model_validate({**json.loads(meta[CONFIG_KEY]), "stem_pretrained": False, **config_changes})
+    try:
+        stored = json.loads(meta[CONFIG_KEY])
+        if not isinstance(stored, dict):
+            raise ValueError(f"it holds a {type(stored).__name__}, not a mapping")
+        config = StudentConfig.model_validate({**stored, "stem_pretrained": False})
+    except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()) \
+            if isinstance(exc, ValidationError) else str(exc)
+        raise CheckpointError(f"{file}: its '{CONFIG_KEY}' metadata is not a valid student config ({problems}); "
+                              "was the file edited? Re-save it with sak") from None
+    if config_changes:
+        config = StudentConfig.model_validate({**config.model_dump(), **config_changes})
+    non_finite = [key for key, tensor in weights.items() if tensor.is_floating_point() and not tensor.isfinite().all()]
+    if non_finite:
+        raise CheckpointError(f"{file}: {len(non_finite)} tensor(s) hold NaN or infinite values, e.g. "
+                              f"{', '.join(non_finite[:3])}; the weights are broken (a diverged run?): use an "
+                              "earlier checkpoint")
     student = SAKStudent(config)
     load_state_strict(student, weights, source=str(file))
     return student

@@ -43,6 +43,32 @@ def test_foreign_safetensors_is_refused(tmp_path):
         sak_core.load_student(tmp_path / "x.safetensors")
 
 
+@pytest.mark.parametrize("stored, problem", [
+    ("{not json", "Expecting property name"),
+    ("[1, 2]", "it holds a list, not a mapping"),
+    (None, "input_size: "),
+], ids=["not json", "not a mapping", "bad field"])
+def test_a_damaged_config_in_the_metadata_names_the_file_and_the_problem(tmp_path, stored, problem):
+    from sak_core.checkpoint import CONFIG_KEY
+
+    state = {k: v.contiguous() for k, v in SAKStudent(CONFIG).state_dict().items()}
+    text = stored if stored is not None else json.dumps({**json.loads(CONFIG.model_dump_json()), "input_size": "big"})
+    save_file(state, str(tmp_path / "m.safetensors"), metadata={CONFIG_KEY: text})
+    with pytest.raises(CheckpointError, match=f"m.safetensors: its '{CONFIG_KEY}' metadata is not a valid student "
+                                              f"config \\(.*{problem}"):
+        sak_core.load_student(tmp_path / "m.safetensors")
+
+
+def test_weights_that_are_not_finite_are_refused(tmp_path):
+    student = SAKStudent(CONFIG)
+    with torch.no_grad():
+        student.heads["seg"].classify.weight[0, 0] = float("nan")
+    path = save_student(student, tmp_path / "m.safetensors")
+    with pytest.raises(CheckpointError, match=r"1 tensor\(s\) hold NaN or infinite values, e.g. "
+                                              r"heads.seg.classify.weight; .* use an earlier checkpoint"):
+        sak_core.load_student(path)
+
+
 def test_missing_run_is_a_clear_error(tmp_path):
     with pytest.raises(CheckpointError, match="holds no model.safetensors"):
         sak_core.load_student(tmp_path)
