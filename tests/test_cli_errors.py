@@ -117,3 +117,19 @@ def test_relative_paths_are_recorded_absolute_so_the_run_means_the_same_files_fr
     assert [t.weights for t in config.teachers if t.name == "dinov2"] == [str(tmp_path / "w.pth")]
     assert [t.weights for t in config.teachers if t.name != "dinov2"] == ["random", "random"]  # the demo's
     assert config.model.stem_pretrained == str(tmp_path / "stem.safetensors")
+
+
+@pytest.mark.parametrize("args, text", [
+    (["eval", "RUN", "--batch-size", "0"], "'0' is not an integer of 1 or more"),
+    (["eval", "RUN", "--workers", "-1"], "'-1' is not an integer of 0 or more"),
+    (["eval", "RUN", "--limit", "0"], "'0' is not an integer of 1 or more"),
+    (["predict", "RUN", "--out", "x", "--limit", "-1"], "'-1' is not an integer of 1 or more"),
+    (["analyze", "routers", "RUN", "--limit", "0"], "'0' is not an integer of 1 or more"),
+    (["train", "--iterations", "0"], "'0' is not an integer of 1 or more"),
+    (["data", "synth", "--out", "x", "--workers", "two"], "'two' is not an integer of 1 or more"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_counts_that_cannot_be_are_refused_by_the_parser(capsys, args, text):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    assert text in capsys.readouterr().err

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.cli.options import add_runtime_options, resolve_runtime
+from sak_core.cli.options import add_runtime_options, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     routers.add_argument("--dataset", help="dataset whose images are routed (default: the run's)")
     routers.add_argument("--data-root", help="dataset root (default: the run's)")
     routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")
-    routers.add_argument("--limit", type=int, default=256, help="images to average over (default 256)")
-    routers.add_argument("--batch-size", type=int, default=8, help="images per forward (default 8)")
+    routers.add_argument("--limit", type=positive_int, default=256, help="images to average over (default 256)")
+    routers.add_argument("--batch-size", type=positive_int, default=8, help="images per forward (default 8)")
     add_runtime_options(routers)
     routers.add_argument("--out", help="PNG path (default: routers.png beside the checkpoint); numbers go to .json")
     routers.set_defaults(func=run_routers)

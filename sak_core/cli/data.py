@@ -11,6 +11,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from sak_core.cli.options import positive_int
+
 console = Console(stderr=True)
 
 
@@ -29,12 +31,12 @@ def register(subparsers) -> None:
                        help="on-disk layout (default: native, all six tasks)")
     synth.add_argument("--out", required=True,
                        help="folder to write: new or empty (an existing dataset is never written over)")
-    synth.add_argument("-n", "--count", type=int, default=100, help="number of scenes (default: 100)")
+    synth.add_argument("-n", "--count", type=positive_int, default=100, help="number of scenes (default: 100)")
     synth.add_argument("--size", default="128x128", help="image size HxW (default: 128x128)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     synth.add_argument("--val-fraction", type=_fraction, default=0.2,
                        help="share of the scenes listed in the val split (default: 0.2)")
-    synth.add_argument("--workers", type=int, default=1, help="processes rendering in parallel (default: 1)")
+    synth.add_argument("--workers", type=positive_int, default=1, help="processes rendering in parallel (default: 1)")
     synth.set_defaults(func=run_synth)
 
 

@@ -13,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sak_core.cli.options import add_runtime_options, resolve_runtime
+from sak_core.cli.options import add_runtime_options, non_negative_int, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="TABLE",
         help="baseline table for dm: a shipped name (e.g. pascal_context_vit_b) or a YAML file",
     )
-    parser.add_argument("--batch-size", type=int, default=4, help="images per forward (default 4)")
-    parser.add_argument("--workers", type=int, help="data loader workers (default: the run's data.workers, else 2)")
+    parser.add_argument("--batch-size", type=positive_int, default=4, help="images per forward (default 4)")
+    parser.add_argument("--workers", type=non_negative_int, help="data loader workers (default: the run's data.workers, else 2)")
     add_runtime_options(parser)
     parser.add_argument(
         "--fast",
@@ -55,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "boundaries.matching=exact for the faster upper-bound odsF matching; each task plugin's "
         "README lists its options",
     )
-    parser.add_argument("--limit", type=int, help="score only the first N images (a quick look, not a result)")
+    parser.add_argument("--limit", type=positive_int, help="score only the first N images (a quick look, not a result)")
     parser.add_argument(
         "--out", help="metrics file, or folder for metrics.json (default: beside the checkpoint)"
     )

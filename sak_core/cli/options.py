@@ -14,6 +14,26 @@ if TYPE_CHECKING:
     from sak_core.runtime import Precision
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of 1 or more."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of 0 or more."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, least: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = least - 1
+    if value < least:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer of {least} or more")
+    return value
+
+
 def add_runtime_options(parser: argparse.ArgumentParser, precision_default: str | None = "auto") -> None:
     """``--device`` and ``--precision`` as every command that runs the student reads them."""
     parser.add_argument("--device", default="auto", help="cpu, cuda or cuda:N (default: cuda when available)")

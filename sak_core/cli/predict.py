@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sak_core.cli.options import add_runtime_options, resolve_runtime
+from sak_core.cli.options import add_runtime_options, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-root", help="dataset root, for predicting dataset samples")
     parser.add_argument("--split", help="with no IMAGE: the split to take samples from (default val)")
     parser.add_argument("--ids", nargs="+", metavar="ID", help="with no IMAGE: sample ids to predict")
-    parser.add_argument("--limit", type=int, default=4, help="with no IMAGE and no --ids: the first N samples (default 4)")
+    parser.add_argument("--limit", type=positive_int, default=4, help="with no IMAGE and no --ids: the first N samples (default 4)")
     parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all)")
     parser.add_argument("--pad", choices=("input", "multiple"), default="input",
                         help="pad to at least the input size (default, as the test protocol) or only to a multiple of 16")

@@ -12,6 +12,8 @@ from typing import Any
 import yaml
 from rich.console import Console
 
+from sak_core.cli.options import positive_int
+
 from sak_core.config import (
     PRECISION_SETTINGS,
     RunConfig,
@@ -64,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", metavar="RUN", nargs="?", const="",
                    help="continue a run from its last checkpoint (default: --out, or the newest run in ./runs)")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/<preset or stage>-<time>)")
-    p.add_argument("--iterations", type=int, metavar="N", help="training length (replaces optim.epochs)")
+    p.add_argument("--iterations", type=positive_int, metavar="N", help="training length (replaces optim.epochs)")
     p.add_argument("--device", metavar="DEV", help="cpu, cuda, cuda:1 (default: the GPU when there is one)")
     p.add_argument("--precision", choices=PRECISION_SETTINGS,
                    help="optim.precision and optim.teacher_precision together (default auto; fp32 is reference-exact)")
