@@ -375,12 +375,15 @@ class Trainer:
 
     def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int) -> None:
         bad = [f"{k}={float(v.detach())}" for k, v in terms.items() if not torch.isfinite(v.detach())]
-        kept = (f"the last good checkpoint ({self.rundir.last}, step {last_saved}) is kept"
-                if self.rundir.last_checkpoint() is not None else "no checkpoint had been written yet")
+        saved = self.rundir.last_checkpoint() is not None
+        kept = (f"the last good checkpoint ({self.rundir.last}, step {last_saved}) is kept" if saved
+                else "no checkpoint had been written yet")
+        then = (f"continue with sak train --resume {self.rundir.root} and the changed setting" if saved
+                else f"start the run again (the same sak train command and --out {self.rundir.root}, with the "
+                     "changed setting)")
         message = (
             f"the loss is not finite at step {self.step + 1} ({', '.join(bad) or 'total'}); training stopped "
-            f"and {kept}. Try a lower optim.lr, optim.grad_clip, or optim.precision=fp32, "
-            f"then continue with sak train --resume {self.rundir.root}"
+            f"and {kept}. Try a lower optim.lr, optim.grad_clip, or optim.precision=fp32, then {then}"
         )
         if self.ctx.is_main:
             self.metrics.write(self.step, "error", {"message": message})

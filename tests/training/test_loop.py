@@ -68,6 +68,19 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(toy_config, tm
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_a_loss_that_is_never_finite_says_to_start_again_not_to_resume(toy_config, tmp_path, monkeypatch):
+    """No checkpoint was written, so --resume would fail: the advice is to start again, and doing
+    that with the same --out works."""
+    original = Trainer._total
+    monkeypatch.setattr(Trainer, "_total", lambda self, terms: original(self, terms) * float("nan"))
+    with pytest.raises(NonFiniteLossError, match=r"no checkpoint had been written yet\. .* then start the run again "
+                                                 r"\(the same sak train command and --out .*run"):
+        train(toy_config(), tmp_path / "run")
+    monkeypatch.setattr(Trainer, "_total", original)
+    train(toy_config(optim={"iterations": 1}), tmp_path / "run")  # the advice works
+    assert read_trainer_state(tmp_path / "run" / "checkpoints" / "last")["step"] == 1
+
+
 def test_init_lists_keys_that_do_not_load_and_strict_refuses(toy_config, tmp_path, capsys):
     stage1 = toy_config(stage=1, tasks=[], data={"input_size": [32, 32]}, optim={"iterations": 2})
     train(stage1, tmp_path / "s1")
