@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         supported_tasks,
         write_metrics,
     )
+    from sak_core.evaluation.scoring import same_dataset
 
     console = Console(stderr=args.json)
     notes = Console(stderr=True)
@@ -172,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     gain = None
     if args.baseline:
         gain = _gain(result, tasks, args.baseline, notes)
+    if gain is not None and not same_dataset(gain.dataset, dataset.name):
+        notes.print(f"note: baseline '{gain.baseline}' was measured on {gain.dataset}, but this scores "
+                    f"'{dataset.name}': its dm compares different data; pass the table of this dataset",
+                    style="yellow", highlight=False)
     document = metrics_document(
         result,
         tasks,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -223,11 +224,14 @@ class GainSummary:
 
     baseline: the table's name; values: task -> baseline value (tasks it covers);
     gains: task -> signed relative change in percent (positive = better);
-    dm: mean of ``gains`` (None when no task is covered); missing: scored tasks the table lacks.
+    dm: mean of ``gains`` (None when no task is covered); missing: scored tasks the table lacks;
+    dataset: the dataset the table's numbers were measured on, as the table names it ("" if it
+    does not say).
     """
 
     baseline: str
     source: str = ""
+    dataset: str = ""
     values: dict[str, float] = field(default_factory=dict)
     gains: dict[str, float] = field(default_factory=dict)
     dm: float | None = None
@@ -242,6 +246,14 @@ def primary_metrics(metrics: Mapping[str, Mapping[str, float]], tasks: Mapping[s
         if key in scores and not math.isnan(scores[key]):
             out[name] = float(scores[key])
     return out
+
+
+def same_dataset(table_dataset: str, dataset: str) -> bool:
+    """Whether a baseline table's dataset (``"NYUD-v2"``) names registry dataset ``dataset``
+    (``"nyud"``): equal, or one the other's prefix, ignoring case and punctuation. A table that
+    names no dataset matches every one."""
+    a, b = (re.sub(r"[^0-9a-z]", "", name.lower()) for name in (table_dataset, dataset))
+    return not a or a.startswith(b) or b.startswith(a)
 
 
 def gain_summary(
@@ -261,6 +273,7 @@ def gain_summary(
     return GainSummary(
         baseline=table.name,
         source=table.source,
+        dataset=table.dataset,
         values={name: float(table.metrics[name]) for name in covered},
         gains=gains,
         dm=sum(gains.values()) / len(gains) if gains else None,

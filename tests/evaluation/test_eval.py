@@ -287,3 +287,14 @@ def test_a_run_config_without_every_section_is_ignored_with_a_note(tiny_run, cap
     assert f"ignoring {tiny_run / 'config.yaml'}" in note and "lacks the section(s)" in note
     assert main(["eval", str(tiny_run), "--device", "cpu"]) == 1
     assert "pass --dataset NAME" in capsys.readouterr().err
+
+
+def test_a_baseline_table_of_another_dataset_is_noted(tiny_run, capsys):
+    from sak_core.evaluation.scoring import same_dataset
+
+    assert same_dataset("NYUD-v2", "nyud") and same_dataset("PASCAL-Context", "pascal-context")
+    assert same_dataset("", "anything") and not same_dataset("NYUD-v2", "synthetic")
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--baseline", "nyud_v2_vit_b"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert ("note: baseline 'nyud_v2_vit_b' was measured on NYUD-v2, but this scores 'evalprobe': its dm "
+            "compares different data") in err
