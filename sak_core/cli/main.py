@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 import sak_core
-from sak_core.cli.options import dotted_to_overrides, take_overrides
+from sak_core.cli.options import dotted_to_overrides, take_overrides, take_trailing_positionals
 from sak_core.errors import SakError
 
 err_console = Console(stderr=True)
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     args, extras = parser.parse_known_args(argv)
     extras = take_overrides(args, extras)  # KEY=VALUE may come among the flags
+    extras = take_trailing_positionals(args, extras)  # so may a command's list of files
     if extras:
         parser.error(f"unrecognized arguments: {' '.join(extras)}")
     func = getattr(args, "func", None)

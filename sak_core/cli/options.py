@@ -89,3 +89,15 @@ def take_overrides(args: argparse.Namespace, extras: list[str]) -> list[str]:
     rest = [e for e in extras if e.startswith("-") or "=" not in e]
     args.overrides += [e for e in extras if e not in rest]
     return rest
+
+
+def take_trailing_positionals(args: argparse.Namespace, extras: list[str]) -> list[str]:
+    """Add the arguments argparse left over after the options (``sak predict RUN --out DIR
+    a.jpg``) to the list positional a command names in ``trailing_positionals``; return what is
+    still unrecognised (options, and everything for commands that name none)."""
+    name = getattr(args, "trailing_positionals", None)
+    if name is None:
+        return extras
+    rest = [e for e in extras if e.startswith("-")]
+    getattr(args, name).extend(e for e in extras if not e.startswith("-"))
+    return rest

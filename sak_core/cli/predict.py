@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pad to at least the input size (default, as the test protocol) or only to a multiple of 16")
     add_runtime_options(parser)
     parser.add_argument("--no-grid", action="store_true", help="write prediction files only")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, trailing_positionals="images")  # IMAGE files may also follow the options
 
 
 def _safe_stem(name: str) -> str:

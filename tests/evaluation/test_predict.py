@@ -171,3 +171,15 @@ def test_predict_on_a_folder_reports_unreadable_files_and_goes_on(tiny_run, prob
         assert (out / "grid" / f"{stem}.png").is_file() and (out / "semseg" / f"{stem}.png").is_file()
     assert Image.open(out / "semseg" / "d.png").size == (1, 1)
     assert "Traceback" not in captured.err
+
+
+def test_image_files_may_follow_the_options(tiny_run, probe, tmp_path, capsys):
+    write_image(tmp_path / "a.png", 20, 30, seed=1)
+    write_image(tmp_path / "b.png", 16, 16, seed=2)
+    out = tmp_path / "out"
+    assert main(["predict", str(tiny_run), str(tmp_path / "a.png"), "--out", str(out), "--no-grid", "--device", "cpu",
+                 str(tmp_path / "b.png")]) == 0
+    assert sorted(p.name for p in (out / "semseg").iterdir()) == ["a.png", "b.png"]
+    with pytest.raises(SystemExit):  # an unknown option is still refused
+        main(["predict", str(tiny_run), "--out", str(out), "--no-such-flag"])
+    assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
