@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         precision=precision.name,
         limited=args.limit is not None,
     )
-    path = write_metrics(document, metrics_path(context.checkpoint, args.out))
+    path = write_metrics(document, metrics_path(context.checkpoint, args.out, limited=args.limit is not None))
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -10,11 +10,13 @@ from typing import Any
 
 from rich.table import Table
 
+from sak_core.errors import SakError
 from sak_core.evaluation.scoring import EvalResult, GainSummary
 from sak_core.io import atomic_write_text
 from sak_core.tasks import Task
 
 METRICS_FILE = "metrics.json"
+LIMITED_METRICS_FILE = "metrics.limited.json"
 FORMAT_VERSION = 1
 
 
@@ -101,15 +103,21 @@ def _json_number(value: float | None) -> float | None:
     return float(value)
 
 
-def metrics_path(checkpoint: Path, out: str | Path | None = None) -> Path:
+def metrics_path(checkpoint: Path, out: str | Path | None = None, limited: bool = False) -> Path:
     """Where ``metrics.json`` goes: ``out`` (a ``.json`` file, or a folder to hold
-    ``metrics.json``), else beside the checkpoint (so ``RUN`` and ``RUN/best`` keep their own)."""
+    ``metrics.json``), else beside the checkpoint (so ``RUN`` and ``RUN/best`` keep their own).
+    A ``limited`` score (``--limit``, a quick look) goes beside it as ``metrics.limited.json``,
+    so it never replaces the full result."""
     if out is None:
-        return checkpoint.parent / METRICS_FILE
+        return checkpoint.parent / (LIMITED_METRICS_FILE if limited else METRICS_FILE)
     out = Path(out)
     return out if out.suffix == ".json" else out / METRICS_FILE
 
 
 def write_metrics(document: Mapping[str, Any], path: str | Path) -> Path:
-    """Write ``document`` as indented JSON, atomically."""
-    return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    """Write ``document`` as indented JSON, atomically; a path that cannot be written (a folder,
+    a file in the way of its folder) is a :class:`~sak_core.errors.SakError` naming it."""
+    try:
+        return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise SakError(f"cannot write the metrics to {path} ({exc.strerror or exc}); choose another --out") from None

@@ -272,8 +272,21 @@ def test_a_head_whose_task_plugin_is_missing_is_named_with_what_to_do(probe, tin
     err = " ".join(capsys.readouterr().err.split())
     assert ("note: not scoring ghost_task: no installed plugin provides it, and 'evalprobe' has no labels under "
             "that name; install the task's plugin") in err
-    document = json.loads((tiny_run / "metrics.json").read_text())
+    document = json.loads((tiny_run / "metrics.limited.json").read_text())
     assert list(document["metrics"]) == ["depth"]
+
+
+def test_a_limited_look_never_replaces_the_full_metrics(tiny_run, tmp_path, capsys):
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0"]) == 0
+    full = (tiny_run / "metrics.json").read_text()
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--limit", "2"]) == 0
+    assert (tiny_run / "metrics.json").read_text() == full
+    assert json.loads((tiny_run / "metrics.limited.json").read_text())["num_images"] == 2
+    (tmp_path / "file").write_text("x")
+    capsys.readouterr()
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "file" / "m.json")]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"cannot write the metrics to {tmp_path / 'file' / 'm.json'}" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("text", ["", "data:\n  dataset: evalprobe\n"], ids=["empty", "cut short"])
