@@ -62,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
+    out = Path(args.out)
+    blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise SakError(f"--out {out}: {blocked} is a file, not a folder; give a folder to write the predictions into")
     context = RunContext.open(args.checkpoint)
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
@@ -72,7 +76,6 @@ def run(args: argparse.Namespace) -> int:
     dataset = get_dataset_spec(dataset_name) if dataset_name else None
     tasks = bind_tasks(student, dataset, names, context)
     mean, std = (dataset.mean, dataset.std) if dataset else (IMAGENET_MEAN, IMAGENET_STD)
-    out = Path(args.out)
 
     items = []  # (stem, pixels for the grid, prepared image, targets or None)
     unreadable: list[Path] = []

@@ -183,3 +183,12 @@ def test_image_files_may_follow_the_options(tiny_run, probe, tmp_path, capsys):
     with pytest.raises(SystemExit):  # an unknown option is still refused
         main(["predict", str(tiny_run), "--out", str(out), "--no-such-flag"])
     assert "unrecognized arguments: --no-such-flag" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("where", ["file", "file/sub"])
+def test_an_out_that_a_file_blocks_is_refused_before_predicting(tiny_run, tmp_path, capsys, where):
+    (tmp_path / "file").write_text("keep")
+    assert main(["predict", str(tiny_run), "--out", str(tmp_path / where), "--device", "cpu"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{tmp_path / 'file'} is a file, not a folder" in err and "Traceback" not in err
+    assert (tmp_path / "file").read_text() == "keep"
