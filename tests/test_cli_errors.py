@@ -133,3 +133,10 @@ def test_counts_that_cannot_be_are_refused_by_the_parser(capsys, args, text):
         main(args)
     assert exit_.value.code == 2
     assert text in capsys.readouterr().err
+
+
+def test_an_invalid_setting_names_where_the_settings_came_from(toy_yaml, tmp_path, capsys):
+    code, _, err = _sak(capsys, "train", "--config", toy_yaml, "--out", str(tmp_path / "run"), "optim.lr=-1")
+    assert code == 1
+    line = _one_error_line(err)
+    assert f"invalid config {toy_yaml} + the command line: optim.lr: Input should be greater than 0" in line

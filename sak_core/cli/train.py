@@ -138,7 +138,12 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     if args.out is not None and resume_dir is None:
         flags.setdefault("output", {})["dir"] = args.out
     overrides = [parse_override(o) for o in args.overrides]
-    config = with_absolute_paths(build_config(merged, flags, *overrides))
+    sources = [str(resume_dir / "config.yaml")] if resume_dir is not None else []
+    sources += [f"preset {args.preset}"] if args.preset else []
+    sources += [str(args.config)] if args.config else []
+    sources += ["the command line"] if flags or overrides else []
+    config = with_absolute_paths(build_config(merged, flags, *overrides,
+                                              source=f"config {' + '.join(sources) or '(defaults)'}"))
 
     if resume_dir is not None:
         return config, resume_dir, True
