@@ -181,6 +181,9 @@ class Trainer:
         load_state_strict(self.student, read_weights(folder / MODEL_FILE), source=str(folder / MODEL_FILE))
         state = read_trainer_state(folder)
         self.step = int(state["step"])
+        if self.step > self.total:  # the config would say fewer steps than were trained
+            raise ConfigError(f"{self.rundir.root} is at step {self.step}, beyond the {self.total} steps asked for: "
+                              f"to train further, give more than {self.step} (--iterations N)")
         self.best_score = state.get("best_score")
         self.reference = state.get("reference")
         self.console.print(f"resuming {self.rundir.root} at step {self.step}/{self.total}", highlight=False)

@@ -68,6 +68,17 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(toy_config, tm
     assert not (tmp_path / "run" / "model.safetensors").exists()
 
 
+def test_resuming_with_fewer_iterations_than_trained_is_refused_and_changes_nothing(toy_config, tmp_path):
+    from sak_core.errors import ConfigError
+
+    Trainer(toy_config(), tmp_path / "run").run(stop_at=3)
+    before = (tmp_path / "run" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match=r"is at step 3, beyond the 2 steps asked for: to train further, give "
+                                          r"more than 3"):
+        Trainer(toy_config(optim={"iterations": 2}), tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "config.yaml").read_text() == before
+
+
 def test_a_loss_that_is_never_finite_says_to_start_again_not_to_resume(toy_config, tmp_path, monkeypatch):
     """No checkpoint was written, so --resume would fail: the advice is to start again, and doing
     that with the same --out works."""
