@@ -231,3 +231,15 @@ def test_explicit_and_random_weights_are_shown_as_such(cache, capsys, monkeypatc
     assert "dinov2:large  mine.pth  found" in out and f"  found at {path}" in out
     assert "clip  (random weights: no file)" in out
     assert "without weights" not in out
+
+
+def test_sak_weights_with_no_teacher_named_or_a_missing_path_says_so(cache, capsys, monkeypatch, tmp_path):
+    from sak_core.cli.main import main
+
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["weights", ","]) == 1
+    assert "no teacher named in ','" in capsys.readouterr().err
+    assert main(["weights", f"dinov2,weights={tmp_path / 'nope.pth'}", "--check"]) == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert "weights=PATH names no file for: dinov2; check the path." in out
+    assert "downloads its first file on first use" not in out  # that advice is for the default files

@@ -93,10 +93,14 @@ def print_rows(console: Console, rows: list[FileRow]) -> None:
 def run(args: argparse.Namespace) -> int:
     from sak_core.api import list_teachers
     from sak_core.config import parse_teachers
-    from sak_core.weights import OFFLINE_ENVS, WEIGHTS_ENV, is_offline, weights_dir
+    from sak_core.errors import SakError
+    from sak_core.weights import OFFLINE_ENVS, RANDOM, WEIGHTS_ENV, is_offline, weights_dir
 
     console = Console()
     entries = [e for text in args.teachers for e in parse_teachers(text)]
+    if args.teachers and not entries:
+        raise SakError(f"no teacher named in {' '.join(args.teachers)!r}: give NAME[:VARIANT][,KEY=VALUE...], "
+                       "e.g. dinov2:large, or nothing for every installed teacher")
     if args.preset:
         from sak_core.config import RunConfig
         from sak_core.presets import get_preset
@@ -113,10 +117,14 @@ def run(args: argparse.Namespace) -> int:
     per_teacher = [teacher_rows(entry) for entry in entries]
     print_rows(console, [row for rows in per_teacher for row in rows])
     missing = [rows[0].teacher for rows in per_teacher if not any(r.found or r.goes is None for r in rows)]
-    if missing:
+    given = [e["name"] for e in entries if e.get("weights") not in (None, RANDOM)]
+    absent = [name for name in missing if name in given]  # weights=PATH names a file that is not there
+    if absent:
+        console.print(f"weights=PATH names no file for: {', '.join(absent)}; check the path.")
+    if set(missing) - set(absent):
         console.print(
-            f"without weights on this machine: {', '.join(missing)}. A teacher downloads its first file "
-            "on first use; on machines without internet, download one of its files elsewhere and save "
-            "it as shown, or pass weights=PATH."
+            f"without weights on this machine: {', '.join(n for n in missing if n not in absent)}. A teacher "
+            "downloads its first file on first use; on machines without internet, download one of its files "
+            "elsewhere and save it as shown, or pass weights=PATH."
         )
     return 1 if missing and args.check else 0
