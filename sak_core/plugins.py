@@ -145,6 +145,13 @@ class PluginManager:
                     )
                     continue
                 self._info[plugin_name] = _PluginInfo(dist_name, dist.version)
+        for name in sorted((allow or set()) - seen):  # a misspelt name would silently load nothing
+            close = difflib.get_close_matches(name, sorted(seen), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            self._load_failures.append(PluginFailure(
+                name, LOAD_PLUGINS_ENV, f"no installed sak plugin distribution is named '{name}'{hint}; "
+                f"{LOAD_PLUGINS_ENV} lists distribution names, e.g. sak-task-semseg (see `sak plugins`)",
+            ))
         self._registry = None
 
     def _check_hook_names(self, plugin_name: str) -> None:

@@ -162,6 +162,10 @@ def test_load_plugins_env_restricts_distributions(tmp_path):
     only = names({"SAK_LOAD_PLUGINS": "sak-other"})
     assert "other_teacher" in only and "toy_a" not in only
     assert not {"toy_a", "other_teacher"} & names({"SAK_LOAD_PLUGINS": ""})
+    # a misspelt distribution is reported, with the close match, instead of loading nothing silently
+    out = run_sak("plugins", "--json", site=tmp_path, env={"SAK_LOAD_PLUGINS": "sak-othr"})
+    (failure,) = [f for f in json.loads(out.stdout)["failures"] if f["distribution"] == "sak-othr"]
+    assert "no installed sak plugin distribution is named 'sak-othr' (did you mean 'sak-other'?)" in failure["error"]
 
 
 def test_duplicate_names_fail_through_cli(tmp_path):
