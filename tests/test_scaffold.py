@@ -129,6 +129,9 @@ def test_bad_names_and_existing_folders_are_refused(tmp_path):
         scaffold("task", "ok", tmp_path)
     with pytest.raises(SakError, match="choose one of task, teacher"):
         scaffold("dataset", "x", tmp_path)
+    (tmp_path / "notes").write_text("x")
+    with pytest.raises(SakError, match="notes is a file, not a folder"):
+        scaffold("task", "fine", tmp_path / "notes" / "sub")
 
 
 @pytest.mark.parametrize("kind, name", [("task", "semseg"), ("teacher", "dinov2")])

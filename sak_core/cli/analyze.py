@@ -59,6 +59,8 @@ def run_routers(args: argparse.Namespace) -> int:
             f"{context.checkpoint} is not inside a run with a config.yaml: pass --dataset NAME "
             f"(installed: {', '.join(list_datasets()) or 'none'})"
         )
+    if args.out and Path(args.out).suffix.lower() != ".png":
+        raise SakError(f"--out {args.out}: give a .png path (the numbers go beside it, as .json)")
     dataset = get_dataset_spec(dataset_name)
     device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
@@ -69,8 +71,6 @@ def run_routers(args: argparse.Namespace) -> int:
                              precision=precision.name)
     chart = render_router_chart(summary)
     png = Path(args.out) if args.out else context.checkpoint.parent / "routers.png"
-    if png.suffix.lower() != ".png":
-        png = png.with_suffix(".png")
     atomic_write(png, lambda tmp: chart.image.save(tmp, format="PNG"))
     numbers = png.with_suffix(".json")
     atomic_write_text(numbers, json.dumps(summary.to_dict(), indent=2) + "\n")

@@ -25,6 +25,9 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
     package = f"sak_{kind}_{name}"
     _refuse_installed_name(kind, name, dist)
     target = Path(parent) / dist
+    blocked = next((p for p in (Path(parent), *Path(parent).parents) if p.exists() and not p.is_dir()), None)
+    if blocked is not None:
+        raise SakError(f"--dir {parent}: {blocked} is a file, not a folder; give a folder to write the plugin into")
     if target.exists():
         raise SakError(f"{target} already exists: choose another name or remove it")
     values = {"name": name, "dist": dist, "package": package, "class_name": _camel(name)}

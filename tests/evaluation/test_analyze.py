@@ -79,3 +79,9 @@ def test_a_student_without_routers_is_refused(probe, tmp_path):
     ))
     with pytest.raises(SakError, match="no learned routers"):
         router_summary(student, [torch.zeros(1, 3, 32, 32)])
+
+
+def test_an_out_that_is_not_a_png_is_refused_before_any_work(tiny_run, tmp_path, capsys):
+    assert main(["analyze", "routers", str(tiny_run), "--device", "cpu", "--out", str(tmp_path / "rt.txt")]) == 1
+    assert "give a .png path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [tiny_run]  # nothing written (rt.png was written before)
