@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sak_core.api import get_dataset_spec
 from sak_core.binding import bind_tasks
@@ -54,11 +54,12 @@ class PreparedImage:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as ``H x W x 3`` uint8 RGB."""
+    """An image file as ``H x W x 3`` uint8 RGB, turned upright as its EXIF orientation says
+    (as photo viewers show it: a phone photo is stored on its side with a rotation tag)."""
     path = Path(path)
     try:
         with Image.open(path) as image:
-            return _rgb_pixels(image)
+            return _rgb_pixels(ImageOps.exif_transpose(image))
     except FileNotFoundError:
         raise SakError(f"image {path} does not exist") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated, unknown format, damaged header

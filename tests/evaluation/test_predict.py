@@ -192,3 +192,17 @@ def test_an_out_that_a_file_blocks_is_refused_before_predicting(tiny_run, tmp_pa
     err = " ".join(capsys.readouterr().err.split())
     assert f"{tmp_path / 'file'} is a file, not a folder" in err and "Traceback" not in err
     assert (tmp_path / "file").read_text() == "keep"
+
+
+def test_a_photo_with_an_exif_rotation_is_read_upright(tmp_path):
+    from sak_core.inference import read_image
+
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[:, :10] = 255  # a white band on the left of the upright picture
+    stored = Image.fromarray(pixels).transpose(Image.Transpose.ROTATE_90)  # 30 x 20, as a phone stores it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 CW to view
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    upright = read_image(tmp_path / "phone.jpg")
+    assert upright.shape == (20, 30, 3)
+    assert upright[:, :10].mean() > 200 and upright[:, 12:].mean() < 50
