@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,7 +12,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sak_core.cli.options import add_runtime_options, non_negative_int, positive_int, resolve_runtime
+from sak_core.cli.options import absolute_path, add_runtime_options, non_negative_int, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -75,10 +74,6 @@ def parse_metric_option(text: str) -> tuple[str, str, Any]:
     except yaml.YAMLError as exc:
         raise argparse.ArgumentTypeError(f"'{text}': the value is not valid YAML ({exc})") from None
     return task, option, value
-
-
-def _absolute(path: str | None) -> str | None:
-    return str(Path(path).expanduser().absolute()) if path else None
 
 
 def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: bool) -> dict[str, dict[str, Any]]:
@@ -184,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=str(context.checkpoint),
         run_dir=str(context.run_dir) if context.run_dir else None,
         dataset=dataset.name,
-        data_root=_absolute(context.data_root(dataset.name, args.data_root)),
+        data_root=absolute_path(root) if (root := context.data_root(dataset.name, args.data_root)) else None,
         split=split,
         input_size=list(student.config.input_size),
         precision=precision.name,

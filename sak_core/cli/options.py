@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sak_core.config import PRECISION_SETTINGS
@@ -12,6 +13,12 @@ if TYPE_CHECKING:
     import torch
 
     from sak_core.runtime import Precision
+
+
+def absolute_path(path: str) -> str:
+    """``path`` with ``~`` expanded, made absolute against the working directory (not resolved:
+    links stay as the user named them)."""
+    return str(Path(path).expanduser().absolute())
 
 
 def positive_int(text: str) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from rich.console import Console
 
-from sak_core.cli.options import positive_int
+from sak_core.cli.options import absolute_path, positive_int
 
 from sak_core.config import (
     PRECISION_SETTINGS,
@@ -162,19 +162,17 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     ``weights``, ``model.stem_pretrained``) made absolute, so the run's config.yaml means the
     same files from any working directory (``sak eval RUN`` from elsewhere, ``--resume``)."""
 
-    def absolute(path: str) -> str:
-        return str(Path(path).expanduser().absolute())
-
     changes: dict[str, Any] = {}
     if config.data.root:
-        changes["data"] = config.data.model_copy(update={"root": absolute(config.data.root)})
+        changes["data"] = config.data.model_copy(update={"root": absolute_path(config.data.root)})
     if config.init:
-        changes["init"] = absolute(config.init)
+        changes["init"] = absolute_path(config.init)
     if any(t.weights not in (None, "random") for t in config.teachers):
-        changes["teachers"] = [t.model_copy(update={"weights": absolute(t.weights)})
+        changes["teachers"] = [t.model_copy(update={"weights": absolute_path(t.weights)})
                                if t.weights not in (None, "random") else t for t in config.teachers]
     if isinstance(config.model.stem_pretrained, str):
-        changes["model"] = config.model.model_copy(update={"stem_pretrained": absolute(config.model.stem_pretrained)})
+        stem = absolute_path(config.model.stem_pretrained)
+        changes["model"] = config.model.model_copy(update={"stem_pretrained": stem})
     return config.model_copy(update=changes) if changes else config
 
 
