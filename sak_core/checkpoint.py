@@ -109,7 +109,17 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         with safe_open(str(file), framework="pt") as f:
             return dict(f.metadata() or {})
     except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
-        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
+        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); {_unreadable_hint(file)}") from None
+
+
+TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
+
+
+def _unreadable_hint(file: str | Path) -> str:
+    """What to do about a .safetensors read that failed: a torch file needs converting first."""
+    if Path(file).suffix.lower() in TORCH_SUFFIXES:
+        return "it looks like a PyTorch file: convert the authors' checkpoints with `sak convert official`"
+    return "is it truncated?"
 
 
 def load_student(path: str | Path, map_location: str | torch.device = "cpu", **config_changes: Any) -> SAKStudent:
@@ -198,7 +208,7 @@ def read_safetensors(
         with safe_open(str(file), framework="pt", device=str(map_location)) as f:
             return dict(f.metadata() or {}), {key: f.get_tensor(key) for key in f.keys()}
     except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
-        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); is it truncated?") from None
+        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); {_unreadable_hint(file)}") from None
 
 
 def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:

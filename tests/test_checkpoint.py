@@ -116,3 +116,10 @@ def test_identical_students_give_byte_identical_files(tmp_path):
     keys = list(json.loads(data[0][8:8 + size])["__metadata__"])
     assert keys == sorted(keys)
     assert sak_core.load_student(files[0]).state_dict().keys() == student.state_dict().keys()
+
+
+def test_a_torch_file_given_as_a_student_points_to_the_converter(tmp_path):
+    torch.save({"model": {"w": torch.zeros(1)}}, tmp_path / "official.pth")
+    with pytest.raises(CheckpointError, match=r"official.pth is not a readable safetensors file .*looks like a "
+                                              r"PyTorch file: convert the authors' checkpoints with `sak convert official`"):
+        sak_core.load_student(tmp_path / "official.pth")

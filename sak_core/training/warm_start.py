@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from sak_core.checkpoint import CONFIG_KEY, read_safetensors, resolve_checkpoint
+from sak_core.checkpoint import CONFIG_KEY, TORCH_SUFFIXES, read_safetensors, resolve_checkpoint
 from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
@@ -59,7 +59,6 @@ class InitReport:
 
 
 STEM_PREFIX = "stem."
-TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 
 
 def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
