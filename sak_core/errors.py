@@ -28,6 +28,11 @@ class SpecError(SakError):
     """A spec is inconsistent with what it is used with."""
 
 
+class TargetError(SpecError, ValueError):
+    """A task's targets do not hold what the task expects: the dataset's labels are wrong.
+    (A ValueError too, as the helpers of :mod:`sak_core.tasklib` raised before it existed.)"""
+
+
 class ConfigError(SakError):
     """A configuration file or override is invalid."""
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from sak_core.errors import SpecError
+from sak_core.errors import SpecError, TargetError
 from sak_core.specs import IGNORE_INDEX
 from sak_core.tasks import Task
 
@@ -39,7 +39,7 @@ def label_map(target: torch.Tensor) -> torch.Tensor:
     """Class-id targets as ``B x H x W`` (a ``B x 1 x H x W`` input loses its channel axis)."""
     if target.dim() == 4:
         if target.shape[1] != 1:
-            raise ValueError(f"a label map has one channel, got shape {tuple(target.shape)}")
+            raise TargetError(f"a label map has one channel, got targets of shape {tuple(target.shape)}")
         target = target[:, 0]
     return target.long()
 
@@ -127,9 +127,9 @@ class ConfusionMatrix:
         t, p = target[valid], prediction[valid]
         bad = (t < 0) | (t >= self.num_classes)
         if bad.any():
-            raise ValueError(
+            raise TargetError(
                 f"target holds class ids outside 0..{self.num_classes - 1} (and not the ignore value "
-                f"{self.ignore_index}), e.g. {int(t[bad][0])}: check the dataset's num_outputs"
+                f"{self.ignore_index}), e.g. {int(t[bad][0])}: check the dataset's labels and num_outputs"
             )
         n = self.num_classes
         counts = torch.bincount(t * n + p, minlength=n * n).reshape(n, n)

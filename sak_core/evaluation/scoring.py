@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from sak_core.assemble import add_derived_targets
 from sak_core.batch import collate_samples
 from sak_core.distill import distillation_loss
-from sak_core.errors import SpecError
+from sak_core.errors import SpecError, TargetError
 from sak_core.inference import crop_box
 from sak_core.model import SAKStudent
 from sak_core.runtime import autocast
@@ -124,14 +124,24 @@ def update_metrics(
             out = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
         target = target.to(out.device)
         boxes = [m.get("valid_box") for m in metas]
-        if not crop or all(_covers_all(b, size) for b in boxes):
-            metric.update(out, target)
-            continue
-        for i, box in enumerate(boxes):
-            o, t = out[i : i + 1], target[i : i + 1]
-            if box is not None:
-                o, t = crop_box(o, box), crop_box(t, box)
-            metric.update(o, t)
+        try:
+            if not crop or all(_covers_all(b, size) for b in boxes):
+                metric.update(out, target)
+                continue
+            for i, box in enumerate(boxes):
+                o, t = out[i : i + 1], target[i : i + 1]
+                if box is not None:
+                    o, t = crop_box(o, box), crop_box(t, box)
+                metric.update(o, t)
+        except TargetError as exc:
+            raise TargetError(f"task '{name}', {sample_ids(metas)}: {exc}") from None
+
+
+def sample_ids(metas: Sequence[Mapping[str, Any]]) -> str:
+    """``"samples a, b, c"`` from a batch's ``meta`` (where the dataset gives ids), for errors."""
+    ids = [str(m["id"]) for m in metas if isinstance(m, Mapping) and "id" in m]
+    shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
+    return f"samples {shown}" if ids else "a batch without sample ids"
 
 
 def _batches(data: Any, batch_size: int, workers: int) -> Iterable[dict[str, Any]]:

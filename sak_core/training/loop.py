@@ -18,8 +18,8 @@ from sak_core.assemble import add_derived_targets, create_student, resolve_tasks
 from sak_core.checkpoint import MODEL_FILE, load_state_strict, read_weights, save_student
 from sak_core.config import RunConfig, write_resolved
 from sak_core.distill import distillation_loss
-from sak_core.errors import ConfigError
-from sak_core.evaluation.scoring import evaluate, primary_metrics
+from sak_core.errors import ConfigError, TargetError
+from sak_core.evaluation.scoring import evaluate, primary_metrics, sample_ids
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
 from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
@@ -260,7 +260,10 @@ class Trainer:
                     out.distill, targets, use_valid_region=self.config.optim.distill_valid_region
                 )
             for name, loss in self.losses.items():
-                terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
+                try:
+                    terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
+                except TargetError as exc:
+                    raise TargetError(f"task '{name}', {sample_ids(batch.get('meta') or [])}: {exc}") from None
         return terms
 
     def _total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:

@@ -311,3 +311,22 @@ def test_a_baseline_table_of_another_dataset_is_noted(tiny_run, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert ("note: baseline 'nyud_v2_vit_b' was measured on NYUD-v2, but this scores 'evalprobe': its dm "
             "compares different data") in err
+
+
+def test_targets_a_task_cannot_take_name_the_task_and_the_samples(tiny_run):
+    from sak_core.errors import TargetError
+    from sak_core.evaluation.scoring import update_metrics
+
+    student = RunContext.open(tiny_run).load_student()
+    tasks = bind_tasks(student, get_dataset_spec("evalprobe"))
+    metrics = {"semseg": make_metric(tasks["semseg"], full=False)}
+    outputs = {"semseg": torch.zeros(2, 3, 8, 8)}
+    target = torch.zeros(2, 8, 8, dtype=torch.long)
+    target[1, 0, 0] = 50  # a class the dataset does not have
+    batch = {"semseg": target, "meta": [{"id": "img_a"}, {"id": "img_b"}]}
+    with pytest.raises(TargetError, match=r"task 'semseg', samples img_a, img_b: target holds class ids outside "
+                                          r"0\.\.2 .* e\.g\. 50"):
+        update_metrics(metrics, outputs, batch)
+    batch = {"semseg": torch.zeros(2, 3, 8, 8), "meta": [{"id": "img_a"}, {"id": "img_b"}]}  # RGB-like labels
+    with pytest.raises(TargetError, match=r"task 'semseg', samples img_a, img_b: a label map has one channel"):
+        update_metrics(metrics, outputs, batch)

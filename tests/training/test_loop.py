@@ -79,6 +79,19 @@ def test_resuming_with_fewer_iterations_than_trained_is_refused_and_changes_noth
     assert (tmp_path / "run" / "config.yaml").read_text() == before
 
 
+def test_a_target_the_loss_cannot_take_names_the_task_and_the_samples(toy_config, tmp_path):
+    from sak_core.errors import TargetError
+    from sak_core.tasklib import cross_entropy_sum_over_valid
+
+    trainer = Trainer(toy_config(), tmp_path / "run")
+    trainer.losses["toy_seg"] = cross_entropy_sum_over_valid  # the built-in tasks' loss
+    batch = next(trainer._batches())
+    batch["toy_seg"] = batch["toy_seg"][:, None].repeat(1, 3, 1, 1)  # three channels: not a label map
+    ids = ", ".join(m["id"] for m in batch["meta"])
+    with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: a label map has one channel"):
+        trainer._losses(batch)
+
+
 def test_a_loss_that_is_never_finite_says_to_start_again_not_to_resume(toy_config, tmp_path, monkeypatch):
     """No checkpoint was written, so --resume would fail: the advice is to start again, and doing
     that with the same --out works."""

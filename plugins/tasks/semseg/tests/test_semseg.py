@@ -78,7 +78,9 @@ def test_absent_class_counts_zero_by_default_and_can_be_skipped():
 
 def test_target_class_out_of_range_is_an_error():
     metric = bind(2).metric()
-    with pytest.raises(ValueError, match="num_outputs"):
+    from sak_core.errors import TargetError
+
+    with pytest.raises(TargetError, match="num_outputs"):
         metric.update(torch.zeros(1, 2, 2, 2), torch.tensor([[[0, 1], [2, 0]]]))
 
 
