@@ -48,10 +48,19 @@ def normals_valid_classes(root: Path) -> set[int]:
     paths = [root / "json" / "nyu_classes.json", root / "json" / "context_classes.json"]
     require_files(paths, "pascal-context", LAYOUT)
     nyu, context = read_json(paths[0]), read_json(paths[1])
+    if not isinstance(nyu, (list, dict)) or not all(isinstance(name, str) for name in nyu):
+        raise CorruptFileError(f"{paths[0]} must hold the NYU class names (a list, or a mapping keyed by name)")
+    if not isinstance(context, dict) or not all(_is_class_id(v) for v in context.values()):
+        raise CorruptFileError(f"{paths[1]} must map each Context class name to its integer LabelMap id")
     valid = {int(context[name]) for name in nyu if name in context and name != "unknown"}
     if "tvmonitor" in context:
         valid.add(int(context["tvmonitor"]))
     return valid
+
+
+def _is_class_id(value: object) -> bool:
+    """An integer id, as a JSON number or a string of digits."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
 
 
 def _field(record: np.ndarray, name: str):

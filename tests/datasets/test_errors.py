@@ -268,3 +268,16 @@ def test_a_misspelt_dataset_option_is_refused_with_the_accepted_ones(dataset, ty
     with pytest.raises(SpecError, match=rf"dataset '{dataset}' got unknown option\(s\) {typo} \('{typo}': did you "
                                         rf"mean '{close}'\?\); it accepts: .*{close}"):
         spec.create("train", root="/nowhere", **{typo: 5})
+
+
+@pytest.mark.parametrize("file, text, message", [
+    ("json/context_classes.json", '["wall", "floor"]', "must map each Context class name to its integer LabelMap id"),
+    ("json/context_classes.json", '{"wall": 1.5}', "must map each Context class name to its integer LabelMap id"),
+    ("json/nyu_classes.json", '"wall"', "must hold the NYU class names"),
+], ids=["context list", "context string id", "nyu string"])
+def test_class_json_of_the_wrong_shape_names_the_file(trees, tmp_path, file, text, message):
+    root = _copy(trees, tmp_path, "pascal-context")
+    (root / file).write_text(text)
+    with pytest.raises(CorruptFileError, match=message) as info:
+        _dataset("pascal-context", root)
+    assert str(root / file) in str(info.value)
