@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import safe_open, save_file
 
+from sak_core.config import validation_problems
 from sak_core.errors import CheckpointError
 from sak_core.io import atomic_write
 from sak_core.model import SAKStudent, StudentConfig
@@ -139,9 +140,8 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
         if not isinstance(stored, dict):
             raise ValueError(f"it holds a {type(stored).__name__}, not a mapping")
         config = StudentConfig.model_validate({**stored, "stem_pretrained": False})
-    except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors()) \
-            if isinstance(exc, ValidationError) else str(exc)
+    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError are ValueErrors
+        problems = validation_problems(exc) if isinstance(exc, ValidationError) else str(exc)
         raise CheckpointError(f"{file}: its '{CONFIG_KEY}' metadata is not a valid student config ({problems}); "
                               "was the file edited? Re-save it with sak") from None
     if config_changes:

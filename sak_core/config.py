@@ -321,11 +321,13 @@ def build_config(*layers: dict[str, Any], source: str = "configuration") -> RunC
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"{where}: {err['msg']}")
-        raise ConfigError(f"invalid {source}: " + "; ".join(lines)) from None
+        raise ConfigError(f"invalid {source}: {validation_problems(exc)}") from None
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``"field.path: message; ..."`` (``(top level)`` for the
+    model as a whole)."""
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors())
 
 
 def load_config(

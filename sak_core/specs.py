@@ -25,6 +25,17 @@ IGNORE_INDEX = 255
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
+def refuse_unknown_options(owner: str, options: Mapping[str, Any], accepted: Sequence[str]) -> None:
+    """A :class:`SpecError` when ``options`` has keys outside ``accepted``: it names ``owner``
+    (``"teacher 'clip'"``), each unknown key with a close match, and the accepted ones."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
+        hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
+        raise SpecError(f"{owner} got unknown option(s) {', '.join(unknown)}{hints}; "
+                        f"it accepts: {', '.join(accepted) or 'none'}")
+
+
 @dataclass(frozen=True)
 class WeightSource:
     """Where a teacher's weights come from.
@@ -181,12 +192,8 @@ class DatasetSpec:
         load (None: all it has); ``options`` go to the factory (``on_error="skip"``, ...)."""
         if self.splits and split not in self.splits:
             raise SpecError(f"dataset '{self.name}' has no split '{split}'; it has {', '.join(self.splits)}")
-        unknown = sorted(set(options) - set(self.options)) if self.options is not None else []
-        if unknown:
-            close = {u: difflib.get_close_matches(u, self.options, n=1) for u in unknown}
-            hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
-            raise SpecError(f"dataset '{self.name}' got unknown option(s) {', '.join(unknown)}{hints}; "
-                            f"it accepts: {', '.join(self.options) or 'none'}")
+        if self.options is not None:
+            refuse_unknown_options(f"dataset '{self.name}'", options, self.options)
         size = tuple(input_size or self.input_size)
         return self.factory(root, split, train, size, tasks=None if tasks is None else list(tasks), **options)
 

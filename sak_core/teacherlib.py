@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sak_core.errors import SpecError
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec, WeightSource
+from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec, WeightSource, refuse_unknown_options
 from sak_core.taps import even_taps
 
 T = TypeVar("T")
@@ -46,14 +46,7 @@ TIMM_TEACHER = "sak_core.teachers:TimmTeacher"
 def parse_options(options_type: type[T], teacher: str, options: Mapping[str, Any]) -> T:
     """``options_type(**options)`` with an error that lists the accepted options on a typo."""
     accepted = [f.name for f in dataclasses.fields(options_type)]  # type: ignore[arg-type]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}
-        hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
-        raise SpecError(
-            f"teacher '{teacher}' got unknown option(s) {', '.join(unknown)}{hints}; "
-            f"it accepts: {', '.join(accepted)}"
-        )
+    refuse_unknown_options(f"teacher '{teacher}'", options, accepted)
     return options_type(**options)
 
 
