@@ -65,3 +65,15 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
+
+
+def file_in_the_way(folder: str | Path) -> Path | None:
+    """The first of ``folder`` and its parents that exists but is not a folder (so ``folder``
+    cannot be created or written into), or None."""
+    folder = Path(folder)
+    return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
+def write_failure(exc: OSError) -> str:
+    """Why a write failed, for a message: ``"Permission denied: runs/x"``."""
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)

@@ -58,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
         read_image,
         save_predictions,
     )
-    from sak_core.io import atomic_write
+    from sak_core.io import atomic_write, file_in_the_way
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
     out = Path(args.out)
-    blocked = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+    blocked = file_in_the_way(out)
     if blocked is not None:
         raise SakError(f"--out {out}: {blocked} is a file, not a folder; give a folder to write the predictions into")
     context = RunContext.open(args.checkpoint)

@@ -52,7 +52,7 @@ from sak_core.convert.official_config import (
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
 from sak_core.errors import CheckpointError, ConfigError, SakError
-from sak_core.io import atomic_write, atomic_write_text
+from sak_core.io import atomic_write, atomic_write_text, write_failure
 from sak_core.model import SAKStudent, StudentConfig
 
 OFFICIAL_CONFIG_KEY = "sak_official_config"
@@ -442,7 +442,7 @@ def convert_official(
         save_student(conversion.student, out_dir / MODEL_FILE, metadata=metadata)
         write_resolved(out_dir, conversion.run_config, plugins)
     except OSError as exc:
-        raise SakError(f"could not write the run to {out_dir} ({_reason(exc)}); choose another --out") from None
+        raise SakError(f"could not write the run to {out_dir} ({write_failure(exc)}); choose another --out") from None
     return conversion
 
 
@@ -607,10 +607,5 @@ def export_official(
             target = config_out
             atomic_write_text(config_out, config_text)
     except OSError as exc:
-        raise SakError(f"could not write {target} ({_reason(exc)})") from None
+        raise SakError(f"could not write {target} ({write_failure(exc)})") from None
     return out_file, notes
-
-
-def _reason(exc: OSError) -> str:
-    """Why a write failed, e.g. 'Permission denied: runs/x'."""
-    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from sak_core.errors import SakError
 from sak_core.evaluation.scoring import EvalResult, GainSummary
-from sak_core.io import atomic_write_text
+from sak_core.io import atomic_write_text, write_failure
 from sak_core.tasks import Task
 
 METRICS_FILE = "metrics.json"
@@ -120,4 +120,4 @@ def write_metrics(document: Mapping[str, Any], path: str | Path) -> Path:
     try:
         return atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
     except OSError as exc:
-        raise SakError(f"cannot write the metrics to {path} ({exc.strerror or exc}); choose another --out") from None
+        raise SakError(f"cannot write the metrics to {path} ({write_failure(exc)}); choose another --out") from None

@@ -7,6 +7,7 @@ from pathlib import Path
 from string import Template
 
 from sak_core.errors import SakError
+from sak_core.io import file_in_the_way
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("task", "teacher")
@@ -25,7 +26,7 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
     package = f"sak_{kind}_{name}"
     _refuse_installed_name(kind, name, dist)
     target = Path(parent) / dist
-    blocked = next((p for p in (Path(parent), *Path(parent).parents) if p.exists() and not p.is_dir()), None)
+    blocked = file_in_the_way(parent)
     if blocked is not None:
         raise SakError(f"--dir {parent}: {blocked} is a file, not a folder; give a folder to write the plugin into")
     if target.exists():
