@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -53,7 +50,7 @@ def _fraction(text: str) -> float:
 
 def run_synth(args: argparse.Namespace) -> int:
     from sak_core.datasets.base import parse_size
-    from sak_core.datasets.synthetic.layouts import write_layout
+    from sak_core.datasets.synthetic.layouts import write_layout_in_place
     from sak_core.errors import SakError
 
     size = parse_size(args.size)
@@ -62,19 +59,11 @@ def run_synth(args: argparse.Namespace) -> int:
         what = "a folder that is not empty" if out.is_dir() else "a file"
         raise SakError(f"--out {out} is {what}: sak data synth writes only into a new or empty folder, "
                        "so that it never mixes with or replaces a dataset; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # rendered beside the target and renamed in at the end: an interrupted run leaves no half dataset
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     start = time.perf_counter()
-    try:
-        with console.status(f"rendering {args.count} scenes") as status:
-            write_layout(tmp, args.layout, args.count, size, seed=args.seed,
-                         val_fraction=args.val_fraction, workers=args.workers,
-                         progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
-        os.replace(tmp, out)  # an empty folder at --out is replaced
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    root = out
+    with console.status(f"rendering {args.count} scenes") as status:
+        root = write_layout_in_place(out, args.layout, args.count, size, seed=args.seed,
+                                     val_fraction=args.val_fraction, workers=args.workers,
+                                     progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
     seconds = time.perf_counter() - start
     console.print(f"wrote {args.count} scenes ({size[0]}x{size[1]}, layout {args.layout}, seed {args.seed}) "
                   f"to {root} in {seconds:.1f} s", soft_wrap=True)

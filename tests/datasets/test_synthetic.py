@@ -9,7 +9,7 @@ import pytest
 
 from sak_core.api import get_dataset_spec
 from sak_core.cli.main import main
-from sak_core.datasets.synthetic import dataset as synthetic_dataset
+from sak_core.datasets.synthetic import layouts
 from sak_core.datasets.synthetic.layouts import write_layout
 from sak_core.datasets.synthetic.render import ROOM_PLANES, render_index
 from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS, PERSON, SALIENT_CLASSES
@@ -107,7 +107,7 @@ def test_cache_is_generated_once_and_reused(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the cache must be reused")
 
-    monkeypatch.setattr(synthetic_dataset, "write_layout", fail)
+    monkeypatch.setattr(layouts, "write_layout", fail)
     again = spec.create("val", False, None, (32, 32), count=5)
     assert again.root == ds.root and len(again) == 1
     assert not [p for p in ds.root.parent.iterdir() if p.name.startswith(".")], "no temporary folder left"
@@ -118,7 +118,7 @@ def test_interrupted_generation_is_not_used(tmp_path, monkeypatch):
         (root / "splits").mkdir(parents=True)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(synthetic_dataset, "write_layout", crash)
+    monkeypatch.setattr(layouts, "write_layout", crash)
     with pytest.raises(KeyboardInterrupt):
         get_dataset_spec("synthetic").create("train", True, None, (32, 32), count=5)
     folder = tmp_path / "cache" / "synthetic"

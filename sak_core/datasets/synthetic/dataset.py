@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, parse_size, select_tasks
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
 from sak_core.datasets.files import DATA_ENV, cache_dir, class_ids, read_json, read_split, require_files, resolve_root
-from sak_core.datasets.synthetic.layouts import GENERATOR_VERSION, write_layout
+from sak_core.datasets.synthetic.layouts import GENERATOR_VERSION, write_layout_in_place
 from sak_core.datasets.transforms import Raw
 
 log = logging.getLogger("sak.datasets")
@@ -52,17 +51,11 @@ def cached_scenes(size: tuple[int, int], count: int = DEFAULT_COUNT, seed: int =
             shutil.rmtree(stale, ignore_errors=True)
     workers = workers or min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
     log.warning("generating %d synthetic scenes of %dx%d into %s (once)", count, h, w, final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
-        write_layout(tmp, "native", count, (h, w), seed=seed, val_fraction=val_fraction, workers=workers)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not (final / "synthetic.json").is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_layout_in_place(final, "native", count, (h, w), seed=seed, val_fraction=val_fraction, workers=workers)
+    except OSError:
+        if not (final / "synthetic.json").is_file():  # not a concurrent writer that finished first
+            raise
     return final
 
 

@@ -10,6 +10,8 @@ import io
 import json
 import multiprocessing
 import os
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -198,3 +200,19 @@ def write_layout(out: str | os.PathLike, layout: str, count: int, size: tuple[in
     (root / split_dir / "train.txt").write_text("\n".join(ids[: count - n_val]) + "\n")
     (root / split_dir / "val.txt").write_text("\n".join(ids[count - n_val:]) + "\n")
     return root
+
+
+def write_layout_in_place(out: str | os.PathLike, layout: str, count: int, size: tuple[int, int],
+                          **options) -> Path:
+    """:func:`write_layout` into a temporary folder beside ``out`` (named ``.<out name>.*``),
+    renamed to ``out`` once complete, so an interrupted run leaves no half dataset. ``out`` must
+    not exist or be an empty folder; the rename's ``OSError`` is raised when it does not."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        write_layout(tmp, layout, count, size, **options)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing left once renamed
+    return out
