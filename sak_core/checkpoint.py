@@ -89,11 +89,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
         checkpoints = path / "checkpoints"
         candidates = (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in _SWAP_FOLDERS))
         # a scan can miss a swap's every folder in turn (each renamed just after its look): look again
-        for attempt in range(1, (_SWAP_RETRIES if checkpoints.is_dir() else 1) + 1):
+        attempts = _SWAP_RETRIES if checkpoints.is_dir() else 1
+        for attempt in range(1, attempts + 1):
             for candidate in candidates:
                 if candidate.is_file():
                     return candidate
-            time.sleep(0.01 * attempt)
+            if attempt < attempts:
+                time.sleep(0.01 * attempt)
         raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
     if not path.is_file():
         run = _live_run_of(path)
@@ -116,9 +118,14 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
 
 
+def is_torch_file_name(file: str | Path) -> bool:
+    """Whether ``file`` is named like a ``torch.save`` file (``.pth``, ``.pt``, ...)."""
+    return Path(file).suffix.lower() in TORCH_SUFFIXES
+
+
 def _unreadable_hint(file: str | Path) -> str:
     """What to do about a .safetensors read that failed: a torch file needs converting first."""
-    if Path(file).suffix.lower() in TORCH_SUFFIXES:
+    if is_torch_file_name(file):
         return "it looks like a PyTorch file: convert the authors' checkpoints with `sak convert official`"
     return "is it truncated?"
 

@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
             f"dataset '{dataset.name}' has labels for none of the student's tasks "
             f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
         )
-    uninstalled = [t for t in skipped if t not in list_tasks()]
+    installed = set(list_tasks())
+    uninstalled = [t for t in skipped if t not in installed]
     if uninstalled:
         notes.print(f"note: not scoring {', '.join(uninstalled)}: no installed plugin provides it, and "
                     f"'{dataset.name}' has no labels under that name; install the task's plugin (`sak plugins` "

@@ -13,7 +13,6 @@ import yaml
 from rich.console import Console
 
 from sak_core.cli.options import absolute_path, positive_int
-
 from sak_core.config import (
     PRECISION_SETTINGS,
     RunConfig,
@@ -161,7 +160,6 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     """``config`` with its relative file and folder paths (``data.root``, ``init``, teachers'
     ``weights``, ``model.stem_pretrained``) made absolute, so the run's config.yaml means the
     same files from any working directory (``sak eval RUN`` from elsewhere, ``--resume``)."""
-
     changes: dict[str, Any] = {}
     if config.data.root:
         changes["data"] = config.data.model_copy(update={"root": absolute_path(config.data.root)})

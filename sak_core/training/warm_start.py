@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from sak_core.checkpoint import CONFIG_KEY, TORCH_SUFFIXES, read_safetensors, resolve_checkpoint
+from sak_core.checkpoint import CONFIG_KEY, is_torch_file_name, read_safetensors, resolve_checkpoint
 from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
@@ -72,7 +72,7 @@ def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
 def init_from_checkpoint(student: SAKStudent, path: str | Path, strict: bool = False) -> InitReport:
     """Load every tensor of checkpoint ``path`` that fits ``student`` (see the module doc)."""
     file = resolve_checkpoint(path)
-    if file.suffix in TORCH_SUFFIXES:
+    if is_torch_file_name(file):
         raise CheckpointError(f"--init {file}: takes a sak run directory or a .safetensors file written by sak; "
                               "turn the authors' .pth checkpoints into one with `sak convert official`")
     meta, state = read_safetensors(file)

@@ -35,11 +35,15 @@ def test_missing_root_names_path_and_layout(tmp_path, name, marker):
     assert str(missing) in str(info.value) and marker in str(info.value)
 
 
-@pytest.mark.parametrize("name, layout, split_file", [
+# each layout's train split file: (dataset, layout of the test tree, path in the tree)
+SPLIT_FILES = [
     ("pascal-context", "pascal-context", "ImageSets/Context/train.txt"),
     ("nyud", "nyud", "gt_sets/train.txt"),
     ("synthetic", "native", "splits/train.txt"),
-])
+]
+
+
+@pytest.mark.parametrize("name, layout, split_file", SPLIT_FILES)
 def test_missing_split_file(trees, tmp_path, name, layout, split_file):
     root = _copy(trees, tmp_path, layout)
     (root / split_file).unlink()
@@ -244,11 +248,7 @@ def test_normals_png_must_be_rgb(trees, tmp_path, name, layout, file):
     assert str(path) in str(info.value)
 
 
-@pytest.mark.parametrize("name, layout, split_file", [
-    ("pascal-context", "pascal-context", "ImageSets/Context/train.txt"),
-    ("nyud", "nyud", "gt_sets/train.txt"),
-    ("synthetic", "native", "splits/train.txt"),
-])
+@pytest.mark.parametrize("name, layout, split_file", SPLIT_FILES)
 def test_duplicate_ids_in_a_split_file(trees, tmp_path, name, layout, split_file):
     root = _copy(trees, tmp_path, layout)
     split = root / split_file
