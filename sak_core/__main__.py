@@ -2,6 +2,6 @@
 
 import sys
 
-from sak_core.cli.main import main
+from sak_core.cli.main import console_main
 
-sys.exit(main())
+sys.exit(console_main())

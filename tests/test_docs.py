@@ -29,7 +29,7 @@ def make_shell_env(root: Path) -> dict[str, str]:
     (site / "_sak_parent_env.pth").write_text(f"import site; site.addsitedir({parent_site!r})\n")
     python = venv / "bin" / "python"
     shims = {
-        "sak": f"#!{python}\nimport sys\nfrom sak_core.cli.main import main\nsys.exit(main())\n",
+        "sak": f"#!{python}\nimport sys\nfrom sak_core.cli.main import console_main\nsys.exit(console_main())\n",
         "pip": f"#!/bin/sh\nexec {python} -m pip \"$@\"\n",
         "pytest": f"#!/bin/sh\nexec {python} -m pytest \"$@\"\n",
     }

@@ -11,7 +11,9 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
+import threading
 import traceback
 
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.text import Text
 import sak_core
 from sak_core.cli.options import dotted_to_overrides, take_overrides, take_trailing_positionals
 from sak_core.errors import SakError
+from sak_core.interrupts import ignore_while_exiting, interrupt_once
 
 err_console = Console(stderr=True)
 
@@ -90,5 +93,17 @@ def _error(message: str, hint: str | None = None) -> None:
         err_console.print(Text(line, style="dim"), soft_wrap=True, highlight=False)
 
 
+def console_main() -> int:
+    """The `sak` process: :func:`main` under the process's Ctrl-C policy. The first Ctrl-C stops the
+    command, more while it stops are ignored, and the process exits 130 without being cut short
+    (see :mod:`sak_core.interrupts`)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, interrupt_once)
+    try:
+        return main()
+    finally:
+        ignore_while_exiting()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console_main())

@@ -6,22 +6,32 @@ import signal
 import threading
 from types import FrameType
 
+from sak_core.interrupts import STOP_SIGNALS, note_stop_requested
+
 
 class StopRequest:
     """Installs handlers that record the first SIGINT/SIGTERM; a second one stops at once.
 
     Use as a context manager around the training loop and poll :attr:`signal_number` between
-    steps. Handlers are only installed from the main thread (elsewhere nothing is caught).
+    steps. Handlers are only installed from the main thread (elsewhere nothing is caught). After
+    the stop at once, further signals are ignored until the context ends; each signal also marks
+    the process as stopping (:func:`sak_core.interrupts.note_stop_requested`), so that the `sak`
+    command ignores more Ctrl-Cs while it exits.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = STOP_SIGNALS
 
     def __init__(self) -> None:
         self.signal_number: int | None = None
+        self._gave_up = False
         self._previous: dict[int, object] = {}
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
+        note_stop_requested()
+        if self._gave_up:
+            return
         if self.signal_number is not None:  # second signal: give up on the clean stop
+            self._gave_up = True
             raise KeyboardInterrupt
         self.signal_number = number
 
