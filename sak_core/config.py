@@ -343,11 +343,19 @@ def load_config(
     return build_config(*layers, source=f"config {path}" if path else "configuration")
 
 
+def resolved_files(config: RunConfig, plugins: list[dict[str, str]]) -> dict[str, str]:
+    """The texts of a run's ``config.yaml`` (the resolved run config) and ``plugins.json``, by file name."""
+    return {
+        "config.yaml": yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
+        "plugins.json": json.dumps(plugins, indent=2) + "\n",
+    }
+
+
 def write_resolved(run_dir: str | Path, config: RunConfig, plugins: list[dict[str, str]]) -> None:
     """Write ``config.yaml`` (the resolved run config) and ``plugins.json`` into ``run_dir``."""
     from sak_core.io import atomic_write_text
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
-    atomic_write_text(run_dir / "plugins.json", json.dumps(plugins, indent=2) + "\n")
+    for name, text in resolved_files(config, plugins).items():
+        atomic_write_text(run_dir / name, text)

@@ -52,6 +52,42 @@ def fsync_dir(path: str | Path) -> None:
         os.close(fd)
 
 
+@contextmanager
+def staged_writes() -> Iterator[Callable[[str | Path], Path]]:
+    """Write several files as one: ``stage(path)`` gives a temporary path beside ``path`` to write
+    to; when the block ends without an error every staged file is flushed and renamed over its
+    target, one after another. An error in the block (a failed write, a full disk) renames
+    nothing and removes the temporary files, so the targets are never left half old, half new.
+
+    ::
+
+        with staged_writes() as stage:
+            save_file(state, stage(run / "model.safetensors"))
+            stage(run / "config.yaml").write_text(text)
+    """
+    staged: list[tuple[Path, Path]] = []
+
+    def stage(path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+        os.close(fd)
+        staged.append((Path(tmp), path))
+        return Path(tmp)
+
+    try:
+        yield stage
+        for tmp, _ in staged:
+            fsync_file(tmp)  # every file is on disk before any name points at it
+        for tmp, path in staged:
+            os.replace(tmp, path)
+        for folder in {path.parent for _, path in staged}:
+            fsync_dir(folder)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` and rename the result to ``path``."""
     with atomic_path(path) as tmp:

@@ -38,7 +38,7 @@ from sak_core.config import (
     RunConfig,
     TeacherEntry,
     deep_merge,
-    write_resolved,
+    resolved_files,
 )
 from sak_core.convert.official_config import (
     DATASETS,
@@ -52,7 +52,7 @@ from sak_core.convert.official_config import (
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
 from sak_core.errors import CheckpointError, ConfigError, SakError
-from sak_core.io import atomic_write, atomic_write_text, write_failure
+from sak_core.io import staged_writes, write_failure
 from sak_core.model import SAKStudent, StudentConfig
 
 OFFICIAL_CONFIG_KEY = "sak_official_config"
@@ -439,8 +439,10 @@ def convert_official(
         if any(t.sak_name == e.name for t in TEACHERS.values())
     ]
     try:
-        save_student(conversion.student, out_dir / MODEL_FILE, metadata=metadata)
-        write_resolved(out_dir, conversion.run_config, plugins)
+        with staged_writes() as stage:  # the three files are replaced together or not at all
+            save_student(conversion.student, stage(out_dir / MODEL_FILE), metadata=metadata)
+            for name, text in resolved_files(conversion.run_config, plugins).items():
+                stage(out_dir / name).write_text(text)
     except OSError as exc:
         raise SakError(f"could not write the run to {out_dir} ({write_failure(exc)}); choose another --out") from None
     return conversion
@@ -600,12 +602,12 @@ def export_official(
         official, notes = official_config_for(student.config, original, dataset)
         config_text = yaml.safe_dump(official, sort_keys=False)
     state = student_to_official(student)
-    target = out_file
     try:
-        atomic_write(out_file, lambda tmp: torch.save({"model": state}, tmp))
-        if config_out is not None and config_text is not None:
-            target = config_out
-            atomic_write_text(config_out, config_text)
+        with staged_writes() as stage:  # the checkpoint and its config are replaced together or not at all
+            torch.save({"model": state}, stage(out_file))
+            if config_out is not None and config_text is not None:
+                stage(config_out).write_text(config_text)
     except OSError as exc:
-        raise SakError(f"could not write {target} ({write_failure(exc)})") from None
+        targets = " and ".join(str(p) for p in outputs)
+        raise SakError(f"could not write {targets} ({write_failure(exc)})") from None
     return out_file, notes

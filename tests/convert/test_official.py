@@ -6,6 +6,7 @@ layout; random weights in that layout are converted and both models are run on t
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 from dataclasses import dataclass
@@ -536,3 +537,28 @@ def test_per_level_teacher_widths_need_one_width_for_the_authors():
         official_config_for(config)
     official, _ = official_config_for(config.model_copy(update=dict(teachers=dict(dinov2=[1024] * 4))))
     assert official["teachers"] == {"dinov2": {"backbone_type": "dinov2_large"}}
+
+
+def test_a_conversion_that_fails_part_way_leaves_the_run_as_it_was(tmp_path, monkeypatch, capsys):
+    case = CASES[0]
+    ckpt, config, _ = write_official(case, tmp_path)
+    run = tmp_path / "run"
+    convert_official(ckpt, config, run, input_size=case.size, stem_overrides=case.overrides)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    other = tmp_path / "other"
+    other.mkdir()
+    ckpt, config, _ = write_official(case, other, seed=1)  # other weights: a new model.safetensors would differ
+    write_text = Path.write_text
+
+    def disk_full_at_plugins_json(self, *args, **kwargs):  # the last of the three files
+        if self.name.startswith(".plugins.json."):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return write_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", disk_full_at_plugins_json)
+    overrides = [a for k, v in case.overrides.items() for a in ("--stem-override", f"{k}={v}")]
+    code = main(["convert", "official", str(ckpt), "--official-config", str(config), "--out", str(run),
+                 "--input-size", *map(str, case.size), *overrides, "--overwrite"])
+    assert code == 1
+    assert f"could not write the run to {run} (No space left on device" in capsys.readouterr().err.replace("\n", "")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # old model, old config: no mix, no temp file
