@@ -113,6 +113,34 @@ def read_png(path: Path) -> np.ndarray:
         raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
 
 
+def read_grey(path: Path, what: str) -> np.ndarray:
+    """An 8-bit single-channel map PNG (``what``: "a saliency map", "a boundary map") as ``H x W``
+    uint8, read as the reference loaders read it (``np.asarray`` of the file): grey (L) and palette
+    (P, its indices) as stored, bilevel (1) as 0 / 255. Grey saved as RGB(A) or LA is accepted when
+    its colour channels are equal (the first is used, alpha dropped); a colour image, or one of 16
+    or 32 bits, is a :class:`CorruptFileError` naming the file."""
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            stored = np.asarray(im.convert("L") if mode == "1" else im)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
+    if stored.dtype != np.uint8:
+        raise CorruptFileError(
+            f"{path} is a {stored.dtype.itemsize * 8}-bit image (mode {mode}): {what} must be an 8-bit "
+            f"grey PNG (0..255); save it in mode L"
+        )
+    if stored.ndim == 3:
+        colours = stored[..., : 1 if mode == "LA" else 3]
+        if (colours != colours[..., :1]).any():
+            raise CorruptFileError(
+                f"{path} is a colour image (mode {mode}, its channels differ): {what} must be a grey PNG "
+                f"(0..255); save it in mode L"
+            )
+        stored = stored[..., 0]
+    return stored
+
+
 def read_labels(path: Path, num_classes: int, offset: int = 0, ignore: int = IGNORE_INDEX) -> np.ndarray:
     """A label PNG as ``H x W`` uint8 class ids (see :func:`class_ids`); it must be single-channel
     (palette or grey, 8- or 16-bit)."""

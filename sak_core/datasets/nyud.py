@@ -10,7 +10,7 @@ import numpy as np
 from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
-from sak_core.datasets.files import (read_labels, read_normals, read_npy, read_png, read_rgb, read_split,
+from sak_core.datasets.files import (read_grey, read_labels, read_normals, read_npy, read_rgb, read_split,
                                      require_files, resolve_root)
 from sak_core.datasets.transforms import Raw
 
@@ -66,8 +66,7 @@ class NYUD(DenseDataset):
                 norm = np.linalg.norm(normals, axis=-1, keepdims=True)
                 value = np.where(norm > 0, normals / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
             elif task == "boundaries":
-                edge = read_png(path)
-                edge = edge[..., 0] if edge.ndim == 3 else edge
+                edge = read_grey(path, "a boundary map")
                 value = (edge.astype(np.float32) / 255.0 >= 0.5).astype(np.float32)
             else:  # depth
                 value = np.squeeze(read_npy(path)).astype(np.float32)

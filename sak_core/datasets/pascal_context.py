@@ -11,7 +11,7 @@ from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
-from sak_core.datasets.files import (read_json, read_labels, read_mat, read_normals, read_png, read_rgb, read_split,
+from sak_core.datasets.files import (read_grey, read_json, read_labels, read_mat, read_normals, read_rgb, read_split,
                                      require_files, resolve_root)
 from sak_core.datasets.transforms import Raw
 
@@ -159,8 +159,7 @@ class PascalContext(DenseDataset):
             elif task == "parts":
                 value = read_human_parts(path, shape)
             elif task == "saliency":
-                sal = read_png(path)
-                sal = sal[..., 0] if sal.ndim == 3 else sal
+                sal = read_grey(path, "a saliency map")
                 value = (sal.astype(np.float32) / 255.0 > 0.5).astype(np.uint8)
             elif task == "normals":
                 normals = read_normals(path)

@@ -281,3 +281,33 @@ def test_class_json_of_the_wrong_shape_names_the_file(trees, tmp_path, file, tex
     with pytest.raises(CorruptFileError, match=message) as info:
         _dataset("pascal-context", root)
     assert str(root / file) in str(info.value)
+
+
+GREY_MAPS = [("nyud", "nyud", "edge/{}.png", "boundaries"),
+             ("pascal-context", "pascal-context", "sal_distill/{}.png", "saliency")]
+
+
+@pytest.mark.parametrize("name, layout, file, task", GREY_MAPS)
+def test_grey_maps_saved_as_rgb_read_as_the_grey_file(trees, tmp_path, name, layout, file, task):
+    root = _copy(trees, tmp_path, layout)
+    path = root / file.format("synth_000000")
+    grey = np.asarray(Image.open(path))
+    assert grey.ndim == 2 and len(np.unique(grey)) > 1  # the fixture's map is grey and not blank
+    sample = _dataset(name, root)[0]
+    assert sample["meta"]["id"] == "synth_000000"
+    Image.fromarray(np.stack([grey] * 3 + [np.full_like(grey, 255)], axis=-1), "RGBA").save(path)
+    assert torch.equal(_dataset(name, root)[0][task], sample[task])
+
+
+@pytest.mark.parametrize("name, layout, file, task", GREY_MAPS)
+@pytest.mark.parametrize("change, message", [
+    (lambda grey: np.stack([grey, 255 - grey, grey], axis=-1), "colour image (mode RGB"),  # was read as its red
+    (lambda grey: grey.astype(np.uint16) * 257, "16-bit image"),  # was divided by 255: almost all foreground
+])
+def test_colour_or_16_bit_grey_maps_name_the_file(trees, tmp_path, name, layout, file, task, change, message):
+    root = _copy(trees, tmp_path, layout)
+    path = root / file.format("synth_000000")
+    Image.fromarray(change(np.asarray(Image.open(path)))).save(path)
+    with pytest.raises(CorruptFileError, match="save it in mode L") as info:
+        _dataset(name, root)[0]
+    assert str(path) in str(info.value) and message in str(info.value)
