@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 import time
 from pathlib import Path
 from collections.abc import Mapping
@@ -64,17 +65,28 @@ def load_torch_file(path: str | Path) -> Any:
             "refuses to unpickle them. Re-save only the tensors (e.g. torch.save({'model': ckpt['model']}, "
             "'weights.pth')) where you trust the file"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"{path} could not be read as a PyTorch file ({first}); is it truncated?") from None
+    except Exception as exc:  # a damaged file fails in torch's reader in many ways, which vary by release
+        raise CheckpointError(f"{path} could not be read as a PyTorch file ({type(exc).__name__}: "
+                              f"{_first_sentence(str(exc)) or 'no reason given'}); is it truncated?") from None
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of an error's first line: torch's further sentences advise loading
+    with ``weights_only=False`` or allow-listing classes, which sak never suggests."""
+    first = (text.strip().splitlines() or [""])[0]
+    return re.split(r"\.\s", first, maxsplit=1)[0].rstrip(".")
+
+
+_REFUSAL_MARKER = "WeightsUnpickler error:"  # torch's one-line form (torch < 2.4) puts the reason after it
 
 
 def unpickling_refusal(exc: BaseException) -> str:
-    """What torch's weights-only unpickler refused (e.g. 'unsupported GLOBAL posix.system ...'),
+    """What torch's weights-only unpickler refused (e.g. 'Unsupported global: GLOBAL posix.system'),
     without its advice to rerun with ``weights_only=False``."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    found = [line for line in lines if "GLOBAL" in line or "Unsupported" in line or "unsupported" in line]
-    return found[0].rstrip(".") if found else "objects the weights-only loader does not accept"
+    lines = [line.split(_REFUSAL_MARKER, 1)[1].strip() if _REFUSAL_MARKER in line else line for line in lines]
+    found = [line for line in lines if ("GLOBAL" in line or "nsupported" in line) and "weights_only" not in line]
+    return _first_sentence(found[0]) if found else "objects the weights-only loader does not accept"
 
 
 def resolve_checkpoint(path: str | Path) -> Path:

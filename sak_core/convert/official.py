@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,14 +89,7 @@ def read_official_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path} is not a readable safetensors file ({exc})") from None
     _check_torch_file(path)
-    try:
-        payload = load_torch_file(path)
-    except (KeyError, IndexError, struct.error) as exc:  # what a damaged pickle stream raises
-        raise CheckpointError(
-            f"{path} could not be read as a PyTorch checkpoint ({type(exc).__name__}: {exc}); it is damaged or "
-            "was not written by torch.save"
-        ) from exc
-    return _state_of(payload, path)
+    return _state_of(load_torch_file(path), path)
 
 
 def _check_torch_file(path: Path) -> None:
