@@ -26,6 +26,7 @@ from sak_core.model import SAKStudent
 
 INPUT_NAME = "image"
 PATCH = 16  # H and W of the input must be multiples of the stem's patch size
+MIN_TORCH = "2.8"  # torch.export traces the student from 2.8 on (2.5-2.7 fail); the onnx extra asks for it
 MIN_OPSET = 18  # torch's dynamo exporter writes 18 and up; the resize with antialias needs it
 FORMATS = ("onnx",)
 INSTALL_HINT = "pip install 'sak-core[onnx]' (onnx, onnxscript and onnxruntime)"
@@ -72,6 +73,12 @@ class _ExportGraph(nn.Module):
 
 
 def _check_exporter() -> None:
+    if torch.__version__ < MIN_TORCH:
+        raise ExportError(
+            f"ONNX export needs torch >= {MIN_TORCH} (torch.export cannot trace the student's data-dependent "
+            f"shapes before it), and this environment has torch {torch.__version__}: upgrade torch, or "
+            f"pip install 'sak-core[onnx]', which asks for it"
+        )
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
         raise ExportError(f"ONNX export needs {' and '.join(missing)}: {INSTALL_HINT}")

@@ -12,10 +12,12 @@ import yaml
 from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
 from sak_core.config import RunConfig
-from sak_core.export import compare_with_onnxruntime, export_onnx, read_onnx_metadata
+from sak_core.export import MIN_TORCH, compare_with_onnxruntime, export_onnx, read_onnx_metadata
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
+pytestmark = pytest.mark.skipif(torch.__version__ < MIN_TORCH, reason=f"sak export needs torch >= {MIN_TORCH} "
+                                "(test_export_torch_floor.py checks the refusal)")
 
 TASKS = {"semseg": 3, "normals": 3}
 
