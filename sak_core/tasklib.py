@@ -50,6 +50,22 @@ def valid_pixels(target: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torc
     return (target != ignore_index).all(dim=1, keepdim=True)
 
 
+def class_id_error(bad_ids: torch.Tensor, num_classes: int, ignore_index: int = IGNORE_INDEX) -> TargetError:
+    """The error for target class ids outside ``0..num_classes-1`` (``bad_ids``: some of them)."""
+    return TargetError(
+        f"target holds class ids outside 0..{num_classes - 1} (and not the ignore value {ignore_index}), "
+        f"e.g. {int(bad_ids.reshape(-1)[0])}: check the dataset's labels and num_outputs"
+    )
+
+
+def checks_targets_at_once(device: torch.device) -> bool:
+    """Whether a loss on ``device`` raises for a bad class id at once (the CPU), or reports it
+    through a NaN loss (a GPU: checking there would wait for the GPU every step, while an id
+    beyond the classes is a device-side assert that leaves the CUDA context unusable; the
+    trainer's per-step finite check already waits, and its report names the ids)."""
+    return device.type == "cpu"
+
+
 def check_shapes(outputs: torch.Tensor, target: torch.Tensor) -> None:
     """Raise when outputs and targets do not share batch size and spatial size."""
     if outputs.shape[0] != target.shape[0] or outputs.shape[-2:] != target.shape[-2:]:
@@ -73,11 +89,19 @@ def cross_entropy_sum_over_valid(
     """
     target = label_map(target)
     check_shapes(outputs, target)
+    num_classes = outputs.shape[1]
+    out_of_range = (target != ignore_index) & ((target < 0) | (target >= num_classes))
+    at_once = checks_targets_at_once(target.device)
+    if at_once and out_of_range.any():
+        raise class_id_error(target[out_of_range], num_classes, ignore_index)
+    if not at_once:  # no sync: the bad ids are ignored here and the loss is made NaN below
+        target = target.masked_fill(out_of_range, ignore_index)
     total = F.cross_entropy(
         outputs.float(), target, weight=class_weight, ignore_index=ignore_index, reduction="sum"
     )
     count = (target != ignore_index).sum().clamp(min=1)
-    return total / count
+    loss = total / count
+    return loss if at_once else torch.where(out_of_range.any(), torch.full_like(loss, float("nan")), loss)
 
 
 def l1_sum_over_valid(
@@ -127,10 +151,7 @@ class ConfusionMatrix:
         t, p = target[valid], prediction[valid]
         bad = (t < 0) | (t >= self.num_classes)
         if bad.any():
-            raise TargetError(
-                f"target holds class ids outside 0..{self.num_classes - 1} (and not the ignore value "
-                f"{self.ignore_index}), e.g. {int(t[bad][0])}: check the dataset's labels and num_outputs"
-            )
+            raise class_id_error(t[bad], self.num_classes, self.ignore_index)
         n = self.num_classes
         counts = torch.bincount(t * n + p, minlength=n * n).reshape(n, n)
         self.matrix += counts.cpu()

@@ -328,7 +328,7 @@ class Trainer:
                     total = self._total(terms)
                     bad, stopping = self.ctx.any(not bool(torch.isfinite(total.detach())), stop.requested)
                     if bad:
-                        self._non_finite(terms, last_saved)
+                        self._non_finite(terms, last_saved, batch)
                     self._backward_and_update(total)
                     self.step += 1
                     values = {"loss": float(total.detach()), "lr": lr,
@@ -379,7 +379,32 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int) -> None:
+    def _bad_targets(self, names: list[str], batch: Mapping[str, Any]) -> TargetError | None:
+        """Why tasks' targets made their losses NaN, if they did: each task's loss is run again on the
+        CPU, on the batch's targets and zero outputs, where a loss raises for targets it cannot take
+        (on a GPU it may report them through a NaN, see ``tasklib.checks_targets_at_once``)."""
+        batch = add_derived_targets(dict(batch), self.task_names)
+        for name in names:
+            target = batch.get(name)
+            if not isinstance(target, torch.Tensor):
+                continue
+            outputs = torch.zeros((target.shape[0], self.student.config.tasks[name], *target.shape[-2:]))
+            try:
+                with torch.no_grad():
+                    self.losses[name](outputs, target.cpu())
+            except TargetError as exc:
+                return TargetError(f"task '{name}', {sample_ids(batch.get('meta') or [])}: {exc}")
+            except Exception:  # noqa: BLE001 - a loss that cannot run on the CPU says nothing here
+                continue
+        return None
+
+    def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int, batch: Mapping[str, Any]) -> None:
+        names = [n for n in self.task_names if n in terms and not torch.isfinite(terms[n].detach())]
+        target_error = self._bad_targets(names, batch)
+        if target_error is not None:
+            if self.ctx.is_main:
+                self.metrics.write(self.step, "error", {"message": str(target_error)})
+            raise target_error
         bad = [f"{k}={float(v.detach())}" for k, v in terms.items() if not torch.isfinite(v.detach())]
         saved = self.rundir.last_checkpoint() is not None
         kept = (f"the last good checkpoint ({self.rundir.last}, step {last_saved}) is kept" if saved

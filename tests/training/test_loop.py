@@ -193,3 +193,41 @@ def test_the_logged_lr_of_each_step_is_the_schedule_of_that_step(toy_config, tmp
         assert lr == pytest.approx(schedule.lr(step - 1), rel=1e-12)
     assert logged[1] == pytest.approx(5e-4) and logged[2] == pytest.approx(1e-3)  # warm-up, by hand
     assert logged[6] < logged[4] < logged[3] == logged[2]
+
+
+def test_a_class_id_beyond_the_classes_names_the_task_and_samples_on_the_cpu(toy_config, tmp_path):
+    """On the CPU the loss raises at once (it used to be torch's IndexError, shown as a sak bug)."""
+    from sak_core.errors import TargetError
+    from sak_core.tasklib import cross_entropy_sum_over_valid
+
+    trainer = Trainer(toy_config(), tmp_path / "run")
+    trainer.losses["toy_seg"] = cross_entropy_sum_over_valid
+    batch = next(trainer._batches())
+    batch["toy_seg"][0, 0, 0] = 50
+    ids = ", ".join(m["id"] for m in batch["meta"])
+    with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: target holds class ids outside "
+                                          r"0\.\.\d+ \(and not the ignore value 255\), e\.g\. 50"):
+        trainer._losses(batch)
+
+
+def test_on_a_gpu_a_bad_class_id_makes_the_loss_nan_and_the_trainer_names_it(toy_config, tmp_path, monkeypatch):
+    """Where targets are not checked at once (a GPU, where checking would wait every step and an
+    out-of-range id is a device-side assert), the id is ignored, the loss is NaN, and the trainer's
+    finite check, which waits anyway, stops with the task, the samples and the id."""
+    from sak_core import tasklib
+    from sak_core.errors import TargetError
+
+    trainer = Trainer(toy_config(), tmp_path / "run")
+    trainer.losses["toy_seg"] = tasklib.CrossEntropyLoss()
+    batches = trainer._batches()
+    good, bad = next(batches), next(batches)
+    bad["toy_seg"][-1, 3, 4] = 50
+    ids = ", ".join(m["id"] for m in bad["meta"])
+    # the GPU's policy for the training step (with autograd), the CPU's for the trainer's check (without)
+    monkeypatch.setattr(tasklib, "checks_targets_at_once", lambda device: not torch.is_grad_enabled())
+    assert torch.isfinite(trainer._losses(good)["toy_seg"])
+    assert torch.isnan(trainer._losses(bad)["toy_seg"])  # ignored, not an assert: the kernel ran
+    trainer._batches = lambda: iter([bad])
+    with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: target holds class ids .* e\\.g\\. 50"):
+        trainer.run()
+    assert "class ids outside" in (tmp_path / "run" / "metrics.jsonl").read_text()  # logged as the run's error
