@@ -8,6 +8,7 @@ Each subcommand module defines ``register(subparsers)``, which adds its parser a
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import pkgutil
@@ -94,15 +95,13 @@ def _error(message: str, hint: str | None = None) -> None:
 
 
 def console_main() -> int:
-    """The `sak` process: :func:`main` under the process's Ctrl-C policy. The first Ctrl-C stops the
-    command, more while it stops are ignored, and the process exits 130 without being cut short
-    (see :mod:`sak_core.interrupts`)."""
+    """The `sak` process: :func:`main` under the process's Ctrl-C policy (the first Ctrl-C stops
+    the command, the second is ignored while it stops, the third ends it at once; see
+    :mod:`sak_core.interrupts`)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, interrupt_once)
-    try:
-        return main()
-    finally:
-        ignore_while_exiting()
+        atexit.register(ignore_while_exiting)  # registered first, so run last: after pools are joined
+    return main()
 
 
 if __name__ == "__main__":

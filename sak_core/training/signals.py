@@ -13,10 +13,9 @@ class StopRequest:
     """Installs handlers that record the first SIGINT/SIGTERM; a second one stops at once.
 
     Use as a context manager around the training loop and poll :attr:`signal_number` between
-    steps. Handlers are only installed from the main thread (elsewhere nothing is caught). After
-    the stop at once, further signals are ignored until the context ends; each signal also marks
-    the process as stopping (:func:`sak_core.interrupts.note_stop_requested`), so that the `sak`
-    command ignores more Ctrl-Cs while it exits.
+    steps. Handlers are only installed from the main thread (elsewhere nothing is caught). Each
+    signal is counted by :func:`sak_core.interrupts.note_stop_requested`: the `sak` command then
+    ignores the next while it exits, and the third of a stop ends the process at once.
     """
 
     SIGNALS = STOP_SIGNALS
@@ -27,7 +26,7 @@ class StopRequest:
         self._previous: dict[int, object] = {}
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        note_stop_requested()
+        note_stop_requested(number)  # the third signal of a stop ends the process there
         if self._gave_up:
             return
         if self.signal_number is not None:  # second signal: give up on the clean stop
