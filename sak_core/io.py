@@ -10,49 +10,6 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
-
-    A crash or exception leaves any previous ``path`` untouched and removes the temporary file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        fsync_file(tmp_path)  # the bytes are on disk before the name points at them
-        os.replace(tmp_path, path)
-        fsync_dir(path.parent)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-
-
-def fsync_file(path: str | Path) -> None:
-    """Flush ``path``'s content to the disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: str | Path) -> None:
-    """Flush a folder's entries (renames, new files) to the disk; a no-op where folders cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextmanager
 def staged_writes() -> Iterator[Callable[[str | Path], Path]]:
     """Write several files as one: ``stage(path)`` gives a temporary path beside ``path`` to write
     to; when the block ends without an error every staged file is flushed and renamed over its
@@ -86,6 +43,39 @@ def staged_writes() -> Iterator[Callable[[str | Path], Path]]:
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
+
+    A crash or exception leaves any previous ``path`` untouched and removes the temporary file.
+    """
+    with staged_writes() as stage:
+        yield stage(path)
+
+
+def fsync_file(path: str | Path) -> None:
+    """Flush ``path``'s content to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a folder's entries (renames, new files) to the disk; a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
