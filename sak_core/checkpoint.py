@@ -26,14 +26,16 @@ CONFIG_KEY = "sak_student_config"
 
 def save_student(student: SAKStudent, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
     """Write the student's weights and config atomically to ``path`` (a .safetensors file)."""
+    return atomic_write(path, lambda tmp: write_student(student, tmp, metadata))
+
+
+def write_student(student: SAKStudent, file: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Write the student's weights and config to ``file`` as it is (not atomically: for a file that
+    is itself temporary, such as one of ``io.staged_writes``); see :func:`save_student`."""
     meta = {CONFIG_KEY: student.config.model_dump_json(), **(metadata or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in student.state_dict().items()}
-
-    def write(tmp: Path) -> None:
-        save_file(state, str(tmp), metadata=meta)
-        sort_metadata(tmp)
-
-    return atomic_write(path, write)
+    save_file(state, str(file), metadata=meta)
+    sort_metadata(file)
 
 
 def sort_metadata(path: str | Path) -> None:

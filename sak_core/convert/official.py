@@ -29,7 +29,7 @@ from sak_core.checkpoint import (
     load_torch_file,
     read_metadata,
     resolve_checkpoint,
-    save_student,
+    write_student,
 )
 from sak_core.config import (
     DataSection,
@@ -432,7 +432,7 @@ def convert_official(
     ]
     try:
         with staged_writes() as stage:  # the three files are replaced together or not at all
-            save_student(conversion.student, stage(out_dir / MODEL_FILE), metadata=metadata)
+            write_student(conversion.student, stage(out_dir / MODEL_FILE), metadata=metadata)
             for name, text in resolved_files(conversion.run_config, plugins).items():
                 stage(out_dir / name).write_text(text)
     except OSError as exc:
