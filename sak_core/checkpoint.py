@@ -125,8 +125,8 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     try:
         with safe_open(str(file), framework="pt") as f:
             return dict(f.metadata() or {})
-    except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
-        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); {_unreadable_hint(file)}") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from None
 
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
@@ -137,11 +137,14 @@ def is_torch_file_name(file: str | Path) -> bool:
     return Path(file).suffix.lower() in TORCH_SUFFIXES
 
 
-def _unreadable_hint(file: str | Path) -> str:
-    """What to do about a .safetensors read that failed: a torch file needs converting first."""
-    if is_torch_file_name(file):
-        return "it looks like a PyTorch file: convert the authors' checkpoints with `sak convert official`"
-    return "is it truncated?"
+_UNREADABLE = (SafetensorError, OSError, RuntimeError)  # RuntimeError: torch's own open of the file
+
+
+def _unreadable(file: str | Path, exc: Exception) -> CheckpointError:
+    """The error for a .safetensors read that failed; a torch file is pointed at `sak convert official`."""
+    hint = ("it looks like a PyTorch file: convert the authors' checkpoints with `sak convert official`"
+            if is_torch_file_name(file) else "is it truncated?")
+    return CheckpointError(f"{file} is not a readable safetensors file ({exc}); {hint}")
 
 
 def load_student(path: str | Path, map_location: str | torch.device = "cpu", **config_changes: Any) -> SAKStudent:
@@ -228,8 +231,8 @@ def read_safetensors(
     try:
         with safe_open(str(file), framework="pt", device=str(map_location)) as f:
             return dict(f.metadata() or {}), {key: f.get_tensor(key) for key in f.keys()}
-    except (SafetensorError, OSError, RuntimeError) as exc:  # RuntimeError: torch's own open of the file
-        raise CheckpointError(f"{file} is not a readable safetensors file ({exc}); {_unreadable_hint(file)}") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(file, exc) from None
 
 
 def read_weights(file: str | Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
