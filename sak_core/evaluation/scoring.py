@@ -134,7 +134,12 @@ def update_metrics(
                     o, t = crop_box(o, box), crop_box(t, box)
                 metric.update(o, t)
         except TargetError as exc:
-            raise TargetError(f"task '{name}', {sample_ids(metas)}: {exc}") from None
+            raise target_error_in(name, metas, exc) from None
+
+
+def target_error_in(task: str, metas: Sequence[Mapping[str, Any]] | None, exc: TargetError) -> TargetError:
+    """``exc`` (targets a task cannot take) naming the task and the batch's samples (its ``meta``)."""
+    return TargetError(f"task '{task}', {sample_ids(metas or [])}: {exc}")
 
 
 def sample_ids(metas: Sequence[Mapping[str, Any]]) -> str:

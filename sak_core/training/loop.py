@@ -19,7 +19,7 @@ from sak_core.checkpoint import MODEL_FILE, load_state_strict, read_weights, sav
 from sak_core.config import RunConfig, write_resolved
 from sak_core.distill import distillation_loss
 from sak_core.errors import ConfigError, TargetError
-from sak_core.evaluation.scoring import evaluate, primary_metrics, sample_ids
+from sak_core.evaluation.scoring import evaluate, primary_metrics, target_error_in
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
 from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
@@ -263,7 +263,7 @@ class Trainer:
                 try:
                     terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
                 except TargetError as exc:
-                    raise TargetError(f"task '{name}', {sample_ids(batch.get('meta') or [])}: {exc}") from None
+                    raise target_error_in(name, batch.get("meta"), exc) from None
         return terms
 
     def _total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -393,7 +393,7 @@ class Trainer:
                 with torch.no_grad():
                     self.losses[name](outputs, target.cpu())
             except TargetError as exc:
-                return TargetError(f"task '{name}', {sample_ids(batch.get('meta') or [])}: {exc}")
+                return target_error_in(name, batch.get("meta"), exc)
             except Exception:  # noqa: BLE001 - a loss that cannot run on the CPU says nothing here
                 continue
         return None
