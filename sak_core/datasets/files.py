@@ -6,13 +6,17 @@ import io
 import json
 import os
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
 from sak_core.specs import IGNORE_INDEX
+
+T = TypeVar("T")
 
 DATA_ENV = "SAK_DATA"
 CACHE_ENV = "SAK_CACHE"
@@ -94,23 +98,24 @@ def rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
-def read_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:
-    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255] (see :func:`rgb_array`)."""
-    label = name or str(source)
+def _decoded(source: Path | bytes, read: Callable[[Image.Image], T], name: str | None = None) -> T:
+    """``read(image)`` of an image file (or its bytes); one that cannot be decoded is a
+    :class:`CorruptFileError` naming it (``name``, else the path)."""
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
-            return rgb_array(im)
+            return read(im)
     except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptFileError(f"cannot decode image {label}: {exc}") from exc
+        raise CorruptFileError(f"cannot decode image {name or source}: {exc}") from exc
+
+
+def read_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:
+    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255] (see :func:`rgb_array`)."""
+    return _decoded(source, rgb_array, name)
 
 
 def read_png(path: Path) -> np.ndarray:
     """A label / map PNG as stored (no mode conversion)."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
+    return _decoded(path, np.asarray)
 
 
 def read_grey(path: Path, what: str) -> np.ndarray:
@@ -119,12 +124,7 @@ def read_grey(path: Path, what: str) -> np.ndarray:
     (P, its indices) as stored, bilevel (1) as 0 / 255. Grey saved as RGB(A) or LA is accepted when
     its colour channels are equal (the first is used, alpha dropped); a colour image, or one of 16
     or 32 bits, is a :class:`CorruptFileError` naming the file."""
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            stored = np.asarray(im.convert("L") if mode == "1" else im)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptFileError(f"cannot decode image {path}: {exc}") from exc
+    stored, mode = _decoded(path, lambda im: (np.asarray(im.convert("L") if im.mode == "1" else im), im.mode))
     if stored.dtype != np.uint8:
         raise CorruptFileError(
             f"{path} is a {stored.dtype.itemsize * 8}-bit image (mode {mode}): {what} must be an 8-bit "
