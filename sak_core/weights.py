@@ -128,9 +128,16 @@ def missing_weights_message(teacher: str, sources: Sequence[WeightSource], reaso
     """What to fetch and where to put it, for a teacher whose weights are not on this machine."""
     folder = weights_dir()
     lines = [f"no weights for teacher '{teacher}' ({reason})."]
+    not_a_folder = folder.exists() and not folder.is_dir()
     for source in sources:
         lines.append(f"  - download {source.url or '(no public URL)'}")
-        lines.append(f"    and save it as {folder / source.filename}")
+        target = f"<folder>/{source.filename}" if not_a_folder else folder / source.filename
+        lines.append(f"    and save it as {target}")
+    if not_a_folder:
+        lines.append(
+            f"{WEIGHTS_ENV}={os.environ.get(WEIGHTS_ENV)} names a file, not a folder: {WEIGHTS_ENV} must name "
+            "the folder that holds the weight files (or unset it to use ~/.cache/sak/weights)."
+        )
     lines.append(
         f"Or pass weights=PATH (--teacher-weights {teacher}=PATH) to use a file elsewhere, set "
         f"{WEIGHTS_ENV} to the folder that holds it, or weights='random' for a random-init teacher "

@@ -243,3 +243,14 @@ def test_sak_weights_with_no_teacher_named_or_a_missing_path_says_so(cache, caps
     out = " ".join(capsys.readouterr().out.split())
     assert "weights=PATH names no file for: dinov2; check the path." in out
     assert "downloads its first file on first use" not in out  # that advice is for the default files
+
+
+def test_sak_weights_naming_a_file_says_it_must_name_a_folder(cache, monkeypatch):
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(b"a weights file, not the folder")
+    with pytest.raises(CheckpointError) as info:
+        resolve_weights("tiny", None, [SOURCE])
+    message = " ".join(str(info.value).split())
+    assert f"SAK_WEIGHTS={cache} names a file, not a folder" in message and "must name the folder" in message
+    assert str(cache / SOURCE.filename) not in message  # was: save it inside that file
+    assert cache.read_bytes() == b"a weights file, not the folder"
