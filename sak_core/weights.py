@@ -135,8 +135,9 @@ def missing_weights_message(teacher: str, sources: Sequence[WeightSource], reaso
         lines.append(f"    and save it as {target}")
     if not_a_folder:
         lines.append(
-            f"{WEIGHTS_ENV}={os.environ.get(WEIGHTS_ENV)} names a file, not a folder: {WEIGHTS_ENV} must name "
-            "the folder that holds the weight files (or unset it to use ~/.cache/sak/weights)."
+            (f"{WEIGHTS_ENV}={os.environ[WEIGHTS_ENV]}" if os.environ.get(WEIGHTS_ENV) else str(folder))
+            + f" names a file, not a folder: {WEIGHTS_ENV} must name the folder that holds the weight files "
+            "(or, unset, ~/.cache/sak/weights must be a folder)."
         )
     lines.append(
         f"Or pass weights=PATH (--teacher-weights {teacher}=PATH) to use a file elsewhere, set "
