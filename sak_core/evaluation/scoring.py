@@ -18,6 +18,7 @@ from sak_core.assemble import add_derived_targets
 from sak_core.batch import collate_samples
 from sak_core.distill import distillation_loss
 from sak_core.errors import SpecError, TargetError
+from sak_core.evaluation.alignment import AlignmentScores
 from sak_core.inference import crop_box
 from sak_core.model import SAKStudent
 from sak_core.runtime import autocast
@@ -35,6 +36,9 @@ class EvalResult:
     protocol: ``"full"`` when tasks with a separate protocol metric used it (boundary odsF),
         ``"fast"`` when they used their training-time metric.
     distill_loss: mean distillation loss per batch against the teachers, when they were given.
+    alignment: with teachers, teacher -> its stage-1 scores (:mod:`sak_core.evaluation.alignment`):
+        ``cosine`` and ``centred_cosine`` (means over its levels) and ``level{l}/cosine``,
+        ``level{l}/centred_cosine`` per tap level; empty without teachers.
     metric_options: task -> the options its protocol metric scored with: those given to
         :func:`evaluate`, and those the metric reports in its ``options`` attribute (the
         boundaries' odsF reports its ``matching``).
@@ -46,12 +50,16 @@ class EvalResult:
     protocol: str = "full"
     distill_loss: float | None = None
     metric_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alignment: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def flat(self) -> dict[str, float]:
-        """``"task/metric"`` -> value, and ``"distill/loss"`` when scored (the metrics.jsonl form)."""
+        """``"task/metric"`` -> value, and ``"distill/loss"`` and ``"distill/TEACHER/SCORE"``
+        (``alignment``) when scored (the metrics.jsonl form)."""
         scores = {f"{task}/{key}": value for task, values in self.metrics.items() for key, value in values.items()}
         if self.distill_loss is not None:
             scores["distill/loss"] = self.distill_loss
+        for teacher, values in self.alignment.items():
+            scores.update({f"distill/{teacher}/{key}": value for key, value in values.items()})
         return scores
 
 
@@ -205,6 +213,7 @@ def evaluate(
     was_training = student.training
     student = student.to(device).eval()
     metrics, options = _make_metrics(tasks, full, metric_options or {})
+    alignment = AlignmentScores(distill_valid_region)
     seen, batches, distill_total, start = 0, 0, 0.0, time.perf_counter()
     try:
         for batch in _batches(data, batch_size, workers):
@@ -221,6 +230,7 @@ def evaluate(
             if teachers:
                 targets = {name: teacher(images.to(teacher_dtype)) for name, teacher in teachers.items()}
                 distill_total += float(distillation_loss(out.distill, targets, distill_valid_region)[0])
+                alignment.update(out.distill, targets)
             seen += len(batch["image"])
             batches += 1
             if progress is not None:
@@ -229,7 +239,8 @@ def evaluate(
         student.train(was_training)
     scores = {name: {k: float(v) for k, v in metric.compute().items()} for name, metric in metrics.items()}
     distill = distill_total / batches if teachers and batches else None
-    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", distill, options)
+    return EvalResult(scores, seen, time.perf_counter() - start, "full" if full else "fast", distill, options,
+                      alignment.compute())
 
 
 # -- multi-task gain --------------------------------------------------------------------------
