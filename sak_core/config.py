@@ -12,6 +12,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sak_core.errors import ConfigError
+from sak_core.io import read_text
 
 PrecisionSetting = Literal["auto", "fp32", "bf16", "fp16"]
 PRECISION_SETTINGS: tuple[str, ...] = get_args(PrecisionSetting)  # what sak_core.runtime.resolve_precision takes
@@ -277,7 +278,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_text(path)) or {}  # not UTF-8: an error naming the file
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

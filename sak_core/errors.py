@@ -49,5 +49,11 @@ class ConvertedWeightsWarning(UserWarning):
     """A teacher's weights file was in another library's layout and was converted on the fly."""
 
 
+class EnvironmentProblem(SakError):
+    """The machine refused something sak asked of it (a read-only folder, a full disk, a file-size
+    limit, a name too long, a file that is not UTF-8): nothing the user typed was wrong as such,
+    and nothing in sak is broken. Built by :func:`sak_core.io.environment_problem`."""
+
+
 class ExportError(SakError):
     """A student cannot be exported as asked (missing exporter packages, a bad size or task)."""

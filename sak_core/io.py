@@ -1,12 +1,20 @@
-"""Atomic, durable file writing: write a temporary file beside the target, fsync it, rename it over the target."""
+"""Atomic, durable file writing (a temporary file beside the target, fsync, rename over the
+target), and the one classification of the machine's refusals (OS errors, undecodable text, a
+failed torch write) into one-line messages."""
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sak_core.errors import EnvironmentProblem
 
 
 @contextmanager
@@ -34,7 +42,9 @@ def staged_writes() -> Iterator[Callable[[str | Path], Path]]:
 
     try:
         yield stage
+        mode = 0o666 & ~current_umask()  # mkstemp (and writers that recreate the file) make it 0600
         for tmp, _ in staged:
+            os.chmod(tmp, mode)
             fsync_file(tmp)  # every file is on disk before any name points at it
         for tmp, path in staged:
             os.replace(tmp, path)
@@ -101,5 +111,97 @@ def file_in_the_way(folder: str | Path) -> Path | None:
 
 
 def write_failure(exc: OSError) -> str:
-    """Why a write failed, for a message: ``"Permission denied: runs/x"``."""
-    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+    """Why a write failed, for a message: ``"runs/x: permission denied; change its permissions ..."``
+    (:func:`describe_os_error`'s line)."""
+    return describe_os_error(exc) or str(exc)
+
+
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, so no thread sees a changed umask)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def read_text(path: str | Path) -> str:
+    """``path``'s text as UTF-8; a file that is not UTF-8 (or cannot be read) is an
+    :class:`~sak_core.errors.EnvironmentProblem` naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise environment_problem(exc, path) from None
+
+
+# errno -> (what happened, what to do); the message reads "PATH: what happened; what to do"
+_OS_ERRORS: dict[int, tuple[str, str]] = {
+    errno.EACCES: ("permission denied", "change its permissions (or its folder's) or choose another path"),
+    errno.EPERM: ("operation not permitted", "change its permissions (or its folder's) or choose another path"),
+    errno.EROFS: ("the file system is read-only", "choose a path on a writable disk"),
+    errno.ENOSPC: ("no space left on the device", "free some space or choose another disk, then run again"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or choose another disk, then run again"),
+    errno.EFBIG: ("file too large for the file-size limit (ulimit -f)",
+                  "raise the limit (ulimit -f unlimited) or free the disk, then run again"),
+    errno.ENAMETOOLONG: ("the name is too long for the file system", "choose a shorter name"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "choose another path or move the file"),
+    errno.EISDIR: ("is a folder, not a file", "give the path of a file"),
+    errno.EEXIST: ("already exists", "choose another path or remove it"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.ELOOP: ("too many levels of symbolic links", "check the links on the path"),
+    errno.EMFILE: ("too many open files", "raise the limit (ulimit -n) and run again"),
+    errno.EIO: ("input/output error", "the disk may be failing: check it, or choose another disk"),
+}
+_TORCH_WRITE_FAILURE = "enforce fail at inline_container.cc"
+_RUST_OS_ERROR = re.compile(r"Os \{ code: (\d+)")  # safetensors' io errors: IoError(Os { code: 28, ... })
+
+
+def describe_os_error(exc: BaseException, path: str | Path | None = None) -> str | None:
+    """One line for a refusal of the machine, naming the path and what to do, or None when ``exc``
+    is not one (a bug is not described here). ``path`` names the file when ``exc`` does not
+    (a UnicodeDecodeError, torch's failed write, a full disk met by ``write``).
+
+    Covers OSError (permission denied, no space, file too large, name too long, not a folder, is a
+    folder, ...), UnicodeDecodeError (a file that is not UTF-8 text), MemoryError, and torch's and
+    safetensors' wrapped write failures."""
+    if isinstance(exc, UnicodeDecodeError):
+        where = f"{path}: " if path is not None else "a file sak read: "
+        return (f"{where}not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at position {exc.start}); "
+                "save it as UTF-8 and run again")
+    if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)):
+        return "not enough memory for this command: use a smaller size or batch, or a machine with more memory"
+    code = exc.errno if isinstance(exc, OSError) else None
+    message = str(exc)
+    if code is None:
+        match = _RUST_OS_ERROR.search(message)
+        if match is not None and type(exc).__name__ == "SafetensorError":
+            code = int(match.group(1))
+        elif isinstance(exc, RuntimeError) and _TORCH_WRITE_FAILURE in message:
+            where = f"writing {path}" if path is not None else "writing a file"
+            return (f"{where} failed ({message.split(']', 1)[-1].strip(' .') or 'the write failed'}): the disk may "
+                    "be full or a file-size limit (ulimit -f) reached; free space or raise the limit, then run again")
+        elif not isinstance(exc, OSError):
+            return None
+    named = getattr(exc, "filename", None) or path
+    what, todo = _OS_ERRORS.get(code, (getattr(exc, "strerror", None) or message or type(exc).__name__,
+                                       "check the path and the disk"))
+    if code == errno.ENOTDIR and named is not None:
+        blocked = file_in_the_way(Path(named).parent)
+        if blocked is not None:
+            return f"{named}: {blocked} is a file, not a folder; {todo}"
+    if code == errno.EISDIR and named is not None:
+        return f"{named} {what}; {todo}"
+    return f"{named}: {what}; {todo}" if named is not None else f"{what}; {todo}"
+
+
+def environment_problem(exc: BaseException, path: str | Path | None = None) -> EnvironmentProblem:
+    """``exc`` as an :class:`~sak_core.errors.EnvironmentProblem` with :func:`describe_os_error`'s
+    line (``exc``'s own text when it is not a refusal of the machine), to ``raise ... from None``."""
+    from sak_core.errors import EnvironmentProblem
+
+    return EnvironmentProblem(describe_os_error(exc, path) or f"{path}: {exc}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sak_core.cli.options import positive_int
+from sak_core.cli.options import non_negative_int, positive_int
 
 console = Console(stderr=True)
 
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
                        help="folder to write: new or empty (an existing dataset is never written over)")
     synth.add_argument("-n", "--count", type=positive_int, default=100, help="number of scenes (default: 100)")
     synth.add_argument("--size", default="128x128", help="image size HxW (default: 128x128)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    synth.add_argument("--seed", type=non_negative_int, default=0, help="random seed, 0 or more (default: 0)")
     synth.add_argument("--val-fraction", type=_fraction, default=0.2,
                        help="share of the scenes listed in the val split (default: 0.2)")
     synth.add_argument("--workers", type=positive_int, default=1, help="processes rendering in parallel (default: 1)")
@@ -52,6 +52,7 @@ def run_synth(args: argparse.Namespace) -> int:
     from sak_core.datasets.base import parse_size
     from sak_core.datasets.synthetic.layouts import write_layout_in_place
     from sak_core.errors import SakError
+    from sak_core.io import environment_problem
 
     size = parse_size(args.size)
     out = Path(args.out)
@@ -61,9 +62,12 @@ def run_synth(args: argparse.Namespace) -> int:
                        "so that it never mixes with or replaces a dataset; choose another --out")
     start = time.perf_counter()
     with console.status(f"rendering {args.count} scenes") as status:
-        root = write_layout_in_place(out, args.layout, args.count, size, seed=args.seed,
-                                     val_fraction=args.val_fraction, workers=args.workers,
-                                     progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
+        try:
+            root = write_layout_in_place(out, args.layout, args.count, size, seed=args.seed,
+                                         val_fraction=args.val_fraction, workers=args.workers,
+                                         progress=lambda done: status.update(f"rendering scene {done}/{args.count}"))
+        except OSError as exc:  # a full disk, a file-size limit: named by the folder being written
+            raise environment_problem(exc, out) from None
     seconds = time.perf_counter() - start
     console.print(f"wrote {args.count} scenes ({size[0]}x{size[1]}, layout {args.layout}, seed {args.seed}) "
                   f"to {root} in {seconds:.1f} s", soft_wrap=True)

@@ -1,8 +1,10 @@
 """The `sak` command line: discovers its subcommands in the modules of `sak_core.cli`.
 
 Each subcommand module defines ``register(subparsers)``, which adds its parser and sets
-``func=callable(args) -> int`` as the parser default. Every error ends as one ``error:`` line
-(an unexpected exception adds a hint); ``SAK_DEBUG=1`` shows the traceback as well.
+``func=callable(args) -> int`` as the parser default. Every error ends as one ``error:`` line:
+a refusal of the machine (an OSError, a file that is not UTF-8, torch's failed write) is
+classified by :func:`sak_core.io.describe_os_error`; any other unexpected exception adds a "bug"
+hint. ``SAK_DEBUG=1`` shows the traceback as well.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import sak_core
 from sak_core.cli.options import dotted_to_overrides, take_overrides, take_trailing_positionals
 from sak_core.errors import SakError
 from sak_core.interrupts import ignore_while_exiting, interrupt_once
+from sak_core.io import describe_os_error
 
 err_console = Console(stderr=True)
 
@@ -76,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         _error("interrupted")
         return 130
-    except Exception as exc:  # a bug (in sak or a plugin), not something the user did wrong
+    except Exception as exc:  # a refusal of the machine, else a bug (in sak or a plugin)
         if debug:
             raise
+        environment = describe_os_error(exc)
+        if environment is not None:  # a read-only folder, a full disk, a file that is not UTF-8, ...
+            _error(environment)
+            return 1
         _error(f"{type(exc).__name__}: {exc}".rstrip(": "),
                "hint: this looks like a bug in sak or in a plugin; run again with SAK_DEBUG=1 for the traceback "
                "and report it")

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
+from sak_core.io import read_text
 from sak_core.specs import IGNORE_INDEX
 
 T = TypeVar("T")
@@ -58,7 +59,7 @@ def read_split(path: Path, dataset: str, layout: str) -> list[str]:
         raise DataNotFoundError(
             f"split file for dataset '{dataset}' not found: {path}.\nExpected layout:\n{layout}"
         )
-    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    ids = [line.strip() for line in read_text(path).splitlines() if line.strip()]  # not UTF-8: names it
     if not ids:
         raise DataNotFoundError(f"split file for dataset '{dataset}' lists no samples: {path}")
     repeated = [i for i, n in Counter(ids).items() if n > 1]
@@ -190,10 +191,33 @@ def read_json(path: Path, fix: str = "fix or replace the file"):
         raise CorruptFileError(f"{path} is not valid JSON ({exc}): {fix}") from exc
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
 def read_npy(path: Path) -> np.ndarray:
+    """A NumPy ``.npy`` array file. One that is not a ``.npy`` file (text, a ``.npz`` archive,
+    a bare pickle), holds Python objects (never unpickled) or is cut short is a
+    :class:`CorruptFileError` naming it."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(len(NPY_MAGIC))
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read array file {path}: {exc}") from exc
+    if head != NPY_MAGIC:
+        raise CorruptFileError(
+            f"{path} is not a NumPy .npy file (it does not start with the .npy header): save the array "
+            f"with numpy.save"
+        )
     try:
         return np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # an object array inside a valid header
+            raise CorruptFileError(
+                f"{path} holds Python objects (an object array), which sak does not load: save a numeric "
+                f"array with numpy.save"
+            ) from None
+        raise CorruptFileError(f"cannot read array file {path}: {exc}") from exc
+    except (OSError, EOFError) as exc:
         raise CorruptFileError(f"cannot read array file {path}: {exc}") from exc
 
 
