@@ -92,11 +92,11 @@ class DepthTask(Task):
         return outputs.clamp(min=0.0)
 
     def save_prediction(self, prediction: torch.Tensor, path: Path) -> Path:
-        depth = to_numpy(prediction).astype(np.float32).squeeze()
+        depth = to_numpy(prediction).astype(np.float32).reshape(prediction.shape[-2:])  # 1 x H x W -> H x W
         return write_npy(depth, with_suffix(path, ".npy"))
 
     def visualise(self, prediction: torch.Tensor) -> np.ndarray:
         """Depth on a colour ramp scaled to the image's own range; unknown (255) pixels void."""
-        depth = to_numpy(prediction).astype(np.float64).squeeze()
+        depth = to_numpy(prediction).astype(np.float64).reshape(prediction.shape[-2:])  # 1 x H x W -> H x W
         valid = depth != self.ignore_index
         return colour_scalars(depth, valid)

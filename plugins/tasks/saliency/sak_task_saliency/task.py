@@ -120,8 +120,9 @@ class SaliencyTask(Task):
         return torch.softmax(outputs, dim=1)[:, 1]
 
     def save_prediction(self, prediction: torch.Tensor, path: Path) -> Path:
-        return write_png(to_uint8(to_numpy(prediction).squeeze()), with_suffix(path, ".png"))
+        values = to_numpy(prediction).reshape(prediction.shape[-2:])  # H x W, even 1 pixel high or wide
+        return write_png(to_uint8(values), with_suffix(path, ".png"))
 
     def visualise(self, prediction: torch.Tensor) -> np.ndarray:
-        values = to_numpy(prediction).squeeze().astype(np.float64)
+        values = to_numpy(prediction).reshape(prediction.shape[-2:]).astype(np.float64)
         return colour_grey(values, valid=values != self.ignore_index)
