@@ -69,7 +69,10 @@ class NYUD(DenseDataset):
                 edge = read_grey(path, "a boundary map")
                 value = (edge.astype(np.float32) / 255.0 >= 0.5).astype(np.float32)
             else:  # depth
-                value = np.squeeze(read_npy(path)).astype(np.float32)
+                value = read_npy(path)
+                if value.ndim == 3 and 1 in (value.shape[0], value.shape[-1]):  # 1 x H x W or H x W x 1
+                    value = value[0] if value.shape[0] == 1 else value[..., 0]
+                value = value.astype(np.float32)
                 if value.ndim != 2:
                     raise CorruptFileError(f"{path} has shape {value.shape}: depth must be a 2-D H x W array of metres")
                 value = np.where(np.isfinite(value) & (value > 0), value, 0.0).astype(np.float32)

@@ -312,3 +312,29 @@ def test_colour_or_16_bit_grey_maps_name_the_file(trees, tmp_path, name, layout,
     with pytest.raises(CorruptFileError, match="save it in mode L") as info:
         _dataset(name, root)[0]
     assert str(path) in str(info.value) and message in str(info.value)
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"1.0 2.0\n3.0 4.0\n", "is not a NumPy .npy file"),  # a text file named .npy: was "pickled data"
+    (b"PK\x03\x04 a zip archive", "is not a NumPy .npy file"),
+    (None, "holds Python objects"),  # an object array in a real .npy header: never unpickled
+])
+def test_a_depth_file_that_is_not_a_numeric_npy_says_what_it_is(trees, tmp_path, content, says):
+    root = _copy(trees, tmp_path, "nyud")
+    path = root / "depth" / "synth_000000.npy"
+    if content is None:
+        np.save(path, np.array([{"depth": 1}], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(CorruptFileError, match=says) as info:
+        _dataset("nyud", root)[0]
+    assert str(path) in str(info.value) and "pickled" not in str(info.value)
+
+
+@pytest.mark.parametrize("stored", ["1xHxW", "HxWx1"])
+def test_depth_with_a_channel_axis_is_read_as_h_by_w(trees, tmp_path, stored):
+    root = _copy(trees, tmp_path, "nyud")
+    path = root / "depth" / "synth_000000.npy"
+    depth = np.load(path)
+    np.save(path, depth[None] if stored == "1xHxW" else depth[..., None])
+    assert _dataset("nyud", root)[0]["depth"].shape[-2:] == SIZE
