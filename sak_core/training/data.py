@@ -57,6 +57,22 @@ class SeededSamples(Dataset):
             np.random.set_state(np_state)
 
 
+class IndexSeededSamples(Dataset):
+    """Item ``i`` of ``dataset`` drawn with every generator seeded by ``i`` (:class:`SeededSamples`):
+    a validation sample is the same at every validation, in the main process or a worker, and
+    loading it leaves the training stream's generators untouched."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._seeded = SeededSamples(dataset)
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> Any:
+        return self._seeded[(index, sample_seed(0, 0, index))]
+
+
 class EpochSampler(Sampler):
     """Shuffled order per epoch (seeded by the run's seed and the epoch), split over processes,
     whole batches only; :meth:`start_at` skips the batches a resumed run has already seen.
@@ -100,7 +116,9 @@ def train_loader(dataset: Dataset, sampler: EpochSampler, workers: int, pin_memo
 
 
 def val_loader(dataset: Dataset, batch_size: int, workers: int, limit: int | None) -> DataLoader:
+    """The first ``limit`` samples of ``dataset`` in order, each drawn with its own fixed seeds
+    (:class:`IndexSeededSamples`), never from the global generators."""
     if limit is not None and limit < len(dataset):  # type: ignore[arg-type]
         dataset = Subset(dataset, range(limit))
-    return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers,
+    return DataLoader(IndexSeededSamples(dataset), batch_size=batch_size, shuffle=False, num_workers=workers,
                       collate_fn=collate_samples, generator=torch.Generator())

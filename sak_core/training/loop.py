@@ -34,7 +34,7 @@ from sak_core.training.optimizer import build_optimizer, clip_gradients
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
 from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
 from sak_core.training.schedules import Schedule, build_schedule
-from sak_core.training.seeding import rng_state, seed_everything, set_rng_state
+from sak_core.training.seeding import rng_state, rng_untouched, seed_everything, set_rng_state
 from sak_core.training.signals import StopRequest
 from sak_core.training.validation import selection_score
 from sak_core.training.warm_start import init_from_checkpoint
@@ -224,7 +224,13 @@ class Trainer:
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self) -> dict[str, float]:
-        """Score the student on the validation split (process 0 only; the others wait)."""
+        """Score the student on the validation split (process 0 only; the others wait). The
+        training stream's generators are left as they were, so that a run resumed from a
+        checkpoint draws what the uninterrupted run drew, whatever validation and its dataset draw."""
+        with rng_untouched():
+            return self._validate()
+
+    def _validate(self) -> dict[str, float]:
         scores: dict[str, float] = {}
         if self.val_loader is not None:
             optim = self.config.optim
@@ -337,11 +343,13 @@ class Trainer:
                     if self.ctx.is_main and (self.step % out.log_every == 0 or self.step == self.total):
                         values["images_per_s"] = round(progress.rates(self.step, config.data.batch_size)[1], 3)
                         self.metrics.write(self.step, "train", values)
+                    # validation first: a checkpoint holds the state after everything at its step
+                    # (the best score included), so a run resumed from it is the uninterrupted run
+                    if self.step % out.val_every == 0 or self.step == self.total:
+                        result.final_scores = self.validate()
                     if self.step % out.checkpoint_every == 0 or self.step == self.total:
                         self.save_last()
                         last_saved = self.step
-                    if self.step % out.val_every == 0 or self.step == self.total:
-                        result.final_scores = self.validate()
                     if stop_at is not None and self.step >= stop_at and self.step < self.total:
                         if last_saved != self.step:
                             self.save_last()

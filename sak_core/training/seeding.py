@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -46,3 +48,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"], has_gauss, cached))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
+
+
+@contextmanager
+def rng_untouched() -> Iterator[None]:
+    """Run a block (validation, pictures) without moving the training stream: every generator
+    :func:`rng_state` covers is put back as it was when the block ends, however it ends."""
+    state = rng_state()
+    try:
+        yield
+    finally:
+        set_rng_state(state)
