@@ -201,7 +201,7 @@ class Variant(NamedTuple):
 
 def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cache: dict) -> Variant:
     """The student, teachers, batch and optimizer of ``stage`` as ``spec`` says; teachers are shared
-    through ``teacher_cache`` (by dtype) by the variants of one process."""
+    through ``teacher_cache`` (by precision) by the variants of one process."""
     import torch
 
     from sak_core.api import create_task, get_dataset_spec
@@ -222,9 +222,9 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     params = sum(p.numel() for p in student.parameters()) / 1e6
     teachers = {}
     if stage != "inference":
-        if precision.dtype not in teacher_cache:
-            teacher_cache[precision.dtype] = build_teachers(config, device, precision.dtype)
-        teachers = teacher_cache[precision.dtype]
+        if precision.name not in teacher_cache:
+            teacher_cache[precision.name] = build_teachers(config, device, precision)
+        teachers = teacher_cache[precision.name]
     task_names = resolve_tasks(config) if stage != "stage1" else []
     dataset = get_dataset_spec(config.data.dataset)
     losses = {n: create_task(n, dataset).loss().to(device) for n in task_names}
@@ -243,7 +243,7 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     student.train(stage != "inference")
 
     def teacher_targets() -> dict:  # the trainer's: the frozen teachers run no-grad
-        features = {n: t(images.to(precision.dtype)) for n, t in teachers.items()}
+        features = {n: t(images) for n, t in teachers.items()}
         sync(device)
         return features
 

@@ -82,10 +82,28 @@ def create_student(config: StudentConfig | RunConfig | dict[str, Any]) -> SAKStu
     """Build a student from a :class:`StudentConfig` (or a dict of one) or a whole
     :class:`RunConfig` (teacher widths and task outputs then come from the plugins)."""
     if isinstance(config, RunConfig):
-        config = student_config(config)
-    elif isinstance(config, dict):
+        student = SAKStudent(student_config(config))
+        check_teacher_levels(config, student)
+        return student
+    if isinstance(config, dict):
         config = StudentConfig.model_validate(config)
     return SAKStudent(config)
+
+
+def check_teacher_levels(config: RunConfig, student: SAKStudent) -> None:
+    """A :class:`~sak_core.errors.ConfigError` before any step when a teacher of ``config`` gives
+    a number of feature levels (``spec.levels``) other than the student's taps, naming both
+    counts and the two ways to make them agree."""
+    taps = list(student.tap_indices)
+    for entry in config.teachers:
+        spec = get_teacher_spec(entry.name, **teacher_options(entry))
+        if spec.levels != len(taps):
+            raise ConfigError(
+                f"teacher '{entry.name}' gives {spec.levels} feature level(s) but the student taps {len(taps)} "
+                f"stem blocks {taps}: set model.tap_indices to {spec.levels} block(s) of the stem "
+                f"(e.g. {taps[-spec.levels:] if spec.levels <= len(taps) else '...'}), or configure the teacher "
+                f"to give {len(taps)} levels"
+            )
 
 
 def add_derived_targets(batch: dict[str, Any], task_names: list[str]) -> dict[str, Any]:

@@ -13,12 +13,14 @@ any other CPU or device                    fp32
 =========================================  =====================================================
 
 ``fp32`` is the reference-exact mode: no autocast, fp32 teachers, the same arithmetic as the
-authors' code.
+authors' code. A teacher runs in ``optim.teacher_precision`` only when its spec declares it
+(:func:`teacher_precision`); otherwise in the first precision it declares.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
@@ -84,6 +86,20 @@ def resolve_precision(setting: str, device: torch.device) -> Precision:
             return Precision("bf16", "auto: this CPU computes bf16 natively (AVX512-BF16/AMX)")
         return Precision("fp32", "auto: this CPU has no native bf16, where reduced precision is slower")
     return Precision("fp32", f"auto: no reduced precision chosen for {device.type}")
+
+
+def teacher_precision(wanted: Precision, teacher: str, declared: Sequence[str], device: torch.device) -> Precision:
+    """The precision teacher ``teacher`` runs in: ``wanted`` (``optim.teacher_precision``,
+    resolved) when the teacher declares it, else the first of ``declared`` that ``device`` runs
+    (fp16 needs a CUDA GPU), with the reason. The core never casts a teacher to a dtype it did not
+    declare; a teacher declaring none that runs here is a :class:`ConfigError`."""
+    if wanted.name in declared:
+        return wanted
+    runnable = [p for p in declared if p != "fp16" or device.type == "cuda"]
+    if not runnable:
+        raise ConfigError(f"teacher '{teacher}' runs only in {', '.join(declared)}, which {device.type} does not run: "
+                          "use a CUDA GPU (--device cuda)")
+    return Precision(runnable[0], f"teacher '{teacher}' declares {', '.join(declared)}, not {wanted.name}")
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:

@@ -20,6 +20,7 @@ from sak_core.errors import SpecError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 IGNORE_INDEX = 255
+TEACHER_PRECISIONS = ("fp32", "bf16", "fp16")  # what a teacher may declare it runs in
 # a teacher, task or dataset name: it becomes a module key (no '.'), a word of `--teachers
 # NAME[:VARIANT][,KEY=VALUE]` (no ',', ':' or '='), a file name and a metric key (no '/')
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
@@ -68,6 +69,18 @@ class TeacherSpec:
             variant (for example ``size="large"``); without it the teacher takes no options
             that change its shape.
         description: one line shown by ``sak plugins``.
+        precisions: the precisions the teacher runs in (``fp32``, ``bf16``, ``fp16``), preferred
+            first. The core runs it in ``optim.teacher_precision`` when that is one of them, else
+            in the first of them the device runs; it never casts a teacher to another dtype.
+        random_init: whether ``weights="random"`` builds it with random weights (tests, demos).
+        has_weights: False for a teacher with nothing to load (a fixed function of the image):
+            it takes no ``weights=`` option.
+        weight_layouts: the checkpoint layouts (:class:`sak_core.weight_layouts.Layout`) the
+            teacher's family reads besides its own, renamed on the fly (timm's
+            ``checkpoint_filter_fn`` idea: the family owns its format adapters).
+
+    The number of feature levels is ``len(tap_indices)`` (:attr:`levels`): what each index
+    means is the teacher's own (a block of a ViT, a scale of a pyramid).
     """
 
     name: str
@@ -81,6 +94,21 @@ class TeacherSpec:
     weights: tuple[WeightSource, ...] = ()
     configure: Callable[..., TeacherSpec] | None = field(default=None, compare=False)
     description: str = ""
+    precisions: tuple[str, ...] = TEACHER_PRECISIONS
+    random_init: bool = True
+    has_weights: bool = True
+    weight_layouts: tuple[Any, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        odd = [p for p in self.precisions if p not in TEACHER_PRECISIONS]
+        if not self.precisions or odd:
+            raise SpecError(f"teacher '{self.name}' declares precisions {list(self.precisions)}: name one or more "
+                            f"of {', '.join(TEACHER_PRECISIONS)}, preferred first")
+
+    @property
+    def levels(self) -> int:
+        """How many feature maps the teacher gives per image (one per tap)."""
+        return len(self.tap_indices)
 
     def with_options(self, **options: Any) -> TeacherSpec:
         """The spec of the variant chosen by ``options`` (itself when there are none)."""

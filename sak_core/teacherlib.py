@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sak_core.errors import SpecError
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec, WeightSource, refuse_unknown_options
+from sak_core.specs import (
+    IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, TeacherSpec, WeightSource, refuse_unknown_options,
+)
 from sak_core.taps import even_taps
 
 T = TypeVar("T")
@@ -107,6 +109,8 @@ class Recipe:
         :class:`sak_core.teachers.TimmTeacher`).
     label: the name messages use (default the teacher's name; the timm teacher says
         ``timm:MODEL``).
+    precisions, random_init, has_weights, weight_layouts: what the teacher declares to the core
+        (see :class:`~sak_core.specs.TeacherSpec`).
     """
 
     model: str
@@ -121,6 +125,22 @@ class Recipe:
     module: str | type = TIMM_TEACHER
     label: str = ""
     description: str = ""
+    precisions: tuple[str, ...] = TEACHER_PRECISIONS
+    random_init: bool = True
+    has_weights: bool = True
+    weight_layouts: tuple[Any, ...] = ()
+
+
+def check_weights_option(spec: TeacherSpec, weights: Any) -> None:
+    """A :class:`SpecError` when ``weights`` asks for what ``spec`` does not declare: random
+    weights of a teacher without a random initialisation, or any file for one with no weights."""
+    if not spec.has_weights and weights is not None:
+        raise SpecError(f"teacher '{spec.name}' has no weights to load (it is a fixed function of the image), but "
+                        f"weights={str(weights)!r} was given: drop the teacher's weights option (--teacher-weights)")
+    if not spec.random_init and weights is not None and str(weights) == "random":
+        raise SpecError(f"teacher '{spec.name}' has no random initialisation (weights='random'): give it its "
+                        f"weights file (weights=PATH, --teacher-weights {spec.name}=PATH), or leave weights unset "
+                        "to use the file it finds")
 
 
 @dataclass(frozen=True)
@@ -136,14 +156,17 @@ class TeacherPlugin:
             name=self.name, factory=factory, feature_dim=recipe.feature_dim, tap_indices=tuple(recipe.tap_indices),
             patch_size=recipe.patch_size, input_size=tuple(recipe.input_size), mean=tuple(recipe.mean),
             std=tuple(recipe.std), weights=tuple(recipe.weights), configure=self.configure,
-            description=recipe.description,
+            description=recipe.description, precisions=tuple(recipe.precisions), random_init=recipe.random_init,
+            has_weights=recipe.has_weights, weight_layouts=tuple(recipe.weight_layouts),
         )
 
     def configure(self, **options: Any) -> TeacherSpec:
         """The spec of the variant ``options`` choose (parsed once); its ``create()`` builds it."""
         parsed = parse_options(self.options_type, self.name, options)
         recipe = self.resolve(parsed)
-        return self.spec(recipe, _Bound(self, dict(options), parsed, recipe))
+        spec = self.spec(recipe, _Bound(self, dict(options), parsed, recipe))
+        check_weights_option(spec, parsed.weights)
+        return spec
 
     def create(self, **options: Any) -> Any:  # a sak_core.teachers.Teacher
         """Build the frozen teacher ``options`` choose."""

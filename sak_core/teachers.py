@@ -13,6 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from sak_core.errors import SpecError
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
 from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, parse_options  # noqa: F401 (re-exported)
 
@@ -31,12 +32,23 @@ class TeacherOutput(NamedTuple):
 
 
 class Teacher(nn.Module):
-    """A frozen teacher. Subclasses implement :meth:`extract`.
+    """A frozen teacher. Subclasses implement :meth:`extract`; the network may be anything
+    (a timm or other torch model, an ONNX session, a fixed function of the image).
 
-    Images reach the teacher normalised with ``input_mean`` / ``input_std`` (the data pipeline's
-    normalisation, ImageNet by default); :meth:`renormalize` converts them to the teacher's own
-    normalisation unless ``faithful=True`` asks for the reference behaviour (every teacher gets
-    ImageNet statistics).
+    What the core does to a teacher (the contract):
+
+    - it builds it with ``spec.create()`` and calls :meth:`place` once, with the device and one
+      of ``spec.precisions`` (``optim.teacher_precision`` when the teacher declares it, else the
+      first it declares that the device runs); it never casts the teacher otherwise;
+    - it calls the teacher (:meth:`forward`) with a ``B x 3 x H x W`` batch normalised with
+      ``input_mean`` / ``input_std`` (the data pipeline's normalisation, ImageNet by default),
+      any H and W; :meth:`forward` casts the batch to the teacher's :attr:`dtype`, runs
+      :meth:`extract` under ``torch.inference_mode()`` and returns its maps as ordinary float32
+      tensors, one per level (``spec.levels``), which the loss compares with the student's;
+    - it never trains it: :meth:`train` keeps eval mode.
+
+    :meth:`renormalize` converts the images to the teacher's own normalisation unless
+    ``faithful=True`` asks for the reference behaviour (every teacher gets ImageNet statistics).
     """
 
     def __init__(
@@ -72,6 +84,23 @@ class Teacher(nn.Module):
         """Teachers always stay in eval mode."""
         return super().train(False)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the teacher runs in (that of its buffers, which :meth:`place` sets)."""
+        return self._input_mean.dtype
+
+    def place(self, device: torch.device | str, precision: str = "fp32") -> Teacher:
+        """Move the teacher to ``device`` and run it in ``precision``, one of ``spec.precisions``
+        (a :class:`~sak_core.errors.SpecError` otherwise). The default casts the module's
+        parameters and buffers; a teacher whose network is not a torch module (an ONNX session)
+        overrides it to pick its own device and precision, and calls this for its buffers."""
+        from sak_core.runtime import DTYPES
+
+        if precision not in self.spec.precisions:
+            raise SpecError(f"teacher '{self.name}' runs in {', '.join(self.spec.precisions)} (its spec's "
+                            f"precisions), not {precision}")
+        return self.to(device=device, dtype=DTYPES[precision]).eval()
+
     def renormalize(self, images: torch.Tensor) -> torch.Tensor:
         """Images in the pipeline's normalisation -> the teacher's own (identity if faithful)."""
         if self.faithful or (
@@ -86,10 +115,11 @@ class Teacher(nn.Module):
         raise NotImplementedError
 
     def forward(self, images: torch.Tensor) -> TeacherOutput:
+        """:meth:`extract` of ``images`` in the teacher's dtype, features as float32 (see the class)."""
         with torch.inference_mode():
-            out = self.extract(images)
+            out = self.extract(images.to(self.dtype))
         # Inference tensors cannot be saved for backward; the loss needs ordinary tensors.
-        return TeacherOutput([f.clone() for f in out.features], out.valid_size)
+        return TeacherOutput([f.to(torch.float32, copy=True) for f in out.features], out.valid_size)
 
 
 # -- helpers shared by teacher plugins ----------------------------------------------------------

@@ -179,7 +179,6 @@ def evaluate(
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
     teachers: Mapping[str, Teacher] | None = None,
-    teacher_dtype: torch.dtype = torch.float32,
     distill_valid_region: bool = True,
     metric_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> EvalResult:
@@ -203,7 +202,7 @@ def evaluate(
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
         teachers: also score the distillation loss against these teachers (stage-1 validation),
-            fed images in ``teacher_dtype``; ``distill_valid_region`` as ``optim.distill_valid_region``.
+            each placed in its own precision; ``distill_valid_region`` as ``optim.distill_valid_region``.
         metric_options: task -> keyword options of its protocol metric, used with ``full``
             (e.g. ``{"boundaries": {"matching": "exact"}}``); recorded in the result. A task
             that is not scored, or whose protocol metric refuses an option, is a
@@ -228,7 +227,7 @@ def evaluate(
                 out = student(images)
             update_metrics(metrics, out.tasks, batch, crop=crop)
             if teachers:
-                targets = {name: teacher(images.to(teacher_dtype)) for name, teacher in teachers.items()}
+                targets = {name: teacher(images) for name, teacher in teachers.items()}
                 distill_total += float(distillation_loss(out.distill, targets, distill_valid_region)[0])
                 alignment.update(out.distill, targets)
             seen += len(batch["image"])

@@ -22,7 +22,7 @@ from sak_core.errors import ConfigError, TargetError
 from sak_core.evaluation.scoring import evaluate, primary_metrics, target_error_in
 from sak_core.model import SAKStudent
 from sak_core.plugins import get_registry
-from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision
+from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision, teacher_precision
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 from sak_core.tasks import Task
 from sak_core.teachers import Teacher
@@ -65,8 +65,10 @@ def used_plugins(config: RunConfig, task_names: list[str]) -> list[dict[str, str
     return out
 
 
-def build_teachers(config: RunConfig, device: torch.device, dtype: torch.dtype) -> dict[str, Teacher]:
-    """The run's frozen teachers on ``device`` in ``dtype``, fed the dataset's normalisation."""
+def build_teachers(config: RunConfig, device: torch.device, precision: Precision) -> dict[str, Teacher]:
+    """The run's frozen teachers placed on ``device`` (:meth:`~sak_core.teachers.Teacher.place`),
+    each in ``precision`` when it declares it, else in its own (:func:`~sak_core.runtime.teacher_precision`),
+    fed the dataset's normalisation."""
     dataset = get_dataset_spec(config.data.dataset)
     norm: dict[str, Any] = {}
     if (tuple(dataset.mean), tuple(dataset.std)) != (IMAGENET_MEAN, IMAGENET_STD):
@@ -74,7 +76,8 @@ def build_teachers(config: RunConfig, device: torch.device, dtype: torch.dtype) 
     teachers = {}
     for entry in config.teachers:
         teacher = create_teacher(entry.name, **teacher_options(entry), **norm)
-        teachers[entry.name] = teacher.to(device=device, dtype=dtype).eval()
+        chosen = teacher_precision(precision, entry.name, teacher.spec.precisions, device)
+        teachers[entry.name] = teacher.place(device, chosen.name)
     return teachers
 
 
@@ -142,7 +145,7 @@ class Trainer:
                               f"(its tasks: {', '.join(self.tasks) or 'none'}); fix the name or drop the weight")
         self.loss_weights = {n: float(config.task_weights.get(n, t.loss_weight)) for n, t in self.tasks.items()}
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
-        self.teachers = build_teachers(config, ctx.device, self.teacher_precision.dtype) if use_teachers else {}
+        self.teachers = build_teachers(config, ctx.device, self.teacher_precision) if use_teachers else {}
 
         self.train_set = data_mod.run_dataset(config, config.data.train_split, True, self.task_names)
         self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed, ctx.rank, ctx.world_size)
@@ -236,7 +239,6 @@ class Trainer:
             optim = self.config.optim
             result = evaluate(self.student, self.tasks, self.val_loader, self.ctx.device, full=False,
                               precision=optim.precision, teachers=self.teachers if self.stage == 1 else None,
-                              teacher_dtype=self.teacher_precision.dtype,
                               distill_valid_region=optim.distill_valid_region)
             if self.reference is None:
                 self.reference = primary_metrics(result.metrics, self.tasks)
@@ -257,7 +259,7 @@ class Trainer:
         device = self.ctx.device
         batch = add_derived_targets(dict(batch), self.task_names)
         images = batch["image"].to(device, non_blocking=True)
-        targets = {n: t(images.to(self.teacher_precision.dtype)) for n, t in self.teachers.items()}
+        targets = {n: t(images) for n, t in self.teachers.items()}  # each casts to its dtype
         terms: dict[str, torch.Tensor] = {}
         with autocast(device, self.config.optim.precision):
             out = self.model(images)
@@ -440,6 +442,9 @@ class Trainer:
             highlight=False,
         )
         teachers = f"; teachers {self.teacher_precision.name} ({self.teacher_precision.reason})" if self.teachers else ""
+        for name, teacher in self.teachers.items():  # teachers that do not run in it say which they run in
+            own = teacher_precision(self.teacher_precision, name, teacher.spec.precisions, self.ctx.device)
+            teachers += f"; {name} {own.name} ({own.reason})" if own != self.teacher_precision else ""
         self.console.print(
             f"precision: student {self.precision.name} ({self.precision.reason}){teachers}. "
             "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
