@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sak_core.io import atomic_write_text, environment_problem
+
 
 class MetricsLog:
     """Appends one JSON object per line to ``metrics.jsonl`` and mirrors numbers to TensorBoard
@@ -32,22 +34,31 @@ class MetricsLog:
                               "(pip install 'sak-core[tensorboard]' for TensorBoard scalars and pictures)[/dim]")
 
     def truncate_after(self, step: int) -> None:
-        """Drop lines logged after ``step`` (a resumed run logs those steps again)."""
+        """Drop lines logged after ``step`` (a resumed run logs those steps again), and a line cut
+        short by a crash. The file is replaced as a whole (:func:`~sak_core.io.atomic_write_text`):
+        a kill or a full disk at any moment leaves the old file or the new one, never a part."""
         if not self.path.is_file():
             return
         kept = []
-        for line in self.path.read_text().splitlines():
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
-                if json.loads(line).get("step", 0) <= step:
-                    kept.append(line)
+                record = json.loads(line)
             except json.JSONDecodeError:  # a line cut short by a crash
                 continue
-        self.path.write_text("".join(k + "\n" for k in kept))
+            if isinstance(record, dict) and record.get("step", 0) <= step:
+                kept.append(line)
+        try:
+            atomic_write_text(self.path, "".join(k + "\n" for k in kept))
+        except OSError as exc:
+            raise environment_problem(exc, self.path) from None
 
     def write(self, step: int, split: str, values: dict[str, Any]) -> None:
         record = {"step": step, "split": split, "time": round(time.time(), 3), **values}
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with self.path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:  # a full disk, a file-size limit: named, not a bug
+            raise environment_problem(exc, self.path) from None
         if self.writer is not None:
             for key, value in values.items():
                 if isinstance(value, (int, float)):
