@@ -223,7 +223,14 @@ class Trainer:
                 "world_size": self.ctx.world_size,
             }
             write_checkpoint(self.rundir.last, self.student, state, self._metadata())
+            if not self._config_written:
+                self._write_config()
+        self._config_written = True
         self.ctx.barrier()
+
+    def _write_config(self) -> None:
+        """config.yaml and plugins.json of this run (:func:`~sak_core.config.write_resolved`)."""
+        write_resolved(self.rundir.root, self.config, used_plugins(self.config, self.task_names))
 
     # -- validation -----------------------------------------------------------------------------
     def validate(self) -> dict[str, float]:
@@ -313,7 +320,11 @@ class Trainer:
         started = time.perf_counter()
         if self.ctx.is_main:
             self.rundir.root.mkdir(parents=True, exist_ok=True)
-            write_resolved(self.rundir.root, config, used_plugins(config, self.task_names))
+            if self.resume_from is None:
+                self._write_config()
+        # a resumed run's config.yaml replaces the old one with its first checkpoint (save_last):
+        # a resume that fails before (a setting that makes the loss NaN) leaves the run as it was
+        self._config_written = self.resume_from is None
         self.metrics = MetricsLog(self.rundir.metrics, out.tensorboard and self.ctx.is_main,
                                   self.console if self.ctx.is_main else None)
         if self.ctx.is_main and self.resume_from is not None:
