@@ -200,12 +200,13 @@ def _note_plugin_failures() -> None:
                                    "see sak plugins", style="yellow", highlight=False, markup=False, soft_wrap=True)
 
 
-def _check_demo_plugins(console: Console) -> None:
-    """The demo needs the dinov2, clip and sam teachers and the synthetic dataset installed."""
-    from sak_core.api import list_datasets, list_teachers
+def _check_demo_plugins(console: Console, config: RunConfig) -> None:
+    """The demo needs its teachers (the preset's dinov2, clip and sam, or those --teachers gives
+    instead) and the synthetic dataset installed."""
+    from sak_core.api import list_datasets, list_teachers, split_variant
     from sak_core.presets.demo import DEMO
 
-    needed = [e["name"] for e in DEMO["teachers"]]
+    needed = [split_variant(e.name)[0] for e in config.teachers]
     missing = [n for n in needed if n not in list_teachers()]
     if missing:
         raise ConfigError(
@@ -215,15 +216,16 @@ def _check_demo_plugins(console: Console) -> None:
     if DEMO["data"]["dataset"] not in list_datasets():
         raise ConfigError("the demo needs the built-in 'synthetic' dataset, which is not registered; "
                           "reinstall sak-core (./dev setup)")
-    console.print("[bold]demo[/bold]: tiny DINOv2, CLIP and SAM with [yellow]random weights[/yellow] (their "
-                  "features teach little; real runs load the released weights), synthetic scenes, a tiny stem. "
+    data = "synthetic scenes" if config.data.dataset == DEMO["data"]["dataset"] else f"dataset {config.data.dataset}"
+    console.print(f"[bold]demo[/bold]: tiny {', '.join(needed) or 'no teachers'} with [yellow]random weights[/yellow] "
+                  f"(their features teach little; real runs load the released weights), {data}, a tiny stem. "
                   "Scores the untrained student, trains it, scores it again.")
 
 
 def run(args: argparse.Namespace) -> int:
     from sak_core.training import TrainingInterrupted, train
     from sak_core.training.reporting import make_console
-    from sak_core.training.summary import improved_tasks, scores_table
+    from sak_core.training.summary import improved_tasks, improved_teachers, scores_table
 
     stray = [o for o in args.overrides if "=" not in o]
     if stray:
@@ -236,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     demo = args.preset == "demo" and not resume
     if demo:
-        _check_demo_plugins(console)
+        _check_demo_plugins(console, config)
     started = time.perf_counter()
     try:
         result = train(config, run_dir, resume=resume, device=args.device, console=console)
@@ -256,8 +258,10 @@ def run(args: argparse.Namespace) -> int:
             better = improved_tasks(result.initial_scores, result.final_scores, list(config.tasks)
                                     if config.tasks != "all" else sorted({k.split('/')[0] for k in result.final_scores
                                                                          if "/" in k}))
-            worse = [t for t, ok in better.items() if not ok]
-            verdict = ("[green]the trained student beats the untrained one on every task[/green]" if not worse
+            closer = improved_teachers(result.initial_scores, result.final_scores) if config.stage == 1 else {}
+            worse = [t for t, ok in {**better, **closer}.items() if not ok]
+            what = "every teacher (centred cosine)" if config.stage == 1 else "every task"
+            verdict = (f"[green]the trained student beats the untrained one on {what}[/green]" if not worse
                        else f"[red]not better on: {', '.join(worse)}[/red]")
             console.print(f"{verdict} ({seconds:.0f} s in all)")
     return 0

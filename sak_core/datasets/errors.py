@@ -33,6 +33,11 @@ class DataNotFoundError(DatasetError, FileNotFoundError):
         return str(self.args[0]) if self.args else ""
 
 
+class SplitNotFoundError(DataNotFoundError):
+    """A split the dataset has only when its folder holds it (the ``images`` dataset's
+    ``root/val/``) is not there; a run without it trains without validating."""
+
+
 class CorruptFileError(DatasetError):
     """A file exists but cannot be decoded."""
 

@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from torchvision import transforms as T
 
 from sak_core.datasets.base import parse_size
-from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError, LoadErrors
+from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError, LoadErrors, SplitNotFoundError
 from sak_core.datasets.files import cache_dir, read_json, read_rgb, resolve_root
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
@@ -32,7 +32,8 @@ IMAGENET_LAYOUT = """\
 
 FOLDER_LAYOUT = """\
   <root>/**/<file>.{jpg,jpeg,png,bmp,webp,...}   any images, any depth
-  (when <root>/<split>/ exists, only that folder is read)"""
+  (when <root>/<split>/ exists, only that folder is read; held-out images go in <root>/val/)"""
+FOLDER_SPLITS = ("train", "val")
 
 
 def _is_image(name: str) -> bool:
@@ -159,12 +160,22 @@ def create_imagenet(root=None, split: str = "train", train: bool = True, input_s
 
 def create_folder(root=None, split: str = "train", train: bool = True, input_size=(384, 384), tasks=None,
                   **options) -> ImageSource:
-    """Factory of the ``images`` DatasetSpec: every image below ``root`` (or ``root/<split>``)."""
+    """Factory of the ``images`` DatasetSpec: the images below ``root/<split>/`` when that folder
+    exists; else, for ``train``, every image below ``root`` outside its other split folders
+    (``root/val/`` is never trained on), and for another split a :class:`SplitNotFoundError`."""
     if tasks:
         raise DatasetError("images has no task labels (stage-1 distillation only); pass tasks=None")
     base = resolve_root(root, "images", "images", FOLDER_LAYOUT)
-    folder = base / split if (base / split).is_dir() else base
-    files = _scan(folder)
+    folder = base / split
+    if folder.is_dir():
+        files = _scan(folder)
+    elif split == "train":
+        folder = base
+        held_out = [base / s for s in FOLDER_SPLITS if s != split]
+        files = [f for f in _scan(base) if not any(f.is_relative_to(h) for h in held_out)]
+    else:
+        raise SplitNotFoundError(f"dataset 'images' has no split '{split}': {folder}/ does not exist; put "
+                                 f"held-out images there to score them.\nExpected layout:\n{FOLDER_LAYOUT}")
     if not files:
         raise DataNotFoundError(f"no images under {folder}.\nExpected layout:\n{FOLDER_LAYOUT}")
     return ImageSource("images", files, None, train, input_size, **options)

@@ -75,8 +75,8 @@ IMAGES = DatasetSpec(
     options=IMAGE_OPTIONS,
     tasks={},
     input_size=(384, 384),
-    splits=("train",),
-    description="any folder of images for stage-1 distillation",
+    splits=("train", "val"),  # val: root/val/, when the folder has one
+    description="any folder of images for stage-1 distillation (held-out images in val/)",
 )
 
 BUILTIN = (PASCAL_CONTEXT, NYUD, SYNTHETIC, IMAGENET, IMAGES)

@@ -17,6 +17,7 @@ from sak_core.api import create_task, create_teacher, get_dataset_spec, split_va
 from sak_core.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
 from sak_core.checkpoint import MODEL_FILE, load_state_strict, read_weights, save_student
 from sak_core.config import RunConfig, write_resolved
+from sak_core.datasets.errors import SplitNotFoundError
 from sak_core.distill import distillation_loss
 from sak_core.errors import ConfigError, TargetError
 from sak_core.evaluation.scoring import evaluate, primary_metrics, target_error_in
@@ -164,11 +165,17 @@ class Trainer:
         self.scaler = grad_scaler(ctx.device, optim.precision)
 
     def _val_loader(self, dataset: DatasetSpec) -> DataLoader | None:
-        """The validation loader, built once; None when the dataset has no validation split."""
+        """The validation loader, built once; None when the dataset has no validation split
+        (or, as the ``images`` dataset without ``val/``, not on disk): ``no_validation`` says why."""
         data = self.config.data
         if data.val_split not in dataset.splits:
+            self.no_validation = f"dataset '{dataset.name}' has no split '{data.val_split}'"
             return None
-        val_set = data_mod.run_dataset(self.config, data.val_split, False, self.task_names)
+        try:
+            val_set = data_mod.run_dataset(self.config, data.val_split, False, self.task_names)
+        except SplitNotFoundError as exc:
+            self.no_validation = str(exc).splitlines()[0]
+            return None
         return data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
 
     def _start(self) -> None:
@@ -253,7 +260,8 @@ class Trainer:
             scores["score"] = selection_score(result, self.tasks, self.config.output.baseline or self.reference)
             self.metrics.write(self.step, "val", scores)
             self.metrics.pictures(self.step, self.student, self.tasks, self.val_loader, self.ctx.device, optim.precision)
-            self.console.print(f"validation at step {self.step}: " + _format_scores(scores), highlight=False)
+            shown = {k: v for k, v in scores.items() if "/level" not in k}  # per-level: metrics.jsonl
+            self.console.print(f"validation at step {self.step}: " + _format_scores(shown), highlight=False)
             if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
                 self.best_score = scores["score"]
                 write_checkpoint(self.rundir.best, self.student, None, self._metadata(),
@@ -461,6 +469,9 @@ class Trainer:
             "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
             highlight=False,
         )
+        if self.ctx.is_main and self.val_loader is None:
+            self.console.print(f"note: no validation data: {self.no_validation.rstrip('.')}. The run is not scored "
+                               "and keeps no best checkpoint.", style="yellow", highlight=False, markup=False)
 
 
 def _format_scores(scores: Mapping[str, float]) -> str:

@@ -9,8 +9,13 @@ from rich.table import Table
 from sak_core.api import get_task_spec
 
 
+DISTILL = "distill"  # the scores of the distillation (stage 1): distill/loss, distill/TEACHER/SCORE
+
+
 def _direction(task: str, metric: str) -> bool | None:
     """True when higher is better for ``task/metric``; None when unknown."""
+    if task == DISTILL:
+        return False if metric == "loss" else True if metric.endswith("cosine") else None
     try:
         spec = get_task_spec(task)
     except Exception:  # a task whose plugin is gone: no arrows
@@ -19,9 +24,12 @@ def _direction(task: str, metric: str) -> bool | None:
 
 
 def improved_tasks(start: Mapping[str, float], end: Mapping[str, float], tasks: list[str]) -> dict[str, bool]:
-    """Task -> whether its primary metric got better from ``start`` to ``end``."""
+    """Task -> whether its primary metric got better from ``start`` to ``end`` (the
+    distillation's scores, under ``distill/``, are not a task: see :func:`improved_teachers`)."""
     out = {}
     for task in tasks:
+        if task == DISTILL:
+            continue
         spec = get_task_spec(task)
         key = f"{task}/{spec.metric_name}"
         if key in start and key in end:
@@ -29,10 +37,24 @@ def improved_tasks(start: Mapping[str, float], end: Mapping[str, float], tasks: 
     return out
 
 
+def improved_teachers(start: Mapping[str, float], end: Mapping[str, float]) -> dict[str, bool]:
+    """Teacher -> whether the student's centred cosine to it (``distill/TEACHER/centred_cosine``,
+    a stage-1 validation score) got higher from ``start`` to ``end``."""
+    suffix = "/centred_cosine"
+    out = {}
+    for key in end:
+        task, _, metric = key.partition("/")
+        if task == DISTILL and metric.endswith(suffix) and metric.count("/") == 1 and key in start:
+            out[metric.removesuffix(suffix)] = end[key] > start[key]
+    return out
+
+
 def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: str,
                  start_label: str = "start", end_label: str = "end", primary_only: bool = True) -> Table:
     """One row per ``task/metric`` with both values (only each task's primary metric unless
-    ``primary_only`` is False); primary metrics get an arrow and a better/not-better mark."""
+    ``primary_only`` is False); primary metrics get an arrow and a better/not-better mark. The
+    distillation's rows (``distill/...``) are its loss and each teacher's mean cosine and
+    centred cosine (and each tap level's too unless ``primary_only``)."""
     table = Table(title=title)
     for col in ("task", "metric", start_label, end_label, ""):
         table.add_column(col, justify="left" if col in ("task", "metric") else "right")
@@ -41,7 +63,7 @@ def scores_table(start: Mapping[str, float], end: Mapping[str, float], title: st
             continue
         task, _, metric = key.partition("/")
         higher = _direction(task, metric)
-        if primary_only and higher is None and task != "distill":
+        if primary_only and (higher is None and task != DISTILL or task == DISTILL and "/level" in metric):
             continue
         arrow = "" if higher is None else (" ↑" if higher else " ↓")
         if end.get(f"{task}/approximate") or start.get(f"{task}/approximate"):
