@@ -15,6 +15,7 @@ import pluggy
 
 from sak_core import hookspecs
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
+from sak_core.plugin.api_version import API_ATTRIBUTE, check_api
 from sak_core.specs import NAME_PATTERN, DatasetSpec, TaskSpec, TeacherSpec
 
 ENTRY_POINT_GROUPS = ("sak.teachers", "sak.tasks", "sak.datasets")
@@ -38,6 +39,7 @@ class Registered:
     spec: Any
     distribution: str
     version: str
+    api: str = ""  # the plugin API range its plugin declares (SAK_API); "" for in-memory ones without
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Registry:
 class _PluginInfo:
     distribution: str
     version: str
+    api: str = ""
 
 
 class PluginManager:
@@ -113,8 +116,9 @@ class PluginManager:
         """Import every plugin in the sak entry-point groups (once).
 
         ``SAK_LOAD_PLUGINS=a,b`` restricts third-party plugins to those distributions (empty:
-        none); sak-core's own built-ins always load. A plugin that fails to import is recorded
-        in :attr:`Registry.failures` and the others still load.
+        none); sak-core's own built-ins always load. A plugin that fails to import, or whose
+        module declares no ``SAK_API`` range holding :data:`~sak_core.plugin.API_VERSION`, is
+        recorded in :attr:`Registry.failures` and the others still load.
         """
         if self._entry_points_loaded:
             return
@@ -137,6 +141,7 @@ class PluginManager:
                     continue
                 try:
                     module = ep.load()
+                    api = check_api(dist_name, module)
                     self.pm.register(module, name=plugin_name)
                     self._check_hook_names(plugin_name)
                 except Exception as exc:  # a broken plugin must not stop the others
@@ -144,7 +149,7 @@ class PluginManager:
                         PluginFailure(dist_name, f"{ep.group}:{ep.name} = {ep.value}", _describe(exc))
                     )
                     continue
-                self._info[plugin_name] = _PluginInfo(dist_name, dist.version)
+                self._info[plugin_name] = _PluginInfo(dist_name, dist.version, api)
         for name in sorted((allow or set()) - seen):  # a misspelt name would silently load nothing
             close = difflib.get_close_matches(name, sorted(seen), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
@@ -164,12 +169,14 @@ class PluginManager:
             raise PluginError(f"{exc}; sak's hooks are: {known}") from None
 
     def register(self, plugin: Any, name: str | None = None, distribution: str = IN_MEMORY) -> str:
-        """Register an in-memory plugin (an object or module with hook implementations)."""
+        """Register an in-memory plugin (an object or module with hook implementations); its
+        ``SAK_API`` range is checked when it declares one."""
+        api = check_api(distribution, plugin) if hasattr(plugin, API_ATTRIBUTE) else ""
         plugin_name = self.pm.register(plugin, name=name)
         if plugin_name is None:
             raise PluginError(f"plugin {name or plugin!r} is blocked or already registered")
         self._check_hook_names(plugin_name)
-        self._info[plugin_name] = _PluginInfo(distribution, "")
+        self._info[plugin_name] = _PluginInfo(distribution, "", api)
         self._registry = None
         return plugin_name
 
@@ -239,7 +246,8 @@ class _Registrar:
             distributions = self.registry.conflicts.setdefault((self.kind, spec.name), [previous.distribution])
             distributions.append(self.info.distribution)
             return
-        table[spec.name] = Registered(self.kind, spec.name, spec, self.info.distribution, self.info.version)
+        table[spec.name] = Registered(self.kind, spec.name, spec, self.info.distribution, self.info.version,
+                                      self.info.api)
 
 
 def _canonical(name: str) -> str:
@@ -254,6 +262,8 @@ def _allowlist() -> set[str] | None:
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, PluginError):  # sak's own sentence, without the class name
+        return str(exc)
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 

@@ -378,7 +378,7 @@ class LabelMapTask(Task):
     def loss(self) -> nn.Module:
         return CrossEntropyLoss(ignore_index=self.ignore_index)
 
-    def metric(self) -> MeanIoU:
+    def metric(self, full: bool = False) -> MeanIoU:
         return MeanIoU(
             self.num_outputs,
             metric_name=self.spec.metric_name or "mIoU",

@@ -51,8 +51,18 @@ class Task:
         """``module(outputs, targets) -> scalar`` loss; outputs ``B x C x H x W`` raw."""
         raise NotImplementedError
 
-    def metric(self) -> Metric:
-        """A fresh dataset-level metric."""
+    def metric(self, full: bool = False, **options: Any) -> Metric:
+        """A fresh dataset-level metric.
+
+        ``full=False`` (training's validation, ``sak eval --fast``): the task's fast metric.
+        ``full=True`` (``sak eval``): its protocol metric, the benchmark's reference form (the
+        boundaries' odsF), or the fast metric for a task that has only one. ``options`` are
+        settings of the protocol metric (``sak eval --metric-option TASK.KEY=VALUE``), given only
+        with ``full=True``; a metric that takes none can leave ``**options`` out of its signature
+        (or refuse unknown ones with ``TypeError``/``ValueError``), and sak reports the options
+        as refused, naming the task. A metric may report the settings it scores with in an
+        ``options`` mapping attribute; they are recorded in metrics.json.
+        """
         raise NotImplementedError
 
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 import types
 
 import pytest
@@ -13,6 +14,7 @@ import torch
 import sak_core
 from sak_test_utils import run_sak, write_distribution
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
+from sak_core.plugin import API_VERSION
 from sak_core.plugins import get_plugin_manager, temporary_plugin
 
 TOY_EP = {"sak.teachers": {"toy": "sak_toy_plugin"}}
@@ -118,9 +120,11 @@ def test_sak_plugins_lists_installed_distribution(tmp_path):
     rows = json.loads(result.stdout)["plugins"]
     toy = [r for r in rows if r["name"] == "toy_a"]
     assert toy == [{"kind": "teacher", "name": "toy_a", "distribution": "sak-toy-plugin", "version": "1.2.3",
-                    "description": "toy teacher 64 wide"}]
-    table = run_sak("plugins", site=tmp_path)
+                    "api": ">=1.0,<2", "description": "toy teacher 64 wide"}]
+    assert json.loads(result.stdout)["api_version"] == API_VERSION
+    table = run_sak("plugins", site=tmp_path, env={"COLUMNS": "200"})
     assert "toy_a" in table.stdout and "sak-toy-plugin" in table.stdout and "1.2.3" in table.stdout
+    assert ">=1.0,<2" in table.stdout and f"plugin API {API_VERSION}" in table.stdout
 
 
 def test_broken_plugin_is_reported_and_others_load(tmp_path):
@@ -144,8 +148,10 @@ def test_load_plugins_env_restricts_distributions(tmp_path):
     write_distribution(
         tmp_path, "sak-other", "1.0", {"sak.teachers": {"other": "sak_other_mod"}},
         {"sak_other_mod": """
-            from sak_core import hookimpl
+            from sak_core.plugin import hookimpl
             import sak_toy_plugin
+
+            SAK_API = ">=1.0,<2"
 
             @hookimpl
             def sak_register_teachers(register):
@@ -173,8 +179,10 @@ def test_duplicate_names_fail_through_cli(tmp_path):
     write_distribution(
         tmp_path, "sak-copycat", "2.0", {"sak.teachers": {"copy": "sak_copycat_mod"}},
         {"sak_copycat_mod": """
-            from sak_core import hookimpl
+            from sak_core.plugin import hookimpl
             import sak_toy_plugin
+
+            SAK_API = ">=1.0,<2"
 
             @hookimpl
             def sak_register_teachers(register):
@@ -198,7 +206,9 @@ def test_a_plugin_taking_a_built_in_name_breaks_only_that_name(tmp_path):
         tmp_path, "sak-shadow", "1.0", {"sak.datasets": {"shadow": "sak_shadow_mod"}},
         {"sak_shadow_mod": """
             import dataclasses
-            from sak_core import hookimpl
+            from sak_core.plugin import hookimpl
+
+            SAK_API = ">=1.0,<2"
 
             @hookimpl
             def sak_register_datasets(register):
@@ -239,3 +249,95 @@ def test_unknown_teacher_through_cli(tmp_path):
 
 def test_plugin_error_type_is_exported():
     assert issubclass(DuplicateNameError, PluginError)
+
+
+# --- the plugin API range each plugin declares (SAK_API) ------------------------------------
+
+KIND_PLUGINS = {  # kind -> (distribution, entry-point group, module registering one of that kind, name)
+    "teacher": ("sak-teacher-ranged", "sak.teachers", """
+        from sak_core.plugin import hookimpl
+        import sak_toy_plugin
+
+        @hookimpl
+        def sak_register_teachers(register):
+            register(sak_toy_plugin.toy_teacher_spec("ranged_teacher", 16))
+    """, "ranged_teacher"),
+    "task": ("sak-task-ranged", "sak.tasks", """
+        from sak_core.plugin import TaskSpec, hookimpl, lazy
+
+        @hookimpl
+        def sak_register_tasks(register):
+            register(TaskSpec(name="ranged_task", factory=lazy("sak_toy_plugin:ToyRegTask")))
+    """, "ranged_task"),
+    "dataset": ("sak-data-ranged", "sak.datasets", """
+        import dataclasses
+        from sak_core.plugin import hookimpl
+        import sak_toy_plugin
+
+        @hookimpl
+        def sak_register_datasets(register):
+            register(dataclasses.replace(sak_toy_plugin.TOY_DATASET, name="ranged_data"))
+    """, "ranged_data"),
+}
+
+
+def install_ranged_plugins(site, ranges: dict[str, str | None]) -> None:
+    """One installed plugin of each kind, declaring ``ranges[kind]`` (None: no SAK_API)."""
+    for kind, (dist, group, source, _) in KIND_PLUGINS.items():
+        module = dist.replace("-", "_") + "_mod"
+        declared = "" if ranges[kind] is None else f"SAK_API = {ranges[kind]!r}\n"
+        write_distribution(site, dist, "1.0", {group: {kind: module}},
+                           {module: declared + textwrap.dedent(source)})
+
+
+def plugins_json(site) -> dict:
+    result = run_sak("plugins", "--json", site=site)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("refused", list(KIND_PLUGINS))
+def test_a_plugin_built_for_another_api_is_refused_by_name_while_the_others_load(tmp_path, refused):
+    ranges = {kind: ">=1.0,<2" for kind in KIND_PLUGINS} | {refused: ">=2.0,<3"}
+    install_ranged_plugins(tmp_path, ranges)
+    data = plugins_json(tmp_path)
+    loaded = {(r["kind"], r["name"]): r["api"] for r in data["plugins"]}
+    for kind, (dist, _, _, name) in KIND_PLUGINS.items():
+        assert ((kind, name) in loaded) == (kind != refused), (kind, loaded)
+        if kind != refused:
+            assert loaded[(kind, name)] == ">=1.0,<2"  # `sak plugins` shows the declared range
+    dist = KIND_PLUGINS[refused][0]
+    (failure,) = [f for f in data["failures"] if f["distribution"] == dist]
+    assert failure["error"] == (
+        f"plugin '{dist}' was built for plugin API >=2.0,<3 but the installed sak provides plugin API "
+        f"{API_VERSION}: install a version of '{dist}' built for {API_VERSION}, or a sak whose plugin API "
+        f"is in >=2.0,<3"
+    )
+    assert {"semseg", "dinov2", "synthetic"} <= {r["name"] for r in data["plugins"]}  # the built-ins load
+    # and a command that needs the refused name says which plugin failed, with why, on one line
+    name = KIND_PLUGINS[refused][3]
+    result = run_sak("describe", refused, name, site=tmp_path)
+    assert result.returncode == 1 and result.stderr.startswith("error: ")
+    assert f"failed to load, which may provide it: {dist}" in " ".join(result.stderr.split())
+
+
+def test_a_plugin_without_a_range_or_with_a_malformed_one_is_a_failure_that_says_what_to_write(tmp_path):
+    install_ranged_plugins(tmp_path, {"teacher": None, "task": "1.0", "dataset": ">=1.0,<2"})
+    data = plugins_json(tmp_path)
+    errors = {f["distribution"]: f["error"] for f in data["failures"]}
+    assert errors["sak-teacher-ranged"].startswith("plugin 'sak-teacher-ranged' declares no plugin API range")
+    assert 'add `SAK_API = ">=1.0,<2"` next to its hook implementations' in errors["sak-teacher-ranged"]
+    assert errors["sak-task-ranged"].startswith(
+        "plugin 'sak-task-ranged' declares SAK_API = '1.0', which is not a version range")
+    assert "sak-data-ranged" not in errors
+    assert "ranged_data" in {r["name"] for r in data["plugins"]}
+
+
+def test_an_in_memory_plugin_is_checked_when_it_declares_a_range(toy_plugins):
+    newer = types.SimpleNamespace(
+        SAK_API=">=1.5", sak_register_teachers=sak_core.hookimpl(lambda register: None)
+    )
+    with pytest.raises(PluginError, match=r"plugin 'sak-newer' was built for plugin API >=1.5 but the installed"):
+        get_plugin_manager().register(newer, distribution="sak-newer")
+    entry = get_plugin_manager().registry.get("teacher", "toy_a")
+    assert entry.api == ">=1.0,<2"

@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from sak_core.plugin.api_version import API_VERSION
 from sak_core.plugins import get_plugin_manager
 
 
@@ -16,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "plugins",
         help="list installed teachers, tasks and datasets",
         description="List every registered teacher, task and dataset with the distribution and "
-        "version that provides it, and any plugin that failed to load. "
+        "version that provides it and the plugin API range it was built for (SAK_API), and any "
+        "plugin that failed to load, or that was built for another plugin API. "
         "SAK_LOAD_PLUGINS=a,b restricts loading to those distributions.",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -28,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
     registry = get_plugin_manager().registry
     rows = [
         {"kind": e.kind, "name": e.name, "distribution": e.distribution, "version": e.version,
+         "api": e.api,
          "description": getattr(e.spec, "description", "")}
         for kind in registry.entries
         for e in sorted(registry.entries[kind].values(), key=lambda e: e.name)
@@ -41,13 +44,15 @@ def run(args: argparse.Namespace) -> int:
         for (kind, name), dists in sorted(registry.conflicts.items())
     ]
     if args.json:
-        print(json.dumps({"plugins": rows, "failures": failures, "conflicts": conflicts}, indent=2))
+        print(json.dumps({"api_version": API_VERSION, "plugins": rows, "failures": failures,
+                          "conflicts": conflicts}, indent=2))
         return 0
-    table = Table(title="sak plugins")
-    for column in ("kind", "name", "distribution", "version", "description"):
+    table = Table(title=f"sak plugins (plugin API {API_VERSION})")
+    columns = ("kind", "name", "distribution", "version", "api", "description")
+    for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(row[c] for c in ("kind", "name", "distribution", "version", "description")))
+        table.add_row(*(row[c] for c in columns))
     console.print(table)
     if not rows:
         console.print("no plugins installed: pip install sak-teacher-dinov2 sak-task-semseg ...")

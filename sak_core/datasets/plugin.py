@@ -10,6 +10,8 @@ from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS
 from sak_core.hookspecs import hookimpl
 from sak_core.specs import DatasetSpec, lazy
 
+SAK_API = ">=1.0,<2"  # the plugin API range these are written for, as in every plugin
+
 # the options (data.options) each loader takes: DenseDataset's, the synthetic generator's, ImageSource's
 DENSE_OPTIONS = ("mean", "std", "on_error", "transform")
 SYNTHETIC_OPTIONS = ("count", "image_size", "seed", "val_fraction", "workers", *DENSE_OPTIONS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import re
@@ -64,15 +63,12 @@ class EvalResult:
 
 
 def make_metric(task: Task, full: bool = True, options: Mapping[str, Any] | None = None) -> Metric | None:
-    """A fresh metric of ``task``: its protocol metric (``metric(full=True, **options)``) when
-    ``full`` and the task offers one, otherwise its default metric; None when the task defines
-    no metric."""
+    """A fresh metric of ``task`` through the declared :meth:`~sak_core.tasks.Task.metric`:
+    ``metric(full=True, **options)`` when ``full``, ``metric(full=False)`` otherwise (options
+    belong to the protocol metric); None when the task defines no metric. A metric that takes
+    no options refuses given ones with Python's ``TypeError``."""
     try:
-        if full and "full" in inspect.signature(task.metric).parameters:
-            return task.metric(full=True, **(options or {}))
-        if full and options:
-            raise ValueError(f"options {dict(options)} given for a task without a protocol metric ({task!r})")
-        return task.metric()
+        return task.metric(full=full, **(dict(options or {}) if full else {}))
     except NotImplementedError:
         return None
 

@@ -10,7 +10,7 @@ import torch
 from scipy import ndimage
 from torch import nn
 
-from sak_core import Task
+from sak_core.plugin import Task
 
 IGNORE = 255
 SCALE = 16.0  # pixels per target unit
@@ -59,7 +59,7 @@ class FgDistanceTask(Task):
     def loss(self) -> nn.Module:
         return MaskedL1()
 
-    def metric(self) -> MeanAbsoluteError:
+    def metric(self, full: bool = False) -> MeanAbsoluteError:
         return MeanAbsoluteError()
 
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

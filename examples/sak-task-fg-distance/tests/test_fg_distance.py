@@ -2,8 +2,7 @@
 
 import torch
 
-import sak_core
-from sak_core import DatasetSpec
+from sak_core.plugin import DatasetSpec, create_task, get_task_spec
 
 from sak_task_fg_distance.task import SCALE, distance_target
 
@@ -20,13 +19,13 @@ def test_target_by_hand():
 
 
 def test_supported_by_datasets_with_saliency_only():
-    spec = sak_core.get_task_spec("fg_distance")
+    spec = get_task_spec("fg_distance")
     assert spec.supported_by(WITH_SALIENCY)
     assert not spec.supported_by(DatasetSpec(name="x", factory=lambda **kw: None, tasks={"semseg": {}}))
 
 
 def test_perfect_prediction_scores_zero():
-    task = sak_core.create_task("fg_distance", dataset=WITH_SALIENCY)
+    task = create_task("fg_distance", dataset=WITH_SALIENCY)
     target = distance_target({"saliency": (torch.rand(2, 8, 8) > 0.5).long()})
     assert task.loss()(target, target).item() == 0
     metric = task.metric()

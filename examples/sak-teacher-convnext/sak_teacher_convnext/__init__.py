@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sak_core import WeightSource, hookimpl
-from sak_core.teacherlib import Recipe, TeacherOptions, teacher_spec, timm_recipe
-from sak_core.weights import hub_source
+from sak_core.plugin import (
+    Recipe,
+    TeacherOptions,
+    WeightSource,
+    hookimpl,
+    hub_source,
+    teacher_spec,
+    timm_recipe,
+)
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 DEFAULT_VARIANT = "convnext_tiny.fb_in1k"
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sak_core import TaskSpec, hookimpl, lazy
+from sak_core.plugin import TaskSpec, hookimpl, lazy
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 __all__ = [
     "SPEC",

@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sak_core import Task
-from sak_core.errors import SakError
-from sak_core.specs import IGNORE_INDEX
-from sak_core.tasklib import (
+from sak_core.plugin import (
+    IGNORE_INDEX,
+    SakError,
+    Task,
     check_shapes,
     colour_grey,
     threshold_grid,

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sak_core import Task
-from sak_core.specs import IGNORE_INDEX
-from sak_core.tasklib import (
+from sak_core.plugin import (
+    IGNORE_INDEX,
+    Task,
     check_shapes,
     colour_scalars,
     l1_sum_over_valid,
@@ -85,7 +85,7 @@ class DepthTask(Task):
     def loss(self) -> nn.Module:
         return DepthL1Loss(self.ignore_index)
 
-    def metric(self) -> DepthRMSE:
+    def metric(self, full: bool = False) -> DepthRMSE:
         return DepthRMSE(float(self.options.get("max_depth", MAX_DEPTH)))
 
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

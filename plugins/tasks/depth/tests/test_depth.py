@@ -10,9 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sak_core import DatasetSpec
+from sak_core.plugin import VOID_COLOUR, DatasetSpec
 from sak_core.plugins import PluginManager, get_registry
-from sak_core.tasklib import VOID_COLOUR
 from sak_core.testing import check_task
 from sak_task_depth import SPEC
 

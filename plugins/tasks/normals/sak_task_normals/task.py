@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sak_core import Task
-from sak_core.specs import IGNORE_INDEX
-from sak_core.tasklib import (
+from sak_core.plugin import (
+    IGNORE_INDEX,
     VOID_COLOUR,
+    Task,
     check_shapes,
     l1_sum_over_valid,
     to_numpy,
@@ -97,7 +97,7 @@ class NormalsTask(Task):
     def loss(self) -> nn.Module:
         return UnitL1Loss(self.ignore_index)
 
-    def metric(self) -> AngularError:
+    def metric(self, full: bool = False) -> AngularError:
         return AngularError(self.ignore_index)
 
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

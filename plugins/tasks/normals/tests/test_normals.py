@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sak_core import DatasetSpec
+from sak_core.plugin import VOID_COLOUR, DatasetSpec
 from sak_core.plugins import get_registry
-from sak_core.tasklib import VOID_COLOUR
 from sak_core.testing import check_task
 from sak_task_normals import SPEC
 

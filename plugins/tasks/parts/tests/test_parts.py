@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sak_core import DatasetSpec
+from sak_core.plugin import DatasetSpec
 from sak_core.plugins import get_registry
 from sak_core.testing import check_task
 from sak_task_parts import SPEC

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sak_core import Task
-from sak_core.specs import IGNORE_INDEX
-from sak_core.tasklib import (
+from sak_core.plugin import (
+    IGNORE_INDEX,
+    Task,
     check_shapes,
     colour_grey,
     count_at_or_above,
@@ -113,7 +113,7 @@ class SaliencyTask(Task):
     def loss(self) -> nn.Module:
         return BalancedCrossEntropyLoss(self.ignore_index)
 
-    def metric(self) -> MaxFMeasure:
+    def metric(self, full: bool = False) -> MaxFMeasure:
         return MaxFMeasure(self.ignore_index, beta_sq=float(self.options.get("beta_sq", BETA_SQ)))
 
     def postprocess(self, outputs: torch.Tensor) -> torch.Tensor:

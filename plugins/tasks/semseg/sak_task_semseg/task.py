@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sak_core.tasklib import LabelMapTask
+from sak_core.plugin import LabelMapTask
 
 __all__ = ["SemanticSegmentationTask"]
 

@@ -11,11 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-import sak_core
-from sak_core import DatasetSpec
-from sak_core.errors import SpecError
+from sak_core.plugin import VOID_COLOUR, DatasetSpec, SpecError, create_task, label_palette
 from sak_core.plugins import get_registry
-from sak_core.tasklib import VOID_COLOUR, label_palette
 from sak_core.testing import check_task
 from sak_task_semseg import SPEC
 from sak_task_semseg.task import SemanticSegmentationTask
@@ -35,7 +32,7 @@ def test_registered_from_its_distribution():
     entry = get_registry().get("task", "semseg")
     assert entry.spec is SPEC and entry.distribution == "sak-task-semseg"
     assert (SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (1.0, "mIoU", True)
-    assert isinstance(sak_core.create_task("semseg", bind().dataset), SemanticSegmentationTask)
+    assert isinstance(create_task("semseg", bind().dataset), SemanticSegmentationTask)
 
 
 def test_class_count_comes_from_the_dataset():

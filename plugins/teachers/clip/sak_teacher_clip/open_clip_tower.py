@@ -10,10 +10,15 @@ import open_clip
 import torch
 from torch import nn
 
-from sak_core.errors import SpecError
-from sak_core.teacherlib import Recipe, TeacherOptions, even_taps
-from sak_core.teachers import TimmTeacher
-from sak_core.weights import load_state_dict_strict, read_state_dict
+from sak_core.plugin import (
+    Recipe,
+    SpecError,
+    TeacherOptions,
+    TimmTeacher,
+    even_taps,
+    load_state_dict_strict,
+    read_state_dict,
+)
 from sak_teacher_clip.plugin import OPENAI_MEAN, OPENAI_STD, open_clip_sources
 
 ARCH_ALIASES = {"embed_dim": "width", "depth": "layers", "img_size": "image_size"}  # -> CLIPVisionCfg

@@ -5,10 +5,19 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from sak_core import hookimpl
-from sak_core.specs import WeightSource
-from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, pick, teacher_spec, timm_recipe
-from sak_core.weights import hub_source
+from sak_core.plugin import (
+    Recipe,
+    TeacherOptions,
+    WeightSource,
+    even_taps,
+    hookimpl,
+    hub_source,
+    pick,
+    teacher_spec,
+    timm_recipe,
+)
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "clip"
 # backend -> default model name and pretrained tag; timm's is the paper's teacher

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sak_core import hookimpl
-from sak_core.specs import WeightSource
-from sak_core.teacherlib import Recipe, Shape, TeacherOptions, pick, teacher_spec, timm_recipe
-from sak_core.weights import hub_source
+from sak_core.plugin import (
+    Recipe,
+    Shape,
+    TeacherOptions,
+    WeightSource,
+    hookimpl,
+    hub_source,
+    pick,
+    teacher_spec,
+    timm_recipe,
+)
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "dinov2"
 # size -> shape at the resolution its position embeddings were trained at (518 px, /14 grid)

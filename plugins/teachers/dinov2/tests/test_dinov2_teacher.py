@@ -8,9 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sak_core
-from sak_core import RandomWeightsWarning
-from sak_core.errors import CheckpointError, SpecError
+from sak_core.plugin import CheckpointError, RandomWeightsWarning, SpecError, create_teacher, get_teacher_spec
 from sak_core.testing import check_teacher
 
 TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=56)
@@ -19,7 +17,7 @@ TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=56)
 @pytest.fixture(scope="module")
 def teacher():
     with pytest.warns(RandomWeightsWarning, match="'dinov2'"):
-        return sak_core.create_teacher("dinov2", weights="random", arch=TINY)
+        return create_teacher("dinov2", weights="random", arch=TINY)
 
 
 def test_conformance(tmp_path):
@@ -32,14 +30,14 @@ def test_conformance(tmp_path):
      ("giant", 1536, (9, 19, 29, 39))],
 )
 def test_configure_gives_the_size_without_building(size, dim, taps):
-    for spec in (sak_core.get_teacher_spec("dinov2", size=size), sak_core.get_teacher_spec(f"dinov2:{size}")):
+    for spec in (get_teacher_spec("dinov2", size=size), get_teacher_spec(f"dinov2:{size}")):
         assert (spec.feature_dim, spec.tap_indices, spec.patch_size) == (dim, taps, 14)
         assert spec.weights[0].filename == f"vit_{size}_patch14_dinov2.lvd142m.safetensors"
 
 
 def test_features_shapes_levels_and_spec_agree(teacher):
     out = teacher(torch.randn(2, 3, 56, 42))
-    spec = sak_core.get_teacher_spec("dinov2", arch=TINY)
+    spec = get_teacher_spec("dinov2", arch=TINY)
     assert teacher.spec.tap_indices == spec.tap_indices == (0, 1, 2, 3)
     assert [tuple(f.shape) for f in out.features] == [(2, 32, 4, 3)] * 4
     assert out.valid_size is None
@@ -74,20 +72,20 @@ def test_file_of_another_size_is_refused(tmp_path, teacher):
     path = tmp_path / "deeper.pth"
     torch.save(dict(teacher.model.state_dict()), path)
     with pytest.raises(CheckpointError, match=r"does not fit teacher 'dinov2'.*unexpected keys: blocks\.3"):
-        sak_core.create_teacher("dinov2", weights=path, arch={**TINY, "depth": 3})
+        create_teacher("dinov2", weights=path, arch={**TINY, "depth": 3})
 
 
 def test_bad_options_are_clear_errors():
     with pytest.raises(SpecError, match="did you mean 'weights'"):
-        sak_core.create_teacher("dinov2", weigths="random")
+        create_teacher("dinov2", weigths="random")
     with pytest.raises(SpecError, match="no size 'huge'.*small, base, large, giant"):
-        sak_core.get_teacher_spec("dinov2", size="huge")
+        get_teacher_spec("dinov2", size="huge")
 
 
 @pytest.mark.slow
 def test_real_base_architecture():
     with pytest.warns(RandomWeightsWarning):
-        teacher = sak_core.create_teacher("dinov2", weights="random")
+        teacher = create_teacher("dinov2", weights="random")
     out = teacher(torch.randn(1, 3, 224, 224))
     assert teacher.spec.tap_indices == (2, 5, 8, 11) and len(teacher.model.blocks) == 12
     assert [tuple(f.shape) for f in out.features] == [(1, 768, 16, 16)] * 4

@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sak_core.teachers import TimmTeacher
-from sak_core.weights import load_state_dict_strict, read_state_dict
+from sak_core.plugin import TimmTeacher, load_state_dict_strict, read_state_dict
 
 PREFIX = "image_encoder."  # of the encoder's keys in a full SAM checkpoint
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sak_core import hookimpl
-from sak_core.errors import SpecError
-from sak_core.specs import WeightSource
-from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, pick, teacher_spec
-from sak_core.weights import timm_weight_sources
+from sak_core.plugin import (
+    Recipe,
+    SpecError,
+    TeacherOptions,
+    WeightSource,
+    even_taps,
+    hookimpl,
+    pick,
+    teacher_spec,
+    timm_weight_sources,
+)
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "sam"
 BACKENDS = {"segment_anything": "sak_teacher_sam.encoders:SegmentAnythingTeacher",

@@ -8,9 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sak_core
-from sak_core import RandomWeightsWarning
-from sak_core.errors import CheckpointError, SpecError
+from sak_core.plugin import CheckpointError, RandomWeightsWarning, SpecError, create_teacher, get_teacher_spec
 from sak_core.testing import check_teacher, offline_weights
 from sak_teacher_sam.encoders import resize_longest_side
 
@@ -21,7 +19,7 @@ TINY = dict(embed_dim=32, depth=4, num_heads=2, img_size=64, global_attn_indexes
 @pytest.fixture(scope="module")
 def teacher():
     with pytest.warns(RandomWeightsWarning, match="'sam'"):
-        return sak_core.create_teacher("sam", weights="random", arch=TINY)
+        return create_teacher("sam", weights="random", arch=TINY)
 
 
 def sam_checkpoint(teacher) -> dict[str, torch.Tensor]:
@@ -43,10 +41,10 @@ def test_conformance(tmp_path, backend, input_size):
 )
 def test_configure_taps_the_global_attention_blocks(size, dim, taps):
     for backend in ("segment_anything", "timm"):
-        spec = sak_core.get_teacher_spec(f"sam:{size}", backend=backend)
+        spec = get_teacher_spec(f"sam:{size}", backend=backend)
         assert (spec.feature_dim, spec.tap_indices, spec.input_size, spec.patch_size) == (dim, taps, (1024, 1024), 16)
         assert any(s.url.startswith("https://dl.fbaipublicfiles.com/segment_anything/sam_") for s in spec.weights)
-    assert sak_core.get_teacher_spec("sam", arch=dict(depth=4)).tap_indices == (0, 1, 2, 3)
+    assert get_teacher_spec("sam", arch=dict(depth=4)).tap_indices == (0, 1, 2, 3)
 
 
 def test_features_and_valid_region_of_a_wide_image(teacher):
@@ -66,21 +64,21 @@ def test_valid_region_covers_the_resized_image(teacher, h, w):
 
 @pytest.mark.parametrize("backend", ["segment_anything", "timm"])
 def test_input_size_sets_the_grid_and_valid_region(backend):
-    spec = sak_core.get_teacher_spec("sam", input_size=768)
-    assert spec.input_size == (768, 768) and sak_core.get_teacher_spec("sam").input_size == (1024, 1024)
+    spec = get_teacher_spec("sam", input_size=768)
+    assert spec.input_size == (768, 768) and get_teacher_spec("sam").input_size == (1024, 1024)
     with pytest.warns(RandomWeightsWarning):
-        small = sak_core.create_teacher("sam", backend=backend, weights="random", arch=TINY, input_size=32)
+        small = create_teacher("sam", backend=backend, weights="random", arch=TINY, input_size=32)
     out = small(torch.randn(2, 3, 24, 48))  # -> 16 x 32, padded to 32 x 32: the top row of cells is image
     assert [tuple(f.shape) for f in out.features] == [(2, 32, 2, 2)] * 2 and out.valid_size == (1, 2)
     with pytest.raises(SpecError, match="input_size=500 must be a multiple of its patch size 16"):
-        sak_core.get_teacher_spec("sam", input_size=500)
+        get_teacher_spec("sam", input_size=500)
 
 
 def test_same_weights_at_another_input_size(tmp_path, teacher):
     """The encoder is built at its img_size (so official weights load) and run at input_size."""
     path = tmp_path / "sam.pth"
     torch.save(sam_checkpoint(teacher), path)
-    smaller = sak_core.create_teacher("sam", weights=path, arch=TINY, input_size=48)
+    smaller = create_teacher("sam", weights=path, arch=TINY, input_size=48)
     assert all(torch.equal(smaller.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
     assert [tuple(f.shape) for f in smaller(torch.randn(1, 3, 48, 48)).features] == [(1, 32, 3, 3)] * 2
 
@@ -94,14 +92,14 @@ def test_padding_is_zero_after_normalisation():
 
 def test_faithful_reports_no_valid_region():
     with pytest.warns(RandomWeightsWarning):
-        teacher = sak_core.create_teacher("sam", weights="random", arch=TINY, faithful=True)
+        teacher = create_teacher("sam", weights="random", arch=TINY, faithful=True)
     assert teacher(torch.randn(1, 3, 32, 64)).valid_size is None
 
 
 def test_official_checkpoint_round_trips_from_the_cache(tmp_path, teacher):
     with offline_weights(tmp_path) as cache:
         torch.save(sam_checkpoint(teacher), cache / "sam_vit_b_01ec64.pth")
-        loaded = sak_core.create_teacher("sam", arch=TINY)
+        loaded = create_teacher("sam", arch=TINY)
     assert all(torch.equal(loaded.model.state_dict()[k], v) for k, v in teacher.model.state_dict().items())
 
 
@@ -111,12 +109,12 @@ def test_backends_agree_on_the_same_weights(tmp_path, teacher, direction):
     if direction == "segment_anything->timm":
         source = teacher
         torch.save(sam_checkpoint(source), path)  # converted by timm's SAM filter
-        target = sak_core.create_teacher("sam", backend="timm", weights=path, arch=TINY)
+        target = create_teacher("sam", backend="timm", weights=path, arch=TINY)
     else:
         with pytest.warns(RandomWeightsWarning):
-            source = sak_core.create_teacher("sam", backend="timm", weights="random", arch=TINY)
+            source = create_teacher("sam", backend="timm", weights="random", arch=TINY)
         torch.save(dict(source.model.state_dict()), path)  # timm layout: mlp.fc1 -> mlp.lin1
-        target = sak_core.create_teacher("sam", weights=path, arch=TINY)
+        target = create_teacher("sam", weights=path, arch=TINY)
     images = torch.randn(2, 3, 48, 64)
     a, b = source(images), target(images)
     assert a.valid_size == b.valid_size == (3, 4)
@@ -128,20 +126,20 @@ def test_checkpoint_of_another_size_is_refused(tmp_path, teacher):
     path = tmp_path / "sam.pth"
     torch.save(sam_checkpoint(teacher), path)
     with pytest.raises(CheckpointError, match=r"does not fit teacher 'sam'.*shape mismatches"):
-        sak_core.create_teacher("sam", weights=path, arch={**TINY, "embed_dim": 64})
+        create_teacher("sam", weights=path, arch={**TINY, "embed_dim": 64})
 
 
 def test_bad_options_are_clear_errors():
     with pytest.raises(SpecError, match="no size 'vit_s'"):
-        sak_core.get_teacher_spec("sam:vit_s")
+        get_teacher_spec("sam:vit_s")
     with pytest.raises(SpecError, match="no backend 'hf'"):
-        sak_core.get_teacher_spec("sam", backend="hf")
+        get_teacher_spec("sam", backend="hf")
 
 
 @pytest.mark.slow
 def test_real_base_architecture():
     with pytest.warns(RandomWeightsWarning):
-        teacher = sak_core.create_teacher("sam", weights="random")
+        teacher = create_teacher("sam", weights="random")
     out = teacher(torch.randn(1, 3, 48, 64))
     assert [tuple(f.shape) for f in out.features] == [(1, 768, 64, 64)] * 4
     assert out.valid_size == (48, 64)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sak_core import hookimpl
-from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, teacher_spec, timm_recipe
-from sak_core.weights import hub_source
+from sak_core.plugin import Recipe, TeacherOptions, even_taps, hookimpl, hub_source, teacher_spec, timm_recipe
+
+SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "timm"
 DEFAULT_VARIANT = "vit_base_patch16_224.augreg_in21k_ft_in1k"

@@ -8,10 +8,15 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-import sak_core
-from sak_core import RandomWeightsWarning
-from sak_core.errors import SpecError
-from sak_core.teachers import even_taps, fit_to_patch_grid, take_levels
+from sak_core.plugin import (
+    RandomWeightsWarning,
+    SpecError,
+    create_teacher,
+    even_taps,
+    fit_to_patch_grid,
+    get_teacher_spec,
+    take_levels,
+)
 from sak_core.testing import check_teacher
 
 VARIANT = "vit_small_patch16_224.augreg_in21k_ft_in1k"
@@ -21,7 +26,7 @@ TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=32)
 @pytest.fixture(scope="module")
 def teacher():
     with pytest.warns(RandomWeightsWarning, match=f"'timm:{VARIANT}'"):
-        return sak_core.create_teacher(f"timm:{VARIANT}", weights="random", arch=TINY)
+        return create_teacher(f"timm:{VARIANT}", weights="random", arch=TINY)
 
 
 @given(depth=st.integers(1, 64), levels=st.integers(1, 6))
@@ -57,9 +62,9 @@ def test_conformance(tmp_path):
 
 
 def test_configure_reads_the_model_without_weights():
-    spec = sak_core.get_teacher_spec("timm:vit_large_patch16_224")
+    spec = get_teacher_spec("timm:vit_large_patch16_224")
     assert (spec.feature_dim, spec.tap_indices, spec.patch_size) == (1024, (5, 11, 17, 23), 16)
-    spec = sak_core.get_teacher_spec(f"timm:{VARIANT}", taps=(1, 3))
+    spec = get_teacher_spec(f"timm:{VARIANT}", taps=(1, 3))
     assert spec.tap_indices == (1, 3) and spec.mean == (0.5, 0.5, 0.5)
     assert spec.weights[0].url.endswith(f"timm/{VARIANT}/resolve/main/model.safetensors")
 
@@ -73,14 +78,14 @@ def test_features_shapes_and_levels(teacher):
 
 def test_explicit_taps(teacher):
     with pytest.warns(RandomWeightsWarning):
-        t = sak_core.create_teacher(f"timm:{VARIANT}", weights="random", arch=TINY, taps=(1,))
+        t = create_teacher(f"timm:{VARIANT}", weights="random", arch=TINY, taps=(1,))
     assert len(t(torch.randn(1, 3, 32, 32)).features) == 1
     with pytest.raises(SpecError, match="taps \\[2\\] must be indices in 0..1"):
-        sak_core.get_teacher_spec(f"timm:{VARIANT}", arch=TINY, taps=(2,))
+        get_teacher_spec(f"timm:{VARIANT}", arch=TINY, taps=(2,))
 
 
 def test_unknown_and_non_vit_models_are_clear_errors():
     with pytest.raises(SpecError, match="similar names: vit_small_patch16_224"):
-        sak_core.get_teacher_spec("timm:vit_smal_patch16_224")
+        get_teacher_spec("timm:vit_smal_patch16_224")
     with pytest.raises(SpecError, match="not ViT-like"):
-        sak_core.get_teacher_spec("timm:resnet18")
+        get_teacher_spec("timm:resnet18")

@@ -1,0 +1,227 @@
+"""The plugin API: everything a teacher, task or dataset plugin imports from sak, in one place.
+
+``from sak_core.plugin import ...`` is the contract (docs/plugins/api.md lists every name and what
+may change between versions); the modules these names live in are internal and may move. A
+plugin declares the API range it was built for next to its hook implementations::
+
+    from sak_core.plugin import TaskSpec, hookimpl, lazy
+
+    SAK_API = ">=1.0,<2"
+
+    @hookimpl
+    def sak_register_tasks(register):
+        register(TaskSpec(name="my_task", factory=lazy("my_package.task:MyTask")))
+
+Importing this module is light (no torch): the specs, recipe builders, weight helpers, errors and
+``hookimpl`` load at once; the names that need torch (base classes, task helpers, dataset base
+classes) and the registry look-ups load on first use (PEP 562), so a plugin's entry-point module
+stays cheap for ``sak plugins`` and ``sak --help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from sak_core.datasets.errors import CorruptFileError, DataNotFoundError, DatasetError
+from sak_core.errors import (
+    CheckpointError,
+    ConfigError,
+    ConvertedWeightsWarning,
+    PluginError,
+    RandomWeightsWarning,
+    SakError,
+    SpecError,
+    TargetError,
+)
+from sak_core.hookspecs import hookimpl
+from sak_core.plugin.api_version import API_VERSION
+from sak_core.specs import (
+    IGNORE_INDEX,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    DatasetSpec,
+    TaskSpec,
+    TeacherSpec,
+    WeightSource,
+    lazy,
+    refuse_unknown_options,
+)
+from sak_core.taps import even_taps
+from sak_core.teacherlib import (
+    Recipe,
+    Shape,
+    TeacherOptions,
+    parse_options,
+    pick,
+    teacher_spec,
+    timm_recipe,
+    timm_shape,
+)
+from sak_core.weights import hub_source, load_state_dict_strict, read_state_dict, timm_weight_sources
+
+if TYPE_CHECKING:
+    from sak_core.api import (
+        create_task,
+        create_teacher,
+        get_dataset_spec,
+        get_task_spec,
+        get_teacher_spec,
+        list_datasets,
+        list_tasks,
+        list_teachers,
+    )
+    from sak_core.datasets.base import DenseDataset, parse_size, select_tasks
+    from sak_core.datasets.transforms import DenseTransform, Raw
+    from sak_core.tasklib import (
+        VOID_COLOUR,
+        ConfusionMatrix,
+        CrossEntropyLoss,
+        LabelMapTask,
+        MeanIoU,
+        check_shapes,
+        class_id_error,
+        colour_grey,
+        colour_labels,
+        colour_scalars,
+        count_at_or_above,
+        cross_entropy_sum_over_valid,
+        f_beta,
+        l1_sum_over_valid,
+        label_map,
+        label_palette,
+        threshold_grid,
+        to_numpy,
+        to_uint8,
+        valid_pixels,
+        with_suffix,
+        write_npy,
+        write_png,
+    )
+    from sak_core.tasks import Metric, Task
+    from sak_core.teachers import Teacher, TeacherOutput, TimmTeacher, fit_to_patch_grid, take_levels
+
+# name -> module that defines it, imported on first access (PEP 562): these need torch, or the
+# registry (which imports this package's api_version)
+_ON_FIRST_USE = {
+    **dict.fromkeys(
+        ("create_task", "create_teacher", "get_dataset_spec", "get_task_spec", "get_teacher_spec",
+         "list_datasets", "list_tasks", "list_teachers"),
+        "sak_core.api",
+    ),
+    **dict.fromkeys(("DenseDataset", "parse_size", "select_tasks"), "sak_core.datasets.base"),
+    **dict.fromkeys(("DenseTransform", "Raw"), "sak_core.datasets.transforms"),
+    **dict.fromkeys(
+        ("VOID_COLOUR", "ConfusionMatrix", "CrossEntropyLoss", "LabelMapTask", "MeanIoU", "check_shapes",
+         "class_id_error", "colour_grey", "colour_labels", "colour_scalars", "count_at_or_above",
+         "cross_entropy_sum_over_valid", "f_beta", "l1_sum_over_valid", "label_map", "label_palette",
+         "threshold_grid", "to_numpy", "to_uint8", "valid_pixels", "with_suffix", "write_npy", "write_png"),
+        "sak_core.tasklib",
+    ),
+    **dict.fromkeys(("Metric", "Task"), "sak_core.tasks"),
+    **dict.fromkeys(("Teacher", "TeacherOutput", "TimmTeacher", "fit_to_patch_grid", "take_levels"),
+                    "sak_core.teachers"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module 'sak_core.plugin' has no attribute '{name}'")
+    value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
+
+
+__all__ = [
+    # the API version
+    "API_VERSION",
+    # registering
+    "hookimpl",
+    "lazy",
+    # specs and their constants
+    "DatasetSpec",
+    "IGNORE_INDEX",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "TaskSpec",
+    "TeacherSpec",
+    "WeightSource",
+    "refuse_unknown_options",
+    # teachers
+    "Recipe",
+    "Shape",
+    "Teacher",
+    "TeacherOptions",
+    "TeacherOutput",
+    "TimmTeacher",
+    "even_taps",
+    "fit_to_patch_grid",
+    "parse_options",
+    "pick",
+    "take_levels",
+    "teacher_spec",
+    "timm_recipe",
+    "timm_shape",
+    # teacher weights
+    "hub_source",
+    "load_state_dict_strict",
+    "read_state_dict",
+    "timm_weight_sources",
+    # tasks
+    "ConfusionMatrix",
+    "CrossEntropyLoss",
+    "LabelMapTask",
+    "MeanIoU",
+    "Metric",
+    "Task",
+    "VOID_COLOUR",
+    "check_shapes",
+    "class_id_error",
+    "colour_grey",
+    "colour_labels",
+    "colour_scalars",
+    "count_at_or_above",
+    "cross_entropy_sum_over_valid",
+    "f_beta",
+    "l1_sum_over_valid",
+    "label_map",
+    "label_palette",
+    "threshold_grid",
+    "to_numpy",
+    "to_uint8",
+    "valid_pixels",
+    "with_suffix",
+    "write_npy",
+    "write_png",
+    # datasets
+    "DenseDataset",
+    "DenseTransform",
+    "Raw",
+    "parse_size",
+    "select_tasks",
+    # looking plugins up (a plugin's tests)
+    "create_task",
+    "create_teacher",
+    "get_dataset_spec",
+    "get_task_spec",
+    "get_teacher_spec",
+    "list_datasets",
+    "list_tasks",
+    "list_teachers",
+    # errors and warnings
+    "CheckpointError",
+    "ConfigError",
+    "ConvertedWeightsWarning",
+    "CorruptFileError",
+    "DataNotFoundError",
+    "DatasetError",
+    "PluginError",
+    "RandomWeightsWarning",
+    "SakError",
+    "SpecError",
+    "TargetError",
+]
