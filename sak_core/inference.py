@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from sak_core.api import get_dataset_spec
 from sak_core.binding import bind_tasks
-from sak_core.datasets.files import rgb_array
+from sak_core.datasets.files import read_rgb, rgb_array, upright
 from sak_core.datasets.transforms import normalise, pad
 from sak_core.errors import SakError
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
@@ -54,21 +54,22 @@ class PreparedImage:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as ``H x W x 3`` uint8 RGB, turned upright as its EXIF orientation says
-    (as photo viewers show it: a phone photo is stored on its side with a rotation tag)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            return _rgb_pixels(ImageOps.exif_transpose(image))
-    except FileNotFoundError:
-        raise SakError(f"image {path} does not exist") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # truncated, unknown format, damaged header
-        raise SakError(f"{path} is not a readable image ({exc})") from None
+    """An image file as ``H x W x 3`` uint8 RGB, read by the datasets' reader
+    (:func:`sak_core.datasets.files.read_rgb`): turned upright as its EXIF orientation says (as
+    photo viewers show it: a phone photo is stored on its side with a rotation tag), so a photo
+    predicted by path and through its dataset gives the same pixels. A missing or undecodable
+    file is a :class:`~sak_core.errors.SakError` naming it."""
+    return _rounded(read_rgb(Path(path)))
+
+
+def _rounded(rgb: np.ndarray) -> np.ndarray:
+    return np.rint(rgb).astype(np.uint8)
 
 
 def _rgb_pixels(image: Image.Image) -> np.ndarray:
-    """``H x W x 3`` uint8 of any PIL image (16-bit grey scaled, not clipped)."""
-    return np.rint(rgb_array(image)).astype(np.uint8)
+    """``H x W x 3`` uint8 of any PIL image (16-bit grey scaled, not clipped), upright as its EXIF
+    orientation says, as if read from its file."""
+    return _rounded(rgb_array(upright(image)))
 
 
 def expand_image_paths(paths: Iterable[str | Path]) -> list[Path]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
 from sak_core.io import read_text
@@ -99,24 +99,60 @@ def rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag of ``image`` (1..8; 1, upright as stored, when it has none)."""
+    return int(image.getexif().get(EXIF_ORIENTATION) or 1)
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its own EXIF orientation tag says, as photo viewers show it (a phone
+    photo is stored on its side with a rotation tag); without a tag, ``image`` itself."""
+    return ImageOps.exif_transpose(image) if exif_orientation(image) != 1 else image
+
+
 def _decoded(source: Path | bytes, read: Callable[[Image.Image], T], name: str | None = None) -> T:
-    """``read(image)`` of an image file (or its bytes); one that cannot be decoded is a
-    :class:`CorruptFileError` naming it (``name``, else the path)."""
+    """``read(image)`` of an image file (or its bytes), turned :func:`upright` by its own EXIF
+    orientation: the one way sak reads image files, for datasets and ``sak predict`` alike. A
+    missing file is a :class:`DataNotFoundError`, one that cannot be decoded a
+    :class:`CorruptFileError`, each naming it (``name``, else the path)."""
     try:
         with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as im:
-            return read(im)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise CorruptFileError(f"cannot decode image {name or source}: {exc}") from exc
+            return read(upright(im))
+    except FileNotFoundError:
+        raise DataNotFoundError(f"image {name or source} does not exist") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated, unknown format, damaged header
+        raise CorruptFileError(f"{name or source} is not a readable image ({exc})") from exc
 
 
 def read_rgb(source: Path | bytes, name: str | None = None) -> np.ndarray:
-    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255] (see :func:`rgb_array`)."""
+    """An image file (or its bytes) as ``H x W x 3`` float32 in [0, 255] (see :func:`rgb_array`),
+    upright as its EXIF orientation says."""
     return _decoded(source, rgb_array, name)
 
 
 def read_png(path: Path) -> np.ndarray:
-    """A label / map PNG as stored (no mode conversion)."""
+    """A label / map PNG as stored (no mode conversion); turned only by its own EXIF orientation
+    tag, which label PNGs normally do not carry (see docs/datasets.md)."""
     return _decoded(path, np.asarray)
+
+
+def shape_mismatch(path: Path, shape: tuple[int, ...], image_path: Path,
+                   image_shape: tuple[int, ...]) -> CorruptFileError:
+    """The error for a label / map file whose ``H x W`` is not its image's, saying when the image
+    was turned by an EXIF orientation tag that the label file does not carry."""
+    turned = ""
+    try:
+        with Image.open(image_path) as im:
+            tag = exif_orientation(im)
+        if tag != 1:
+            turned = (f" (turned upright by its EXIF orientation {tag}; a label file without that tag is used as "
+                      f"stored, so it must be drawn on the upright image)")
+    except (OSError, ValueError, SyntaxError):
+        pass  # the image was read a moment ago; the size mismatch is the error either way
+    return CorruptFileError(f"{path} is {tuple(shape)}, its image {image_path} is {tuple(image_shape)}{turned}")
 
 
 def read_grey(path: Path, what: str) -> np.ndarray:

@@ -11,7 +11,7 @@ from sak_core.datasets import plugin
 from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
 from sak_core.datasets.files import (read_grey, read_labels, read_normals, read_npy, read_rgb, read_split,
-                                     require_files, resolve_root)
+                                     require_files, resolve_root, shape_mismatch)
 from sak_core.datasets.transforms import Raw
 
 FOLDER = "NYUDv2"
@@ -77,7 +77,7 @@ class NYUD(DenseDataset):
                     raise CorruptFileError(f"{path} has shape {value.shape}: depth must be a 2-D H x W array of metres")
                 value = np.where(np.isfinite(value) & (value > 0), value, 0.0).astype(np.float32)
             if value.shape[:2] != shape:
-                raise CorruptFileError(f"{path} is {value.shape[:2]}, its image {self._image_path(i)} is {shape}")
+                raise shape_mismatch(path, value.shape[:2], self._image_path(i), shape)
             raw[task] = value
         return raw
 

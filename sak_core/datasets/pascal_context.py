@@ -12,7 +12,7 @@ from sak_core.datasets.base import DenseDataset, select_tasks
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
 from sak_core.datasets.files import (read_grey, read_json, read_labels, read_mat, read_normals, read_rgb, read_split,
-                                     require_files, resolve_root)
+                                     require_files, resolve_root, shape_mismatch)
 from sak_core.datasets.transforms import Raw
 
 FOLDER = "PASCALContext"
@@ -170,7 +170,7 @@ class PascalContext(DenseDataset):
             else:  # boundaries
                 value = label_edges(label_map).astype(np.float32)
             if value.shape[:2] != shape:
-                raise CorruptFileError(f"{path} is {value.shape[:2]}, its image {self._image_path(i)} is {shape}")
+                raise shape_mismatch(path, value.shape[:2], self._image_path(i), shape)
             raw[task] = value
         return raw
 
