@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ import torch
 from torch import nn
 
 from sak_core.errors import ExportError
+from sak_core.io import atomic_path
 from sak_core.model import SAKStudent
 
 INPUT_NAME = "image"
@@ -91,6 +94,40 @@ def _checked_size(size: Sequence[int]) -> tuple[int, int]:
     return h, w
 
 
+class _Collect(logging.Handler):
+    """Keeps the records of a library's logger instead of printing them (with their tracebacks)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def last_reason(self) -> str | None:
+        """The last line of the last exception logged (e.g. why a version conversion failed)."""
+        for record in reversed(self.records):
+            if record.exc_info and record.exc_info[1] is not None:
+                lines = str(record.exc_info[1]).strip().splitlines()
+                return lines[-1].replace("Warning: ", "") if lines else None
+        return None
+
+
+@contextmanager
+def _quiet_onnxscript() -> Iterator[_Collect]:
+    """onnxscript logs its failed opset conversions with a traceback (before sak's own line):
+    collect them instead, so the reason can go into sak's message."""
+    logger = logging.getLogger("onnxscript")
+    handler, propagate = _Collect(), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def export_onnx(
     student: SAKStudent,
     path: str | Path,
@@ -133,7 +170,8 @@ def export_onnx(
     if dynamic:
         axes[2] = PATCH * torch.export.Dim("height_patches", min=1)
         axes[3] = PATCH * torch.export.Dim("width_patches", min=1)
-    with torch.autocast(device_type="cpu", enabled=False), torch.autocast(device_type="cuda", enabled=False):
+    with torch.autocast(device_type="cpu", enabled=False), torch.autocast(device_type="cuda", enabled=False), \
+            _quiet_onnxscript() as onnxscript_log:
         try:
             program = torch.onnx.export(
                 graph, (example,), None, input_names=[INPUT_NAME], output_names=output_names, dynamo=True,
@@ -149,8 +187,9 @@ def export_onnx(
         raise ExportError("torch.onnx.export returned no program")
     written = program.model.opset_imports.get("", None)
     if opset is not None and written != opset:  # torch keeps its own opset when it cannot convert
-        raise ExportError(f"torch's exporter could not write opset {opset} (it produced opset {written}); "
-                          f"leave the opset out or give one it supports")
+        reason = onnxscript_log.last_reason()
+        raise ExportError(f"torch's exporter could not write opset {opset} (it produced opset {written}"
+                          f"{': ' + reason if reason else ''}); leave the opset out or give one it supports")
     with torch.no_grad():
         shapes = graph(example)
     outputs = {name: int(t.shape[1]) for name, t in zip(output_names, shapes, strict=True)}
@@ -163,8 +202,8 @@ def export_onnx(
     }
     program.model.metadata_props.update(props)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    program.save(str(path))
+    with atomic_path(path) as tmp:  # a failed write leaves what was there
+        program.save(str(tmp))
     return ExportResult(path=path, outputs=outputs, size=(h, w), dynamic=dynamic, metadata=props)
 
 

@@ -8,7 +8,7 @@ import errno
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +108,43 @@ def file_in_the_way(folder: str | Path) -> Path | None:
     cannot be created or written into), or None."""
     folder = Path(folder)
     return next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+
+
+def check_output(
+    path: str | Path,
+    option: str = "--out",
+    *,
+    reads: Iterable[str | Path] = (),
+    overwrite: bool = False,
+    folder: bool = False,
+) -> Path:
+    """The output guard of every command that writes: refuse (a :class:`~sak_core.errors.SakError`
+    naming ``option`` and the path) a ``path`` whose parent is not a folder, a file where a folder
+    is asked (``folder``) or a folder where a file is, a file that is one of ``reads`` (the files
+    the command reads: never, even with ``overwrite``), and an existing file unless ``overwrite``.
+    An existing folder is accepted when ``folder``: check each file written into it with this too.
+    Returns ``path`` as a Path; write it through :func:`atomic_path` or :func:`staged_writes`."""
+    from sak_core.errors import SakError
+
+    path = Path(path)
+    blocked = file_in_the_way(path.parent)
+    if blocked is not None:
+        raise SakError(f"{option} {path}: {blocked} is a file, not a folder; choose another {option}")
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise SakError(f"{option} {path} is a file, not a folder; give a folder to write into")
+        return path
+    if path.is_dir():
+        raise SakError(f"{option} {path} is a folder; give the path of a file to write")
+    if not path.exists():
+        return path
+    for source in reads:
+        if Path(source).exists() and os.path.samefile(path, source):
+            raise SakError(f"{option} {path} is {source}, which this command reads; it is never written over, "
+                           f"even with --overwrite: choose another {option}")
+    if not overwrite:
+        raise SakError(f"{path} exists; choose another {option} or pass --overwrite to replace it")
+    return path
 
 
 def write_failure(exc: OSError) -> str:

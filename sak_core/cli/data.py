@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sak_core.cli.options import non_negative_int, positive_int
+from sak_core.cli.options import MAX_IMAGE_SIDE, image_size, non_negative_int, positive_int
 
 console = Console(stderr=True)
 
@@ -29,7 +29,8 @@ def register(subparsers) -> None:
     synth.add_argument("--out", required=True,
                        help="folder to write: new or empty (an existing dataset is never written over)")
     synth.add_argument("-n", "--count", type=positive_int, default=100, help="number of scenes (default: 100)")
-    synth.add_argument("--size", default="128x128", help="image size HxW (default: 128x128)")
+    synth.add_argument("--size", type=image_size, default=(128, 128), metavar="HxW",
+                       help=f"image size HxW, each side at most {MAX_IMAGE_SIDE} (default: 128x128)")
     synth.add_argument("--seed", type=non_negative_int, default=0, help="random seed, 0 or more (default: 0)")
     synth.add_argument("--val-fraction", type=_fraction, default=0.2,
                        help="share of the scenes listed in the val split (default: 0.2)")
@@ -49,12 +50,11 @@ def _fraction(text: str) -> float:
 
 
 def run_synth(args: argparse.Namespace) -> int:
-    from sak_core.datasets.base import parse_size
     from sak_core.datasets.synthetic.layouts import write_layout_in_place
     from sak_core.errors import SakError
     from sak_core.io import environment_problem
 
-    size = parse_size(args.size)
+    size = args.size
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a folder that is not empty" if out.is_dir() else "a file"

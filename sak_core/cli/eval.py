@@ -12,7 +12,14 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sak_core.cli.options import absolute_path, add_runtime_options, non_negative_int, positive_int, resolve_runtime
+from sak_core.cli.options import (
+    absolute_path,
+    add_overwrite_option,
+    add_runtime_options,
+    non_negative_int,
+    positive_int,
+    resolve_runtime,
+)
 from sak_core.errors import SakError
 
 
@@ -56,8 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--limit", type=positive_int, help="score only the first N images (a quick look, not a result)")
     parser.add_argument(
-        "--out", help="metrics file, or folder for metrics.json (default: beside the checkpoint)"
+        "--out", help="metrics file, or folder for metrics.json (default: RUN/eval/step-<N>/ for a run's "
+        "checkpoint, else beside the checkpoint)"
     )
+    add_overwrite_option(parser, "the --out metrics file (the default file of a step is always replaced)")
     parser.add_argument("--all-metrics", action="store_true", help="also list each task's secondary scores")
     parser.add_argument("--json", action="store_true", help="print the metrics document as JSON instead of a table")
     parser.set_defaults(func=run)
@@ -99,12 +108,13 @@ def run(args: argparse.Namespace) -> int:
         evaluate,
         metrics_document,
         metrics_path,
-        require_task_heads,
         results_table,
         supported_tasks,
         write_metrics,
     )
+    from sak_core.evaluation.report import alignment_table
     from sak_core.evaluation.scoring import same_dataset
+    from sak_core.io import check_output
 
     console = Console(stderr=args.json)
     notes = Console(stderr=True)
@@ -120,8 +130,11 @@ def run(args: argparse.Namespace) -> int:
     dataset = get_dataset_spec(dataset_name)
     device, precision = resolve_runtime(args, notes)
     student = context.load_student(device)
-    require_task_heads(student)
-    scored, skipped = supported_tasks(student, dataset)
+    limited = args.limit is not None
+    target = metrics_path(context.checkpoint, args.out, limited=limited, folder=context.results_folder())
+    check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
+    teachers = _stage1_teachers(context, dataset.name, device, precision, notes) if not student.task_names else None
+    scored, skipped = supported_tasks(student, dataset) if teachers is None else ([], [])
     if args.tasks:
         wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
         unknown = [t for t in wanted if t not in student.task_names]
@@ -132,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             raise SakError(f"dataset '{dataset.name}' has no labels for {', '.join(unlabelled)}")
         skipped += [t for t in scored if t not in wanted]
         scored = wanted
-    if not scored:
+    if not scored and teachers is None:
         raise SakError(
             f"dataset '{dataset.name}' has labels for none of the student's tasks "
             f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
@@ -146,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     skipped = [t for t in skipped if t not in uninstalled]
     if skipped:
         notes.print(f"note: not scoring {', '.join(skipped)} (no labels in '{dataset.name}' or not asked for)")
-    tasks = bind_tasks(student, dataset, scored, context)
+    tasks = bind_tasks(student, dataset, scored, context) if scored else {}
     split = context.split(args.split)
     data = context.test_dataset(dataset, split, scored, student.config.input_size, args.data_root)
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
@@ -164,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
             full=not args.fast, precision=precision.name, limit=args.limit,
             progress=lambda done: progress.update(bar, completed=done), metric_options=metric_options,
+            teachers=teachers, distill_valid_region=context.config.optim.distill_valid_region if teachers else True,
         )
 
     gain = None
@@ -186,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         precision=precision.name,
         limited=args.limit is not None,
     )
-    path = write_metrics(document, metrics_path(context.checkpoint, args.out, limited=args.limit is not None))
+    path = write_metrics(document, target)
     if args.json:
         json.dump(document, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -194,18 +208,40 @@ def run(args: argparse.Namespace) -> int:
     title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
     for task, options in result.metric_options.items():
         title += f", {task} " + " ".join(f"{key}={value}" for key, value in options.items())
-    console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
+    if teachers:
+        console.print(alignment_table(result, title=title + ", against the run's teachers"))
+    else:
+        console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
     if gain is not None and gain.missing:
         console.print(
             f"dm covers {len(gain.gains)} of {len(result.metrics)} tasks: baseline '{gain.baseline}' "
             f"has no entry for {', '.join(gain.missing)}"
         )
-    if gain is None:
+    if gain is None and tasks:
         console.print("no dm: pass --baseline TABLE (see docs/evaluation.md for the shipped tables)", style="dim")
     if args.limit is not None:
         console.print(f"scored only {result.num_images} images (--limit): not a comparable result", style="yellow")
     console.print(f"wrote {path}", soft_wrap=True)
     return 0
+
+
+def _stage1_teachers(context, dataset: str, device, precision, notes: Console) -> dict:
+    """The teachers a student without task heads (stage 1) is scored against: its run's, built as
+    training builds them (fed ``dataset``'s normalisation), in ``precision`` where they declare it."""
+    from sak_core.training.loop import build_teachers
+
+    config = context.config
+    if config is None or not config.teachers:
+        raise SakError(
+            f"{context.checkpoint} has no task heads (a stage-1 student) and no run config.yaml that names its "
+            "teachers, so there is nothing to score it against: pass its run directory, or train stage 2 from "
+            "it first (e.g. sak train --preset paper-pascal --init RUN)"
+        )
+    names = ", ".join(entry.name for entry in config.teachers)
+    notes.print(f"note: a stage-1 student (no task heads): scoring its maps against the run's teachers ({names})",
+                highlight=False, markup=False)
+    config = config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset})})
+    return build_teachers(config, device, precision)
 
 
 def _gain(result, tasks, baseline, notes: Console):

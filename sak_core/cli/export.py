@@ -7,17 +7,8 @@ import json
 
 from rich.console import Console
 
+from sak_core.cli.options import add_overwrite_option, image_size
 from sak_core.errors import SakError
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``HxW`` or ``S`` (square) -> ``(H, W)``: the datasets' own size parser, as an argparse type."""
-    from sak_core.datasets.base import parse_size as parse_dataset_size
-    from sak_core.datasets.errors import DatasetError
-
-    try:
-        return parse_dataset_size(text)
-    except DatasetError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
     parser.add_argument("--format", choices=("onnx",), default="onnx", help="output format (default onnx)")
     parser.add_argument("--out", required=True, help="the file to write, e.g. student.onnx")
-    parser.add_argument("--size", type=parse_size, metavar="HxW",
+    add_overwrite_option(parser, "the --out file")
+    parser.add_argument("--size", type=image_size, metavar="HxW",
                         help="input size to trace at, multiples of 16 (default: the student's input size)")
     parser.add_argument("--dynamic", action="store_true",
                         help="accept any input height and width (multiples of 16); the batch is always free")
@@ -55,10 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.errors import UnknownNameError
     from sak_core.evaluation import RunContext
     from sak_core.export import compare_with_onnxruntime, export_onnx
+    from sak_core.io import check_output
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
     context = RunContext.open(args.checkpoint)
+    check_output(args.out, reads=context.files_read(), overwrite=args.overwrite)
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     student = context.load_student("cpu")

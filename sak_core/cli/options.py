@@ -21,6 +21,31 @@ def absolute_path(path: str) -> str:
     return str(Path(path).expanduser().absolute())
 
 
+MAX_IMAGE_SIDE = 8192  # a larger --size is a typo, and would only end in an allocation error
+
+
+def image_size(text: str) -> tuple[int, int]:
+    """An argparse type: ``HxW`` or ``S`` (square) -> ``(H, W)``, each side at most
+    :data:`MAX_IMAGE_SIDE` (the datasets' own size parser)."""
+    from sak_core.datasets.base import parse_size
+    from sak_core.datasets.errors import DatasetError
+
+    try:
+        h, w = parse_size(text)
+    except DatasetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if max(h, w) > MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(f"size {h}x{w} is too large: each side must be at most {MAX_IMAGE_SIDE}")
+    return h, w
+
+
+def add_overwrite_option(parser: argparse.ArgumentParser, what: str = "the output") -> None:
+    """``--overwrite``: replace an existing output (never a file the command reads); see
+    :func:`sak_core.io.check_output`."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace {what} if it exists (a file the command reads is never replaced)")
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer of 1 or more."""
     return _int_at_least(text, 1)

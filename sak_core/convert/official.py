@@ -10,7 +10,6 @@ rest (tap blocks, teacher widths with aligners, input size) is checked against t
 from __future__ import annotations
 
 import json
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ from sak_core.convert.official_config import (
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
 from sak_core.errors import CheckpointError, ConfigError, SakError
-from sak_core.io import staged_writes, write_failure
+from sak_core.io import check_output, staged_writes, write_failure
 from sak_core.model import SAKStudent, StudentConfig
 
 OFFICIAL_CONFIG_KEY = "sak_official_config"
@@ -441,21 +440,9 @@ def convert_official(
 
 
 def _check_outputs(outputs: dict[Path, str], inputs: list[Path], overwrite: bool) -> None:
-    """Refuse to write an output (path -> the option naming it) that is a directory, that is one of
-    the ``inputs`` being read (even with ``overwrite``), or that exists, unless ``overwrite``."""
+    """:func:`sak_core.io.check_output` for each output (path -> the option naming it)."""
     for out, option in outputs.items():
-        if out.is_dir():
-            raise SakError(f"{option} {out} is a directory; give the path of a file to write")
-        if not out.exists():
-            continue
-        for source in inputs:
-            if source.exists() and os.path.samefile(out, source):
-                raise SakError(
-                    f"{option} would write over {source}, which this command reads; it is never overwritten, "
-                    f"even with --overwrite: choose another {option}"
-                )
-        if not overwrite:
-            raise SakError(f"{out} exists; choose another {option} or pass --overwrite to replace it")
+        check_output(out, option, reads=inputs, overwrite=overwrite)
 
 
 # ---------------------------------------------------------------- sak -> authors' layout

@@ -69,7 +69,10 @@ def metrics_document(
     Keys: ``format``, the ``context`` given (checkpoint, dataset, split, ...), ``num_images``,
     ``protocol``, ``metric_options`` (task -> options of its protocol metric, e.g. the boundary
     matching), ``metrics`` (task -> all scores), ``primary`` (task -> metric name, value and
-    direction), and ``baseline`` / ``gains`` / ``dm`` (null without a baseline table).
+    direction), ``baseline`` / ``gains`` / ``dm`` (null without a baseline table), and
+    ``distillation`` (null unless scored against teachers, as a stage-1 student is):
+    ``{"loss", "teachers": {teacher: {"cosine", "centred_cosine", "levels": [{"cosine",
+    "centred_cosine"}, ...]}}}``, the teacher's values the means over its tap levels.
     """
     primary = {}
     for name, scores in result.metrics.items():
@@ -93,7 +96,48 @@ def metrics_document(
         else {"name": gain.baseline, "source": gain.source, "metrics": gain.values, "missing": gain.missing},
         "gains": None if gain is None else gain.gains,
         "dm": None if gain is None else gain.dm,
+        "distillation": distillation_document(result),
     }
+
+
+def _levels(scores: Mapping[str, float]) -> list[dict[str, float]]:
+    """``[{"cosine", "centred_cosine"}, ...]`` per tap level from a teacher's alignment scores."""
+    levels: dict[int, dict[str, float]] = {}
+    for key, value in scores.items():
+        level, sep, score = key.partition("/")
+        if sep:
+            levels.setdefault(int(level.removeprefix("level")), {})[score] = value
+    return [levels[level] for level in sorted(levels)]
+
+
+def distillation_document(result: EvalResult) -> dict[str, Any] | None:
+    """The ``distillation`` entry of :func:`metrics_document` (None without teacher scores)."""
+    if result.distill_loss is None and not result.alignment:
+        return None
+    teachers = {
+        name: {**{key: _json_number(scores.get(key)) for key in ("cosine", "centred_cosine")},
+               "levels": [{k: _json_number(v) for k, v in level.items()} for level in _levels(scores)]}
+        for name, scores in result.alignment.items()
+    }
+    return {"loss": _json_number(result.distill_loss), "teachers": teachers}
+
+
+def alignment_table(result: EvalResult, title: str = "") -> Table:
+    """``sak eval`` of a stage-1 student: one row per teacher (its means over tap levels) and a
+    dim row per level, with the cosine to the teacher's features and the centred cosine."""
+    table = Table(title=title or None)
+    for column, justify in (("teacher", "left"), ("level", "left"), ("cosine ↑", "right"),
+                            ("centred cosine ↑", "right")):
+        table.add_column(column, justify=justify)
+    for name, scores in result.alignment.items():
+        table.add_row(name, "mean", _fmt(scores.get("cosine")), _fmt(scores.get("centred_cosine")))
+        for level, values in enumerate(_levels(scores)):
+            table.add_row("", f"[dim]{level}[/]", f"[dim]{_fmt(values.get('cosine'))}[/]",
+                          f"[dim]{_fmt(values.get('centred_cosine'))}[/]")
+    if result.distill_loss is not None:
+        table.add_section()
+        table.add_row("loss", "", _fmt(result.distill_loss), "")
+    return table
 
 
 def _json_number(value: float | None) -> float | None:
@@ -103,13 +147,14 @@ def _json_number(value: float | None) -> float | None:
     return float(value)
 
 
-def metrics_path(checkpoint: Path, out: str | Path | None = None, limited: bool = False) -> Path:
+def metrics_path(checkpoint: Path, out: str | Path | None = None, limited: bool = False,
+                 folder: Path | None = None) -> Path:
     """Where ``metrics.json`` goes: ``out`` (a ``.json`` file, or a folder to hold
-    ``metrics.json``), else beside the checkpoint (so ``RUN`` and ``RUN/best`` keep their own).
-    A ``limited`` score (``--limit``, a quick look) goes beside it as ``metrics.limited.json``,
-    so it never replaces the full result."""
+    ``metrics.json``), else in ``folder`` (a run's ``RunContext.results_folder()``), else beside
+    the checkpoint. A ``limited`` score (``--limit``, a quick look) goes beside it as
+    ``metrics.limited.json``, so it never replaces the full result."""
     if out is None:
-        return checkpoint.parent / (LIMITED_METRICS_FILE if limited else METRICS_FILE)
+        return (folder or checkpoint.parent) / (LIMITED_METRICS_FILE if limited else METRICS_FILE)
     out = Path(out)
     return out if out.suffix == ".json" else out / METRICS_FILE
 

@@ -17,13 +17,15 @@ from typing import Any
 import torch
 
 from sak_core.assemble import build_dataset
-from sak_core.checkpoint import load_student, resolve_checkpoint
+from sak_core.checkpoint import load_student, read_metadata, resolve_checkpoint
 from sak_core.config import RunConfig, build_config, read_run_yaml
-from sak_core.errors import ConfigError
+from sak_core.errors import ConfigError, EnvironmentProblem
+from sak_core.io import read_text
 from sak_core.model import SAKStudent
 from sak_core.specs import DatasetSpec
 CONFIG_FILE = "config.yaml"
 PLUGINS_FILE = "plugins.json"
+EVAL_FOLDER = "eval"  # RUN/eval/step-<N>/metrics.json: evaluation results of a run, by the step scored
 _RUN_DIR_DEPTH = 3  # RUN/checkpoints/last/model.safetensors is three levels below RUN
 
 
@@ -37,6 +39,8 @@ class RunContext:
         config: the run's resolved :class:`~sak_core.config.RunConfig` (None when absent).
         plugins: the entries of the run's ``plugins.json`` (which distribution provided what).
         notes: things the user should know (an unreadable config, ...).
+        step: the training step the loaded student was saved at (None before :meth:`load_student`,
+            or for a checkpoint saved without one).
     """
 
     checkpoint: Path
@@ -44,6 +48,7 @@ class RunContext:
     config: RunConfig | None = None
     plugins: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    step: int | None = None
 
     @classmethod
     def open(cls, run_or_checkpoint: str | Path) -> RunContext:
@@ -65,16 +70,39 @@ class RunContext:
         plugins_file = context.run_dir / PLUGINS_FILE
         if plugins_file.is_file():
             try:
-                entries = json.loads(plugins_file.read_text())
+                entries = json.loads(read_text(plugins_file))
                 context.plugins = [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-            except (OSError, json.JSONDecodeError) as exc:
+            except (EnvironmentProblem, json.JSONDecodeError) as exc:
                 context.notes.append(f"ignoring {plugins_file}: {exc}")
         return context
 
+    def files_read(self) -> list[Path]:
+        """The files a command on this context reads: the checkpoint, the run's config.yaml and
+        plugins.json (what :func:`sak_core.io.check_output` never lets it write over)."""
+        run_files = [self.run_dir / CONFIG_FILE, self.run_dir / PLUGINS_FILE] if self.run_dir is not None else []
+        return [self.checkpoint, *run_files]
+
     def load_student(self, device: str | torch.device = "cpu") -> SAKStudent:
-        """The student in eval mode on ``device``."""
+        """The student in eval mode on ``device``; :attr:`step` becomes the step it was saved at."""
+        self.step = self._saved_step()  # read first: a live run's swap in between makes it the older step
         student = load_student(self.checkpoint, map_location="cpu")  # follows a live run's checkpoint swaps
         return student.to(device).eval()
+
+    def _saved_step(self) -> int | None:
+        step = read_metadata(self.checkpoint).get("step", "")
+        return int(step) if step.isdigit() else None
+
+    def results_folder(self) -> Path:
+        """Where evaluation results of this checkpoint go and stay: ``RUN/eval/step-<N>`` for a
+        checkpoint of a run (never inside ``checkpoints/``, whose folders a live run swaps away),
+        ``RUN/eval/<checkpoint's folder>`` for one saved without a step, else beside the checkpoint."""
+        if self.run_dir is None:
+            return self.checkpoint.parent
+        step = self.step if self.step is not None else self._saved_step()
+        if step is not None:
+            return self.run_dir / EVAL_FOLDER / f"step-{step}"
+        relative = self.checkpoint.parent.relative_to(self.run_dir)
+        return self.run_dir / EVAL_FOLDER / ("-".join(relative.parts) or "model")
 
     def dataset_name(self, override: str | None = None) -> str | None:
         """``override``, else the run's dataset, else None."""

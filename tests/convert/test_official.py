@@ -461,7 +461,7 @@ def test_cli_to_official_never_writes_over_what_it_reads(target, tmp_path, capsy
     code = main(["convert", "to-official", str(run / "model.safetensors"), option, str(run / target), *extra,
                  "--overwrite"])
     assert code == 1
-    assert "which this command reads; it is never overwritten" in capsys.readouterr().err.replace("\n", "")
+    assert "which this command reads; it is never written over" in capsys.readouterr().err.replace("\n", "")
     assert (run / target).read_bytes() == before
     load_student(run)
 
@@ -490,13 +490,13 @@ def test_cli_outputs_that_are_directories_or_files_are_named(tmp_path, capsys):
     a_dir = tmp_path / "a_dir"
     a_dir.mkdir()
     assert main(["convert", "to-official", str(run), "--out", str(a_dir)]) == 1
-    assert f"--out {a_dir} is a directory" in capsys.readouterr().err.replace("\n", "")
+    assert f"--out {a_dir} is a folder" in capsys.readouterr().err.replace("\n", "")
     assert main(["convert", "to-official", str(run), "--out", str(tmp_path / "o.pth"),
                  "--official-config-out", str(a_dir)]) == 1
-    assert f"--official-config-out {a_dir} is a directory" in capsys.readouterr().err.replace("\n", "")
+    assert f"--official-config-out {a_dir} is a folder" in capsys.readouterr().err.replace("\n", "")
     assert main(["convert", "to-official", str(run), "--out", str(a_file / "o.pth")]) == 1
     err = capsys.readouterr().err.replace("\n", "")
-    assert f"could not write {a_file / 'o.pth'}" in err and "bug in sak" not in err
+    assert f"--out {a_file / 'o.pth'}: {a_file} is a file, not a folder" in err and "bug in sak" not in err
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_eval_cli_writes_the_metrics_of_a_hand_loop(probe, tiny_run, capsys):
     code = main(["eval", str(tiny_run), "--device", "cpu", "--precision", "fp32", "--batch-size", "2",
                  "--workers", "0", "--baseline", "nyud_v2_vit_b"])
     assert code == 0
-    document = json.loads((tiny_run / "metrics.json").read_text())
+    document = json.loads((tiny_run / "eval" / "model" / "metrics.json").read_text())
     assert document["dataset"] == "evalprobe" and document["split"] == "val"  # from config.yaml
     assert document["num_images"] == len(probe.SIZES)
     assert document["metric_options"] == {}  # no boundaries task: no matching to record
@@ -270,21 +270,22 @@ def test_a_head_whose_task_plugin_is_missing_is_named_with_what_to_do(probe, tin
     err = " ".join(capsys.readouterr().err.split())
     assert ("note: not scoring ghost_task: no installed plugin provides it, and 'evalprobe' has no labels under "
             "that name; install the task's plugin") in err
-    document = json.loads((tiny_run / "metrics.limited.json").read_text())
+    document = json.loads((tiny_run / "eval" / "model" / "metrics.limited.json").read_text())
     assert list(document["metrics"]) == ["depth"]
 
 
 def test_a_limited_look_never_replaces_the_full_metrics(tiny_run, tmp_path, capsys):
     assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0"]) == 0
-    full = (tiny_run / "metrics.json").read_text()
+    full = (tiny_run / "eval" / "model" / "metrics.json").read_text()
     assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--limit", "2"]) == 0
-    assert (tiny_run / "metrics.json").read_text() == full
-    assert json.loads((tiny_run / "metrics.limited.json").read_text())["num_images"] == 2
+    assert (tiny_run / "eval" / "model" / "metrics.json").read_text() == full
+    assert json.loads((tiny_run / "eval" / "model" / "metrics.limited.json").read_text())["num_images"] == 2
     (tmp_path / "file").write_text("x")
     capsys.readouterr()
     assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--out", str(tmp_path / "file" / "m.json")]) == 1
     err = " ".join(capsys.readouterr().err.split())
-    assert f"cannot write the metrics to {tmp_path / 'file' / 'm.json'}" in err and "Traceback" not in err
+    assert f"--out {tmp_path / 'file' / 'm.json'}: {tmp_path / 'file'} is a file, not a folder" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("text", ["", "data:\n  dataset: evalprobe\n"], ids=["empty", "cut short"])
@@ -328,3 +329,34 @@ def test_targets_a_task_cannot_take_name_the_task_and_the_samples(tiny_run):
     batch = {"semseg": torch.zeros(2, 3, 8, 8), "meta": [{"id": "img_a"}, {"id": "img_b"}]}  # RGB-like labels
     with pytest.raises(TargetError, match=r"task 'semseg', samples img_a, img_b: a label map has one channel"):
         update_metrics(metrics, outputs, batch)
+
+
+def test_results_of_a_live_run_survive_its_next_checkpoint_swap(probe, tiny_run, capsys):
+    """Issue 21, case 3: metrics of RUN/checkpoints/last go to RUN/eval/step-<N>/, named by the step
+    the checkpoint was saved at, not into the checkpoint folder the next swap deletes."""
+    from sak_core.training.rundir import RunDir, write_checkpoint
+
+    student = probe.tiny_student()
+    (tiny_run / "model.safetensors").unlink()  # a run still training: only checkpoints/last
+    last = RunDir(tiny_run).last
+    write_checkpoint(last, student, {"step": 40}, {"step": "40", "stage": "2"})
+    assert main(["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    written = tiny_run / "eval" / "step-40" / "metrics.limited.json"
+    assert f"wrote {written}" in out  # and says where
+    before = written.read_bytes()
+    write_checkpoint(last, probe.tiny_student(seed=1), {"step": 41}, {"step": "41", "stage": "2"})  # the swap
+    assert written.read_bytes() == before and json.loads(before)["checkpoint"].endswith("model.safetensors")
+    assert not list(last.glob("metrics*.json"))
+
+
+def test_eval_out_refuses_an_existing_file_unless_overwrite(probe, tiny_run, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    out.write_text("kept")
+    args = ["eval", str(tiny_run), "--device", "cpu", "--workers", "0", "--limit", "1", "--out", str(out)]
+    assert main(args) == 1
+    assert f"{out} exists; choose another --out or pass --overwrite" in " ".join(capsys.readouterr().err.split())
+    assert out.read_text() == "kept"
+    assert main([*args, "--overwrite"]) == 0 and json.loads(out.read_text())["num_images"] == 1
+    assert main([*args[:-1], str(tiny_run / "plugins.json"), "--overwrite"]) == 1
+    assert "which this command reads" in " ".join(capsys.readouterr().err.split())

@@ -112,7 +112,9 @@ def test_static_export_of_chosen_tasks_has_a_fixed_size(tmp_path):
 ])
 def test_refuses_what_it_cannot_export(run_dir, tmp_path, capsys, args, message):
     assert main(["export", str(run_dir), "--out", str(tmp_path / "x.onnx"), *args]) == 1
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.startswith("error: ") and err.count("\n") == 1  # one line: no onnxscript traceback before it
     assert not (tmp_path / "x.onnx").exists()
 
 
