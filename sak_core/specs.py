@@ -112,6 +112,7 @@ class TeacherSpec:
 
     def with_options(self, **options: Any) -> TeacherSpec:
         """The spec of the variant chosen by ``options`` (itself when there are none)."""
+        self.check_weights(options.get("weights"))
         if not options:
             return self
         if self.configure is None:
@@ -120,7 +121,22 @@ class TeacherSpec:
 
     def create(self, **options: Any) -> Any:
         """Build the teacher module (a :class:`~sak_core.teachers.Teacher`)."""
+        self.check_weights(options.get("weights"))
         return self.factory(**options)
+
+    def check_weights(self, weights: Any) -> None:
+        """A :class:`SpecError` when ``weights`` asks for what this teacher does not declare:
+        any file for one with no weights, random weights for one without a random initialisation."""
+        if weights is None:
+            return
+        if not self.has_weights:
+            raise SpecError(f"teacher '{self.name}' has no weights to load (it is a fixed function of the image), "
+                            f"but weights={str(weights)!r} was given: drop the teacher's weights option "
+                            "(--teacher-weights)")
+        if not self.random_init and str(weights) == "random":
+            raise SpecError(f"teacher '{self.name}' has no random initialisation (weights='random'): give it its "
+                            f"weights file (weights=PATH, --teacher-weights {self.name}=PATH), or leave weights "
+                            "unset to use the file it finds")
 
 
 @dataclass(frozen=True)

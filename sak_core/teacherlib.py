@@ -131,18 +131,6 @@ class Recipe:
     weight_layouts: tuple[Any, ...] = ()
 
 
-def check_weights_option(spec: TeacherSpec, weights: Any) -> None:
-    """A :class:`SpecError` when ``weights`` asks for what ``spec`` does not declare: random
-    weights of a teacher without a random initialisation, or any file for one with no weights."""
-    if not spec.has_weights and weights is not None:
-        raise SpecError(f"teacher '{spec.name}' has no weights to load (it is a fixed function of the image), but "
-                        f"weights={str(weights)!r} was given: drop the teacher's weights option (--teacher-weights)")
-    if not spec.random_init and weights is not None and str(weights) == "random":
-        raise SpecError(f"teacher '{spec.name}' has no random initialisation (weights='random'): give it its "
-                        f"weights file (weights=PATH, --teacher-weights {spec.name}=PATH), or leave weights unset "
-                        "to use the file it finds")
-
-
 @dataclass(frozen=True)
 class TeacherPlugin:
     """A teacher's name, options type and ``resolve(options) -> Recipe``: configure and create."""
@@ -165,7 +153,7 @@ class TeacherPlugin:
         parsed = parse_options(self.options_type, self.name, options)
         recipe = self.resolve(parsed)
         spec = self.spec(recipe, _Bound(self, dict(options), parsed, recipe))
-        check_weights_option(spec, parsed.weights)
+        spec.check_weights(parsed.weights)
         return spec
 
     def create(self, **options: Any) -> Any:  # a sak_core.teachers.Teacher

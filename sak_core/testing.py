@@ -19,6 +19,7 @@ their own: ``$SAK_WEIGHTS`` set to a folder, empty library caches, no network.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -33,7 +34,8 @@ from sak_core.api import create_task, create_teacher, get_dataset_spec, get_task
 from sak_core.batch import collate_samples
 from sak_core.errors import CheckpointError, RandomWeightsWarning, SpecError
 from sak_core.plugins import get_registry
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec, TeacherSpec
+from sak_core.runtime import DTYPES
+from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, DatasetSpec, TeacherSpec
 from sak_core.teachers import Teacher, TeacherOutput
 
 SHAPE_FIELDS = ("feature_dim", "tap_indices", "patch_size", "input_size", "mean", "std", "weights")
@@ -66,15 +68,26 @@ def _shape(spec: TeacherSpec) -> dict[str, Any]:
     return {f: getattr(spec, f) for f in SHAPE_FIELDS}
 
 
-def _create_random(name: str, **options: Any) -> Teacher:
+def _create(name: str, spec: TeacherSpec, weights: Any, **options: Any) -> Teacher:
+    """The teacher the check looks at: random weights when it has a random initialisation (which
+    must warn), else built from ``weights`` (its file) or with nothing to load."""
+    if not spec.random_init:
+        torch.manual_seed(0)
+        return create_teacher(name, **({} if weights is None else {"weights": weights}), **options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        torch.manual_seed(0)  # the same random weights at every precision
         teacher = create_teacher(name, weights="random", **options)
     assert any(issubclass(w.category, RandomWeightsWarning) for w in caught), (
         f"teacher '{name}' built with weights='random' must warn with sak_core.RandomWeightsWarning "
         "(sak_core.weights.resolve_weights does)"
     )
     return teacher
+
+
+def runnable_precisions(spec: TeacherSpec, device: torch.device) -> tuple[str, ...]:
+    """The precisions ``spec`` declares that ``device`` runs (fp16 only on a CUDA GPU)."""
+    return tuple(p for p in spec.precisions if p != "fp16" or device.type == "cuda")
 
 
 def _save(state: Mapping[str, torch.Tensor], path: Path) -> Path:
@@ -88,39 +101,51 @@ def _save(state: Mapping[str, torch.Tensor], path: Path) -> Path:
     return path
 
 
-def _assert_same_features(a: TeacherOutput, b: TeacherOutput, what: str, exact: bool = True) -> None:
+def _assert_same_features(a: TeacherOutput, b: TeacherOutput, what: str, exact: bool = True,
+                          tolerance: float = 1e-4) -> None:
     assert a.valid_size == b.valid_size, f"{what}: valid_size {a.valid_size} != {b.valid_size}"
     for level, (fa, fb) in enumerate(zip(a.features, b.features, strict=True)):
         if exact:
             assert torch.equal(fa, fb), f"{what}: level {level} differs"
         else:
-            torch.testing.assert_close(fa, fb, rtol=1e-4, atol=1e-4, msg=lambda m: f"{what}: level {level}: {m}")
+            torch.testing.assert_close(fa, fb, rtol=tolerance, atol=tolerance,
+                                       msg=lambda m: f"{what}: level {level}: {m}")
 
 
 def check_teacher(
     name: str, tmp_path: str | os.PathLike[str] | None = None, *, image_size: tuple[int, int] = (48, 64),
-    distribution: str | None = None, **options: Any,
+    distribution: str | None = None, weights: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu", **options: Any,
 ) -> Teacher:
-    """Check teacher ``name`` (``NAME`` or ``NAME:VARIANT``) built with tiny ``options``.
+    """Check teacher ``name`` (``NAME`` or ``NAME:VARIANT``) built with tiny ``options``, through
+    the teacher contract only (:class:`~sak_core.teachers.Teacher`, :class:`~sak_core.specs.TeacherSpec`).
 
     Conventions checked: misspelt options are rejected with a did-you-mean; the registered spec
-    is what ``configure()`` gives; ``weights="random"`` warns with ``RandomWeightsWarning``; the
-    module's spec is ``get_teacher_spec``'s; it is frozen and stays in eval mode; its output has
-    one ``B x C x h x w`` map per tap with the spec's width per level, ordinary (not inference)
-    tensors without gradients, a sane ``valid_size``, distinct maps for distinct taps; it is
-    deterministic and each image's features do not depend on the rest of the batch; images are
-    renormalised from the pipeline's statistics to the teacher's (identity when faithful); its
-    network (``teacher.model``) round-trips through a state dict saved under ``tmp_path``, given
-    as ``weights=PATH`` and found in ``$SAK_WEIGHTS`` under its first source's file name; and
-    with no file and no network the error names every source's URL and where to save it. With
+    is what ``configure()`` gives; the module's spec is ``get_teacher_spec``'s; it is frozen and
+    stays in eval mode; :meth:`~sak_core.teachers.Teacher.place` refuses a precision the spec does
+    not declare; and at each declared precision that ``device`` runs (fp16 only on a CUDA GPU),
+    placed there: its output has one ``B x C x h x w`` float32 map per level with the spec's width,
+    ordinary (not inference) tensors without gradients, a sane ``valid_size``, distinct maps for
+    distinct taps; it is deterministic and each image's features do not depend on the rest of the
+    batch; at a reduced precision the maps keep a cosine of 0.99 to the fp32 ones. Images are
+    renormalised from the pipeline's statistics to the teacher's (identity when faithful).
+
+    Weights, as the spec declares them: a teacher with a random initialisation
+    (``random_init``) warns with ``RandomWeightsWarning`` for ``weights="random"``, and its
+    network (``teacher.model``, a torch module) round-trips through a state dict saved under
+    ``tmp_path``, given as ``weights=PATH`` and found in ``$SAK_WEIGHTS`` under its first
+    source's file name. A teacher without one is built from ``weights`` (its file, in whatever
+    format it reads), refuses ``weights="random"``, and finds that file in ``$SAK_WEIGHTS``. A
+    teacher with no weights (``has_weights=False``) refuses any ``weights=``. Every teacher with
+    weights, given no file and no network, names every source's URL and where to save it. With
     ``distribution``, the teacher must be registered by that installed distribution. Returns the
-    random-weight teacher.
+    teacher, as checked at fp32.
     """
     if tmp_path is None:
         with tempfile.TemporaryDirectory() as folder:
-            return check_teacher(name, folder, image_size=image_size, distribution=distribution, **options)
-    tmp_path = Path(tmp_path)
-    options.pop("weights", None)
+            return check_teacher(name, folder, image_size=image_size, distribution=distribution, weights=weights,
+                                 device=device, **options)
+    tmp_path, device = Path(tmp_path), torch.device(device)
 
     # options: a typo is an error that suggests the right name, when configuring and building
     for call in (get_teacher_spec, create_teacher):
@@ -142,8 +167,24 @@ def check_teacher(
         assert not differ, f"teacher '{name}': the registered spec differs from configure() with no options: {differ}"
 
     spec = get_teacher_spec(name, **options)
-    teacher = _create_random(name, **options)
+    if spec.random_init:
+        assert weights is None, f"teacher '{name}' has a random initialisation: the check builds it without a file"
+    if not spec.has_weights:
+        assert weights is None, f"teacher '{name}' declares no weights (has_weights=False), but weights= was given"
+    elif not spec.random_init:
+        assert weights is not None, (f"teacher '{name}' has no random initialisation (random_init=False): "
+                                     "give the check its weights file, check_teacher(..., weights=PATH)")
+    for wrong, reason in ((not spec.random_init, "random"), (not spec.has_weights, str(tmp_path / "w.pth"))):
+        if wrong:
+            try:
+                create_teacher(name, weights=reason, **options)
+            except SpecError:
+                pass
+            else:
+                raise AssertionError(f"teacher '{name}' accepted weights={reason!r}, which its spec does not declare")
+    teacher = _create(name, spec, weights, **options)
     assert _shape(teacher.spec) == _shape(spec), f"teacher '{name}': module spec {teacher.spec} != {spec}"
+    assert teacher.spec.levels == len(spec.tap_indices)
 
     # frozen, and eval mode even after .train()
     teacher.train()
@@ -153,39 +194,34 @@ def check_teacher(
     generator = torch.Generator().manual_seed(0)
     pixels = torch.rand(2, 3, *image_size, generator=generator)
     mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    images = (pixels - mean) / std  # the pipeline's normalisation
-    out = teacher(images)
+    images = ((pixels - mean) / std).to(device)  # the pipeline's normalisation
 
-    # output: one map per tap, widths per level, batch first, ordinary tensors
-    assert isinstance(out, TeacherOutput), f"forward must return a TeacherOutput, got {type(out).__name__}"
-    levels = len(spec.tap_indices)
-    assert len(out.features) == levels, f"{len(out.features)} feature maps for {levels} taps"
-    widths = spec.feature_dim if isinstance(spec.feature_dim, tuple) else (spec.feature_dim,) * levels
-    for level, (f, width) in enumerate(zip(out.features, widths, strict=True)):
-        assert f.dim() == 4 and f.shape[0] == 2 and f.shape[1] == width, (
-            f"level {level}: expected 2 x {width} x h x w (spec width), got {tuple(f.shape)}"
-        )
-        assert f.is_floating_point() and torch.isfinite(f).all(), f"level {level}: not finite floats"
-        assert not f.requires_grad and not f.is_inference(), f"level {level}: must be an ordinary tensor"
-    if out.valid_size is not None:
-        grid = tuple(out.features[0].shape[-2:])
-        assert all(1 <= v <= g for v, g in zip(out.valid_size, grid, strict=True)), (
-            f"valid_size {out.valid_size} must lie within the grid {grid}"
-        )
-    by_tap = dict(zip(spec.tap_indices, out.features))
-    if len(by_tap) > 1 and len({tuple(f.shape) for f in by_tap.values()}) == 1:
-        maps = list(by_tap.values())
-        assert not all(torch.equal(maps[0], m) for m in maps[1:]), "distinct taps returned the same map"
+    undeclared = [p for p in TEACHER_PRECISIONS if p not in spec.precisions]
+    for precision in undeclared[:1]:
+        try:
+            teacher.place(device, precision)
+        except SpecError:
+            pass
+        else:
+            raise AssertionError(f"place() accepted {precision}, which the spec does not declare")
 
-    # deterministic, and independent of the other images of the batch
-    _assert_same_features(out, teacher(images), "a second forward")
-    alone = teacher(images[:1])
-    _assert_same_features(TeacherOutput([f[:1] for f in out.features], out.valid_size), alone,
-                          "image 0 alone vs in a batch", exact=False)
+    # the contract at each declared precision: fp32 first, the reference of the others
+    precisions = runnable_precisions(spec, device)
+    assert precisions, f"teacher '{name}' declares {spec.precisions}, none of which {device.type} runs"
+    order = sorted(precisions, key=lambda p: p != "fp32")
+    reference = _check_output(name, spec, teacher.place(device, order[0]), images, order[0])
+    for precision in order[1:]:  # a second build: the same weights (seeded), placed in another precision
+        out = _check_output(name, spec, _create(name, spec, weights, **options).place(device, precision), images,
+                            precision)
+        for level, (low, full) in enumerate(zip(out.features, reference.features, strict=True)):
+            cosine = float(torch.nn.functional.cosine_similarity(low.flatten(1), full.flatten(1)).min())
+            assert cosine >= 0.99, f"{precision}: level {level} has cosine {cosine:.4f} to {order[0]} (< 0.99)"
+    teacher, out, images = teacher.place("cpu", order[0]), reference, images.cpu()
 
     # renormalisation: pipeline statistics -> the teacher's own; identity when faithful
+    images = images.to(teacher.dtype)
     own_mean, own_std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
-    expected = images if teacher.faithful else (pixels - own_mean) / own_std
+    expected = images if teacher.faithful else ((pixels - own_mean) / own_std).to(teacher.dtype)
     torch.testing.assert_close(teacher.renormalize(images), expected, rtol=1e-5, atol=1e-5)
     faithful, teacher.faithful = teacher.faithful, True
     try:
@@ -193,23 +229,81 @@ def check_teacher(
     finally:
         teacher.faithful = faithful
 
-    # weights: a saved state dict round-trips, as a path and from $SAK_WEIGHTS
-    assert isinstance(getattr(teacher, "model", None), torch.nn.Module), (
-        "keep the teacher's network at teacher.model (its state dict is the weights file's content)"
-    )
-    path = _save(teacher.model.state_dict(), tmp_path / "teacher-weights.pth")
-    loaded = create_teacher(name, weights=str(path), **options)
-    for key, value in teacher.model.state_dict().items():
-        assert torch.equal(loaded.model.state_dict()[key], value), f"weights=PATH: {key} was not loaded"
-    _assert_same_features(out, loaded(images), "weights=PATH")
+    if spec.has_weights:
+        _check_weights(name, spec, teacher, out, images, pixels, tmp_path, weights, order[0], **options)
+    return teacher
+
+
+def _check_output(name: str, spec: TeacherSpec, teacher: Teacher, images: torch.Tensor, precision: str) -> TeacherOutput:
+    """The output conventions at one precision; returns the output of ``images``."""
+    assert teacher.dtype == DTYPES[precision], f"place(..., {precision!r}) left the teacher in {teacher.dtype}"
+    out = teacher(images)
+    what = f"teacher '{name}' at {precision}"
+    assert isinstance(out, TeacherOutput), f"{what}: forward must return a TeacherOutput, got {type(out).__name__}"
+    levels = spec.levels
+    assert len(out.features) == levels, f"{what}: {len(out.features)} feature maps for {levels} levels (taps)"
+    widths = spec.feature_dim if isinstance(spec.feature_dim, tuple) else (spec.feature_dim,) * levels
+    for level, (f, width) in enumerate(zip(out.features, widths, strict=True)):
+        assert f.dim() == 4 and f.shape[0] == 2 and f.shape[1] == width, (
+            f"{what}: level {level}: expected 2 x {width} x h x w (spec width), got {tuple(f.shape)}"
+        )
+        assert f.dtype == torch.float32 and torch.isfinite(f).all(), f"{what}: level {level}: not finite float32"
+        assert not f.requires_grad and not f.is_inference(), f"{what}: level {level}: must be an ordinary tensor"
+    if out.valid_size is not None:
+        grid = tuple(out.features[0].shape[-2:])
+        assert all(1 <= v <= g for v, g in zip(out.valid_size, grid, strict=True)), (
+            f"{what}: valid_size {out.valid_size} must lie within the grid {grid}"
+        )
+    by_tap = dict(zip(spec.tap_indices, out.features))
+    # at fp32 only: a random init's small residual updates (layer scale) can round away in bf16
+    if precision == "fp32" and len(by_tap) > 1 and len({tuple(f.shape) for f in by_tap.values()}) == 1:
+        maps = list(by_tap.values())
+        assert not all(torch.equal(maps[0], m) for m in maps[1:]), f"{what}: distinct taps returned the same map"
+
+    # deterministic, and independent of the other images of the batch
+    _assert_same_features(out, teacher(images), f"{what}: a second forward")
+    alone = teacher(images[:1])
+    tolerance = 1e-4 if precision == "fp32" else 2e-2
+    _assert_same_features(TeacherOutput([f[:1] for f in out.features], out.valid_size), alone,
+                          f"{what}: image 0 alone vs in a batch", exact=False, tolerance=tolerance)
+    return out
+
+
+def _check_weights(
+    name: str, spec: TeacherSpec, teacher: Teacher, out: TeacherOutput, images: torch.Tensor, pixels: torch.Tensor,
+    tmp_path: Path, weights: Any, precision: str, **options: Any,
+) -> None:
+    """Weights=PATH and ``$SAK_WEIGHTS`` give the same features (the teachers built from them
+    placed in ``precision``, that of ``out``); no file and no network names every source."""
+
+    def create(**more: Any) -> Teacher:
+        return create_teacher(name, **options, **more).place("cpu", precision)
+
+    own_mean, own_std = torch.tensor(spec.mean).view(1, 3, 1, 1), torch.tensor(spec.std).view(1, 3, 1, 1)
+    if spec.random_init:  # a torch network: its state dict round-trips
+        assert isinstance(getattr(teacher, "model", None), torch.nn.Module), (
+            "a teacher with a random initialisation keeps its network at teacher.model (its state dict is the "
+            "weights file's content)"
+        )
+        path = _save(teacher.model.state_dict(), tmp_path / "teacher-weights.pth")
+        loaded = create(weights=str(path))
+        for key, value in teacher.model.state_dict().items():
+            assert torch.equal(loaded.model.state_dict()[key], value), f"weights=PATH: {key} was not loaded"
+        _assert_same_features(out, loaded(images), "weights=PATH")
+    else:
+        path = Path(weights)
     if "input_mean" not in options and "input_std" not in options and not teacher.faithful:
-        own = create_teacher(name, weights=str(path), input_mean=spec.mean, input_std=spec.std, **options)
+        own = create(weights=str(path), input_mean=spec.mean, input_std=spec.std)
         _assert_same_features(out, own((pixels - own_mean) / own_std), "input_mean/input_std = the teacher's own",
                               exact=False)
     with offline_weights(tmp_path / "sak-weights") as folder:
         if spec.weights:
-            _save(teacher.model.state_dict(), folder / spec.weights[0].filename)
-            _assert_same_features(out, create_teacher(name, **options)(images), "weights found in $SAK_WEIGHTS")
+            target = folder / spec.weights[0].filename
+            if spec.random_init:  # in the format its file name says
+                _save(teacher.model.state_dict(), target)
+            else:  # the file as given: its format is the teacher's own
+                shutil.copyfile(path, target)
+            _assert_same_features(out, create()(images), "weights found in $SAK_WEIGHTS")
             (folder / spec.weights[0].filename).unlink()
         try:
             create_teacher(name, **options)
@@ -219,7 +313,6 @@ def check_teacher(
             assert not missing, f"the missing-weights error must say what to fetch and where to put it: {exc}"
         else:
             raise AssertionError("with no weights file and no network, weights=None must raise CheckpointError")
-    return teacher
 
 
 def check_task(

@@ -10,9 +10,11 @@ import torch
 
 import sak_toy_plugin
 from sak_core import Task, TaskSpec, TeacherSpec, get_dataset_spec, hookimpl
+from sak_core.api import create_teacher
+from sak_core.errors import SpecError
 from sak_core.plugins import temporary_plugin
 from sak_core.teacherlib import Recipe, Shape, TeacherOptions, teacher_spec, timm_recipe
-from sak_core.teachers import TeacherOutput, TimmTeacher
+from sak_core.teachers import Teacher, TeacherOutput, TimmTeacher
 from sak_core.testing import check_task, check_teacher
 
 TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=32)
@@ -141,3 +143,60 @@ def test_a_task_whose_metric_does_not_reset_fails(tmp_path):
                     requires=("semseg",))
     with temporary_plugin(Registers(spec)), pytest.raises(AssertionError, match="reset"):
         check_task("semseg_kit", "synthetic", tmp_path, count=4)
+
+
+# -- teachers of any kind: through the contract only ------------------------------------------------
+
+
+class Pooled(Teacher):
+    """A weights-free teacher: the image's colours average-pooled per patch, at two scales."""
+
+    def __init__(self, spec, options, recipe) -> None:
+        super().__init__(spec, options.input_mean, options.input_std, options.faithful)
+        self.freeze()
+
+    def extract(self, images):
+        x = self.renormalize(images)
+        fine = torch.nn.functional.avg_pool2d(x, 8, ceil_mode=True)  # B x 3 x h x w
+        coarse = torch.nn.functional.interpolate(torch.nn.functional.avg_pool2d(x, 16, ceil_mode=True),
+                                                 size=fine.shape[-2:], mode=self.recipe_mode)
+        return TeacherOutput([fine, coarse], None)
+
+    recipe_mode = "nearest"
+
+
+class PooledAntialiased(Pooled):
+    recipe_mode = "bilinear"
+
+    def extract(self, images):
+        out = super().extract(images)
+        x = torch.nn.functional.interpolate(images, scale_factor=0.5, mode="bilinear", antialias=True)
+        return TeacherOutput([out.features[0], out.features[1] + x.mean(dim=(1, 2, 3), keepdim=True)], None)
+
+
+def pooled_teacher(module=Pooled, **recipe) -> TeacherSpec:
+    fields = {"has_weights": False, "random_init": False, "precisions": ("fp32", "bf16"), **recipe}
+    return teacher_spec("pooled", TeacherOptions, lambda o: Recipe("", 3, (0, 1), 8, (32, 32), module=module, **fields))
+
+
+def test_a_weights_free_teacher_passes_at_each_declared_precision(tmp_path):
+    with temporary_plugin(Registers(pooled_teacher())):
+        teacher = check_teacher("pooled", tmp_path)
+    assert teacher.dtype == torch.float32 and not list(teacher.parameters())
+
+
+def test_a_teacher_that_cannot_run_a_precision_it_declares_fails_and_passes_without_declaring_it(tmp_path):
+    with temporary_plugin(Registers(pooled_teacher(PooledAntialiased))), pytest.raises(NotImplementedError):
+        check_teacher("pooled", tmp_path)  # bf16 antialiased resize: torch has no CPU kernel
+    with temporary_plugin(Registers(pooled_teacher(PooledAntialiased, precisions=("fp32",)))):
+        check_teacher("pooled", tmp_path)
+
+
+def test_weights_a_hand_made_spec_does_not_declare_are_refused_by_create(tmp_path):
+    spec = pooled_teacher()
+    spec = dataclasses.replace(spec, configure=None, factory=lambda **o: Pooled(spec, TeacherOptions(), None))
+    with temporary_plugin(Registers(spec)):
+        for weights in ("random", str(tmp_path / "w.pth")):
+            with pytest.raises(SpecError, match="teacher 'pooled' has no weights to load"):
+                create_teacher("pooled", weights=weights)
+        assert create_teacher("pooled").dtype == torch.float32
