@@ -35,7 +35,7 @@ from sak_core.training.optimizer import build_optimizer, clip_gradients
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
 from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
 from sak_core.training.schedules import Schedule, build_schedule
-from sak_core.training.seeding import rng_state, rng_untouched, seed_everything, set_rng_state
+from sak_core.training.seeding import rng_state, rng_untouched, seed_everything, set_rng_state, teacher_seed
 from sak_core.training.signals import StopRequest
 from sak_core.training.validation import selection_score
 from sak_core.training.warm_start import init_from_checkpoint
@@ -76,7 +76,9 @@ def build_teachers(config: RunConfig, device: torch.device, precision: Precision
         norm = {"input_mean": tuple(dataset.mean), "input_std": tuple(dataset.std)}
     teachers = {}
     for entry in config.teachers:
-        teacher = create_teacher(entry.name, **teacher_options(entry), **norm)
+        with rng_untouched():  # the same teacher whenever the run's teachers are built (sak eval)
+            seed_everything(teacher_seed(config.optim.seed, entry.name))
+            teacher = create_teacher(entry.name, **teacher_options(entry), **norm)
         chosen = teacher_precision(precision, entry.name, teacher.spec.precisions, device)
         teachers[entry.name] = teacher.place(device, chosen.name)
     return teachers

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,13 @@ def seed_everything(seed: int) -> None:
 def sample_seed(base: int, epoch: int, position: int, rank: int = 0) -> int:
     """The seed of one training sample's augmentation, fixed by where it falls in the run."""
     return (base * 1_000_003 + epoch * 7_919 * 1_000_000 + position * 97 + rank * 1_000_000_007) % 2**62
+
+
+def teacher_seed(base: int, name: str) -> int:
+    """The seed a run's teacher ``name`` is created with: its random initialisation (all of a
+    random-weights teacher's) depends on the run's seed and its name only, so evaluating the run
+    later builds the same teachers."""
+    return (base * 1_000_003 + zlib.crc32(name.encode())) % 2**62
 
 
 def rng_state() -> dict[str, Any]:
