@@ -110,3 +110,18 @@ def test_the_valid_region_of_a_padded_teacher_grid_is_used():
     stretched = AlignmentScores(use_valid_region=False)
     stretched.update(student, {"a": TeacherOutput(features=[teacher], valid_size=(2, 2))})
     assert stretched.compute()["a"]["cosine"] < 0.99
+
+
+def test_metrics_json_holds_the_scores_per_teacher_and_level():
+    import json
+
+    from sak_core.evaluation import EvalResult, metrics_document
+
+    alignment = {"a": {"cosine": 0.5, "centred_cosine": 0.25, "level0/cosine": 0.4, "level0/centred_cosine": 0.2,
+                       "level1/cosine": 0.6, "level1/centred_cosine": math.nan}}
+    document = metrics_document(EvalResult({}, 3, distill_loss=1.5, alignment=alignment), {})
+    assert document["distillation"] == {"loss": 1.5, "teachers": {"a": {
+        "cosine": 0.5, "centred_cosine": 0.25,
+        "levels": [{"cosine": 0.4, "centred_cosine": 0.2}, {"cosine": 0.6, "centred_cosine": None}]}}}
+    json.dumps(document, allow_nan=False)
+    assert metrics_document(EvalResult({}, 3), {})["distillation"] is None
