@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from sak_core.assemble import add_derived_targets
 from sak_core.batch import collate_samples
+from sak_core.datasets.loader import SakDataLoader
 from sak_core.distill import distillation_loss
 from sak_core.errors import SpecError, TargetError
 from sak_core.evaluation.alignment import AlignmentScores
@@ -155,9 +156,8 @@ def sample_ids(metas: Sequence[Mapping[str, Any]]) -> str:
 
 def _batches(data: Any, batch_size: int, workers: int) -> Iterable[dict[str, Any]]:
     if isinstance(data, torch.utils.data.Dataset):
-        return torch.utils.data.DataLoader(
-            data, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate_samples
-        )
+        return SakDataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers,
+                             collate_fn=collate_samples)  # a sak error in a worker: raised as itself
     return data
 
 

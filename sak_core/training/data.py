@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data import Dataset, Sampler, Subset
 
 from sak_core.api import get_dataset_spec
 from sak_core import assemble
 from sak_core.batch import collate_samples
 from sak_core.config import RunConfig
+from sak_core.datasets.loader import SakDataLoader
 from sak_core.errors import ConfigError
 from sak_core.training.seeding import sample_seed
 
@@ -107,18 +108,20 @@ class EpochSampler(Sampler):
                 yield int(order[position]), sample_seed(self.seed, self.epoch, position)
 
 
-def train_loader(dataset: Dataset, sampler: EpochSampler, workers: int, pin_memory: bool) -> DataLoader:
-    return DataLoader(
+def train_loader(dataset: Dataset, sampler: EpochSampler, workers: int, pin_memory: bool) -> SakDataLoader:
+    """The training batches in ``sampler``'s order; a sak error in a worker is raised as itself."""
+    return SakDataLoader(
         SeededSamples(dataset), batch_size=sampler.batch_size, sampler=sampler, num_workers=workers,
         pin_memory=pin_memory, drop_last=True, persistent_workers=False, collate_fn=collate_samples,
         generator=torch.Generator(),  # keeps the global generator (router noise) untouched
     )
 
 
-def val_loader(dataset: Dataset, batch_size: int, workers: int, limit: int | None) -> DataLoader:
+def val_loader(dataset: Dataset, batch_size: int, workers: int, limit: int | None) -> SakDataLoader:
     """The first ``limit`` samples of ``dataset`` in order, each drawn with its own fixed seeds
-    (:class:`IndexSeededSamples`), never from the global generators."""
+    (:class:`IndexSeededSamples`), never from the global generators; a sak error in a worker is
+    raised as itself."""
     if limit is not None and limit < len(dataset):  # type: ignore[arg-type]
         dataset = Subset(dataset, range(limit))
-    return DataLoader(IndexSeededSamples(dataset), batch_size=batch_size, shuffle=False, num_workers=workers,
-                      collate_fn=collate_samples, generator=torch.Generator())
+    return SakDataLoader(IndexSeededSamples(dataset), batch_size=batch_size, shuffle=False, num_workers=workers,
+                         collate_fn=collate_samples, generator=torch.Generator())
