@@ -14,7 +14,7 @@ import pytest
 from sak_test_utils import run_sak
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-PLUGINS = ("sak-task-fg-distance", "sak-teacher-convnext")
+PLUGINS = ("sak-task-fg-distance", "sak-teacher-convnext", "sak-teacher-imagestats")
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +44,9 @@ def test_example_plugin_tests_pass(site, name):
 def test_example_plugins_register_without_loading_torch(site):
     """Their entry modules only describe the plugin (``lazy`` names the code), so `sak plugins`
     and `sak --help` stay light with them installed."""
-    code = ("import sys, sak_task_fg_distance, sak_teacher_convnext; from sak_core.api import list_tasks; "
-            "assert 'fg_distance' in list_tasks(); print(sorted(m for m in ('torch', 'timm', 'scipy') if m in sys.modules))")
+    code = ("import sys, sak_task_fg_distance, sak_teacher_convnext, sak_teacher_imagestats; "
+            "from sak_core.api import list_tasks, list_teachers; "
+            "assert 'fg_distance' in list_tasks() and 'imagestats' in list_teachers(); print(sorted(m for m in ('torch', 'timm', 'scipy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": str(site)})
     assert result.returncode == 0, result.stderr
@@ -68,6 +69,21 @@ def test_examples_train_with_builtin_plugins(site, tmp_path):
     assert names[("teacher", "convnext")] == "sak-teacher-convnext"
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("fg_distance/mae" in m for m in metrics)
+
+
+def test_a_teacher_that_is_not_a_model_trains_the_demo(site, tmp_path):
+    """The imagestats example (a fixed function of the image, no weights) replaces the demo's
+    teachers with the guide's own command; its precision is the one it declares."""
+    run = tmp_path / "run"
+    result = run_sak("train", "--preset", "demo", "--teachers", "imagestats", "--iterations", "2", "--out", str(run),
+                     "data.val_limit=4", "optim.teacher_precision=bf16", site=site, env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "teachers imagestats" in result.stdout and "teachers bf16 (asked for)" in result.stdout
+    plugins = json.loads((run / "plugins.json").read_text())
+    assert {(p.get("kind"), p.get("name")): p.get("distribution") for p in plugins}[("teacher", "imagestats")] == (
+        "sak-teacher-imagestats")
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any(m.get("step") == 2 and "loss/distill" in m for m in metrics), metrics[-3:]
 
 
 def test_predict_image_script(tmp_path):
