@@ -97,6 +97,33 @@ def parse_teachers(text: str) -> list[dict[str, Any]]:
     return entries
 
 
+NO_TEACHERS = "none"  # --teachers none: a stage-2 run without teachers, said explicitly
+
+
+def parse_teacher_list(text: str) -> list[dict[str, Any]]:
+    """A run's teachers from ``--teachers`` (or a config's string): :func:`parse_teachers`, where
+    ``none`` is no teacher at all (stage 2 without distillation) and a text that names no
+    teacher (``--teachers ""``, an unset shell variable) is refused rather than read as none."""
+    if text.strip().lower() == NO_TEACHERS:
+        return []
+    entries = parse_teachers(text)
+    if not entries:
+        raise ConfigError(f"teachers '{text}' names no teacher: name them (e.g. --teachers dinov2,clip), "
+                          f"or write --teachers {NO_TEACHERS} to train stage 2 without teachers")
+    if any(e["name"].lower() == NO_TEACHERS for e in entries):
+        raise ConfigError(f"teachers '{text}': '{NO_TEACHERS}' means no teacher at all; it cannot be listed "
+                          "with teachers")
+    return entries
+
+
+def _named_once(kind: str, names: list[str]) -> None:
+    """Refuse a name given twice (``--tasks semseg,semseg`` would count semseg's loss twice)."""
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(repr(n) for n in twice)} named more than once; a run trains each of its "
+                         f"{kind} once: drop the repeat")
+
+
 PATCH_SIZE = 16  # the student's stem patch: input sides must be multiples of it
 
 
@@ -218,12 +245,18 @@ class RunConfig(_Section):
     @field_validator("teachers", mode="before")
     @classmethod
     def _teacher_strings(cls, v: Any) -> Any:
-        """Accept ``"dinov2,clip,backend=timm"`` (:func:`parse_teachers`), a list of such strings or
-        full entries."""
+        """Accept ``"dinov2,clip,backend=timm"`` (:func:`parse_teacher_list`: ``none`` for no
+        teacher, an empty string refused), a list of such strings or full entries."""
         if isinstance(v, str):
-            return parse_teachers(v)
+            return parse_teacher_list(v)
         if isinstance(v, list):
-            return [e for item in v for e in (parse_teachers(item) if isinstance(item, str) else [item])]
+            return [e for item in v for e in (parse_teacher_list(item) if isinstance(item, str) else [item])]
+        return v
+
+    @field_validator("teachers")
+    @classmethod
+    def _teachers_once(cls, v: list[TeacherEntry]) -> list[TeacherEntry]:
+        _named_once("teachers", [e.name.partition(":")[0] for e in v])  # dinov2 and dinov2:large too
         return v
 
     @field_validator("task_weights")
@@ -239,6 +272,13 @@ class RunConfig(_Section):
     def _task_strings(cls, v: Any) -> Any:
         if isinstance(v, str) and v != "all":
             return [n.strip() for n in v.split(",") if n.strip()]
+        return v
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks_once(cls, v: list[str] | str) -> list[str] | str:
+        if isinstance(v, list):
+            _named_once("tasks", v)
         return v
 
 

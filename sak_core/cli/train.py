@@ -14,13 +14,14 @@ from rich.console import Console
 
 from sak_core.cli.options import absolute_path, positive_int
 from sak_core.config import (
+    NO_TEACHERS,
     PRECISION_SETTINGS,
     RunConfig,
     build_config,
     deep_merge,
     merge_layers,
     parse_override,
-    parse_teachers,
+    parse_teacher_list,
     read_run_yaml,
     read_yaml,
 )
@@ -52,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--teachers", metavar="SPEC", action="append",
                    help="teachers and their options, NAME[:VARIANT][,KEY=VALUE...] comma-separated, e.g. "
                    "dinov2,clip,backend=timm,sam (docs/teachers.md); repeatable, a teacher of the "
-                   "preset/config keeps its options")
-    p.add_argument("--tasks", metavar="all|A,B", help="task names, or all the dataset has labels for")
+                   "preset/config keeps its options; 'none': stage 2 without teachers. Each name once")
+    p.add_argument("--tasks", metavar="all|A,B", help="task names (each once), or all the dataset has labels for")
     p.add_argument("--dataset", metavar="NAME",
                    help="registered dataset, e.g. pascal-context, nyud, imagenet, synthetic")
     p.add_argument("--data-root", metavar="DIR", help="the dataset's folder (default: $SAK_DATA/<its folder>)")
@@ -75,15 +76,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> list[dict[str, Any]] | None:
-    """The run's teacher list: a teacher of ``--teachers`` (:func:`~sak_core.config.parse_teachers`)
+    """The run's teacher list: a teacher of ``--teachers`` (:func:`~sak_core.config.parse_teacher_list`)
     keeps the options the preset/file gave the teacher of the same NAME (``dinov2:large`` that of
     ``dinov2``), its own on top; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
-    entries = parse_teachers(known) if isinstance(known, str) else [
-        e for item in known for e in (parse_teachers(item) if isinstance(item, str) else [dict(item)])]
+    entries = parse_teacher_list(known) if isinstance(known, str) else [
+        e for item in known for e in (parse_teacher_list(item) if isinstance(item, str) else [dict(item)])]
     if names is not None:
+        if len(names) > 1 and any(text.strip().lower() == NO_TEACHERS for text in names):
+            raise ConfigError(f"--teachers {NO_TEACHERS} means no teacher at all; it cannot be given with other "
+                              "--teachers")
         by_name = {e["name"].partition(":")[0]: e for e in entries}
         entries = [deep_merge(by_name.get(e["name"].partition(":")[0], {}), e)
-                   for text in names for e in parse_teachers(text)]
+                   for text in names for e in parse_teacher_list(text)]
     if not weights:
         return entries if names is not None else None
     for item in weights:
