@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 from sak_core.api import get_dataset_spec
+from sak_core.batch import non_finite_error
 from sak_core.binding import bind_tasks
 from sak_core.datasets.files import read_rgb, rgb_array, upright
 from sak_core.datasets.transforms import normalise, pad
@@ -163,11 +164,14 @@ def crop_box(tensor: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_prepared(
-    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage, precision: str = "auto"
+    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage, precision: str = "auto",
+    name: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Raw head outputs of a prepared image, cropped to its box, post-processed by each task;
     one prediction per task without the batch axis, on the CPU. ``precision`` is the forward's
-    autocast (see :func:`sak_core.runtime.resolve_precision`); post-processing runs in fp32."""
+    autocast (see :func:`sak_core.runtime.resolve_precision`); post-processing runs in fp32.
+    Outputs that are not finite (NaN or infinite) are a :class:`~sak_core.errors.SakError`
+    naming the tasks and the image (``name``)."""
     from sak_core.runtime import autocast
 
     device = next(student.parameters()).device
@@ -178,11 +182,11 @@ def predict_prepared(
             outputs = student(prepared.tensor.to(device)).tasks
     finally:
         student.train(was_training)
-    predictions = {}
-    for name, task in tasks.items():
-        raw = crop_box(outputs[name].float(), prepared.box)
-        predictions[name] = task.postprocess(raw)[0].cpu()
-    return predictions
+    raw = {task: crop_box(outputs[task].float(), prepared.box) for task in tasks}
+    error = non_finite_error(raw, [{"id": name}] if name is not None else None)
+    if error is not None:
+        raise error
+    return {task: tasks[task].postprocess(raw[task])[0].cpu() for task in tasks}
 
 
 def predict(

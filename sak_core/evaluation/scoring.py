@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from sak_core.assemble import add_derived_targets
-from sak_core.batch import collate_samples
+from sak_core.batch import collate_samples, non_finite_error, sample_ids
 from sak_core.datasets.loader import SakDataLoader
 from sak_core.distill import distillation_loss
 from sak_core.errors import SpecError, TargetError
@@ -147,13 +147,6 @@ def target_error_in(task: str, metas: Sequence[Mapping[str, Any]] | None, exc: T
     return TargetError(f"task '{task}', {sample_ids(metas or [])}: {exc}")
 
 
-def sample_ids(metas: Sequence[Mapping[str, Any]]) -> str:
-    """``"samples a, b, c"`` from a batch's ``meta`` (where the dataset gives ids), for errors."""
-    ids = [str(m["id"]) for m in metas if isinstance(m, Mapping) and "id" in m]
-    shown = ", ".join(ids[:8]) + (", ..." if len(ids) > 8 else "")
-    return f"samples {shown}" if ids else "a batch without sample ids"
-
-
 def _batches(data: Any, batch_size: int, workers: int) -> Iterable[dict[str, Any]]:
     if isinstance(data, torch.utils.data.Dataset):
         return SakDataLoader(data, batch_size=batch_size, shuffle=False, num_workers=workers,
@@ -221,6 +214,9 @@ def evaluate(
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, precision):
                 out = student(images)
+            error = non_finite_error({n: out.tasks[n] for n in tasks if n in out.tasks}, batch.get("meta"))
+            if error is not None:
+                raise error
             update_metrics(metrics, out.tasks, batch, crop=crop)
             if teachers:
                 targets = {name: teacher(images) for name, teacher in teachers.items()}
