@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score a student on a dataset split with every task's dataset-level metric, "
         "print a table with the multi-task gain (dm) against a baseline table, and write "
         "metrics.json. Dataset, data root and dataset options default to the run's config.yaml. "
-        "No teacher is needed.",
+        "No teacher is needed, except for a stage-1 student (no task heads): it is scored against "
+        "its run's teachers (cosine and centred cosine per teacher and tap level).",
     )
     parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
     parser.add_argument("--dataset", help="dataset name (default: the run's)")
