@@ -28,7 +28,7 @@ NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 def refuse_unknown_options(owner: str, options: Mapping[str, Any], accepted: Sequence[str]) -> None:
     """A :class:`SpecError` when ``options`` has keys outside ``accepted``: it names ``owner``
-    (``"teacher 'clip'"``), each unknown key with a close match, and the accepted ones."""
+    (``"teacher 'mine'"``), each unknown key with a close match, and the accepted ones."""
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         close = {u: difflib.get_close_matches(u, accepted, n=1) for u in unknown}

@@ -9,7 +9,7 @@ is bound to them; ``create(**options)`` is ``configure(**options).create()``. Th
 weights, freezes it and taps its blocks. A timm teacher plugin is a table of sizes plus one
 :func:`timm_recipe` call::
 
-    SIZES = {"small": Shape(384, 12, 14), "base": Shape(768, 12, 14)}
+    SIZES = {"small": Shape(384, 12, 16), "base": Shape(768, 12, 16)}
 
     @dataclass(frozen=True)
     class Options(TeacherOptions):
@@ -17,7 +17,7 @@ weights, freezes it and taps its blocks. A timm teacher plugin is a table of siz
 
     def resolve(o: Options) -> Recipe:
         size = o.variant or o.size
-        return timm_recipe(o, f"vit_{size}_patch14_dinov2.lvd142m", pick("mine", "size", SIZES, size))
+        return timm_recipe(o, f"vit_{size}_patch16_224.augreg_in21k", pick("mine", "size", SIZES, size))
 
     SPEC = teacher_spec("mine", Options, resolve)
 

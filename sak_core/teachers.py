@@ -24,7 +24,7 @@ class TeacherOutput(NamedTuple):
     features: one ``B x C x h x w`` map per tap level (raw block outputs, prefix tokens dropped,
         no final norm).
     valid_size: ``(h, w)`` of the top-left part of the grid that covers the image, or None when
-        the whole grid does (SAM pads non-square images; the padding is not image).
+        the whole grid does (a teacher that pads non-square images; the padding is not image).
     """
 
     features: list[torch.Tensor]
@@ -198,7 +198,7 @@ class TimmTeacher(Teacher):
         """Load the weights file ``path`` into ``self.model`` strictly (timm converts known layouts)."""
         from sak_core.weights import load_timm_weights
 
-        load_timm_weights(self.model, path, self.label, hint)
+        load_timm_weights(self.model, path, self.label, hint, self.spec.weight_layouts)
 
     def run_blocks(self, images: torch.Tensor, indices: list[int]) -> list[torch.Tensor]:
         """Raw outputs of blocks ``indices`` (sorted, unique), each ``B x C x h x w``."""

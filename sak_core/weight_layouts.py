@@ -1,29 +1,21 @@
-"""Teacher weights in the Hugging Face ``transformers`` layout, renamed to the original releases' layouts.
+"""Checkpoint layouts: renaming a weights file written by another library to the layout a teacher reads.
 
-Each teacher backend already reads its model's original release: timm converts the DINOv2
-release (``blocks.*``, ``mask_token``) and open_clip's CLIP (``visual.*``) with its own checkpoint
-filters, and both SAM backends read the official SAM file (``image_encoder.*``). A ``transformers``
-file of the same model holds the same tensors under other names, so :func:`convert_known_layout`
-renames them to the release layout (fusing the separate query/key/value projections) and the
-backend's usual loader does the rest, strictly. Supported, recognised by a key only that layout has:
-
-- ``Dinov2Model`` (``facebook/dinov2-small|base|large|giant``: ``embeddings.*``,
-  ``encoder.layer.*``), also under a ``dinov2.`` prefix (``Dinov2ForImageClassification``, whose
-  ``classifier.*`` head is left out);
-- ``CLIPModel`` / ``CLIPVisionModelWithProjection`` (``vision_model.*``, ``visual_projection``):
-  the image tower, the text tower left out;
-- ``SamModel`` (``facebook/sam-vit-base|large|huge``: ``vision_encoder.*``): the image encoder,
-  the prompt encoder and mask decoder left out (as from the official SAM file).
-
-What is left out is named in the note (a :class:`~sak_core.errors.ConvertedWeightsWarning`); a key
-no rule knows keeps its name, so the strict load lists it rather than skipping it.
+A teacher family that is also distributed in another library's layout (the Hugging Face
+``transformers`` port of a model, say) owns an adapter for it: a :class:`Layout` listed in its
+spec's ``weight_layouts`` (timm's ``checkpoint_filter_fn`` idea: the family owns its format
+adapter, the core holds the mechanism). When a file is read for that teacher,
+:func:`convert_known_layout` recognises the layout by a key only it has, renames the tensors (fusing
+separate query/key/value projections, transposing where asked), and the teacher's usual loader
+does the rest, strictly. What is left out is named in the note (a
+:class:`~sak_core.errors.ConvertedWeightsWarning`); a key no rule knows keeps its name, so the
+strict load lists it rather than skipping it.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -89,65 +81,6 @@ class Layout:
         return out, left_out
 
 
-_BLOCK = r"encoder\.layer\.(\d+)"
-DINOV2 = Layout(
-    "transformers Dinov2Model", "the original DINOv2 release", "encoder.layer.0.layer_scale1.lambda1",
-    rules=(
-        (r"embeddings\.cls_token", "cls_token"),
-        (r"embeddings\.mask_token", "mask_token"),  # masked pretraining only: timm drops it, as from the release
-        (r"embeddings\.position_embeddings", "pos_embed"),
-        (r"embeddings\.patch_embeddings\.projection\.(weight|bias)", r"patch_embed.proj.\1"),
-        (rf"{_BLOCK}\.attention\.attention\.(query|key|value)\.(weight|bias)", r"blocks.\1.attn.\2.\3"),
-        (rf"{_BLOCK}\.attention\.output\.dense\.(weight|bias)", r"blocks.\1.attn.proj.\2"),
-        (rf"{_BLOCK}\.layer_scale([12])\.lambda1", r"blocks.\1.ls\2.gamma"),
-        (rf"{_BLOCK}\.(norm[12]|mlp\.fc[12])\.(weight|bias)", r"blocks.\1.\2.\3"),
-        (rf"{_BLOCK}\.mlp\.weights_in\.(weight|bias)", r"blocks.\1.mlp.w12.\2"),  # giant's SwiGLU
-        (rf"{_BLOCK}\.mlp\.weights_out\.(weight|bias)", r"blocks.\1.mlp.w3.\2"),
-        (r"layernorm\.(weight|bias)", r"norm.\1"),
-    ),
-    fuse=(("query", "key", "value"), "{prefix}.qkv.{suffix}"),
-    prefixes=("", "dinov2."),
-)
-
-_LAYER = r"vision_model\.encoder\.layers\.(\d+)"
-CLIP = Layout(
-    "transformers CLIPModel", "open_clip's CLIP layout", "vision_model.pre_layrnorm.weight",
-    rules=(
-        (r"vision_model\.embeddings\.class_embedding", "visual.class_embedding"),
-        (r"vision_model\.embeddings\.patch_embedding\.weight", "visual.conv1.weight"),
-        (r"vision_model\.embeddings\.position_embedding\.weight", "visual.positional_embedding"),
-        (r"vision_model\.embeddings\.position_ids", LEAVE_OUT),  # a buffer of 0..N-1, not a weight
-        (r"vision_model\.pre_layrnorm\.(weight|bias)", r"visual.ln_pre.\1"),
-        (rf"{_LAYER}\.self_attn\.(q|k|v)_proj\.(weight|bias)", r"visual.transformer.resblocks.\1.attn.\2.\3"),
-        (rf"{_LAYER}\.self_attn\.out_proj\.(weight|bias)", r"visual.transformer.resblocks.\1.attn.out_proj.\2"),
-        (rf"{_LAYER}\.layer_norm([12])\.(weight|bias)", r"visual.transformer.resblocks.\1.ln_\2.\3"),
-        (rf"{_LAYER}\.mlp\.fc1\.(weight|bias)", r"visual.transformer.resblocks.\1.mlp.c_fc.\2"),
-        (rf"{_LAYER}\.mlp\.fc2\.(weight|bias)", r"visual.transformer.resblocks.\1.mlp.c_proj.\2"),
-        (r"vision_model\.post_layernorm\.(weight|bias)", r"visual.ln_post.\1"),
-        (r"visual_projection\.weight", "visual.proj"),
-        (r"text_model\..*|text_projection\.weight|logit_scale", LEAVE_OUT),  # the text tower
-    ),
-    fuse=(("q", "k", "v"), "{prefix}.in_proj_{suffix}"),
-    transpose=("visual.proj",),  # open_clip multiplies x @ proj, transformers uses a Linear
-)
-
-SAM = Layout(
-    "transformers SamModel", "the official SAM layout", "vision_encoder.neck.conv1.weight",
-    rules=(
-        (r"vision_encoder\.patch_embed\.projection\.(weight|bias)", r"image_encoder.patch_embed.proj.\1"),
-        (r"vision_encoder\.pos_embed", "image_encoder.pos_embed"),
-        (r"vision_encoder\.layers\.(\d+)\.layer_norm([12])\.(weight|bias)", r"image_encoder.blocks.\1.norm\2.\3"),
-        (r"vision_encoder\.layers\.(\d+)\.(attn\.(?:qkv|proj)\.(?:weight|bias)|attn\.rel_pos_[hw]|mlp\.lin[12]\.(?:weight|bias))",
-         r"image_encoder.blocks.\1.\2"),
-        (r"vision_encoder\.neck\.conv1\.weight", "image_encoder.neck.0.weight"),
-        (r"vision_encoder\.neck\.layer_norm1\.(weight|bias)", r"image_encoder.neck.1.\1"),
-        (r"vision_encoder\.neck\.conv2\.weight", "image_encoder.neck.2.weight"),
-        (r"vision_encoder\.neck\.layer_norm2\.(weight|bias)", r"image_encoder.neck.3.\1"),
-        (r"(prompt_encoder|mask_decoder|shared_image_embedding)\..*", LEAVE_OUT),  # prompts and masks
-    ),
-)
-
-LAYOUTS = (DINOV2, CLIP, SAM)
 
 
 def _summary(keys: list[str]) -> str:
@@ -158,10 +91,13 @@ def _summary(keys: list[str]) -> str:
     return ", ".join(g[0] if len(g) == 1 else f"{h}.* ({len(g)} tensors)" for h, g in groups.items())
 
 
-def convert_known_layout(state: Mapping[str, torch.Tensor], teacher: str = "", path: object = "") -> dict[str, torch.Tensor]:
-    """``state`` renamed to its model's release layout when it is in a layout of :data:`LAYOUTS`
-    (with a note that says so, :class:`ConvertedWeightsWarning`); else ``state`` unchanged."""
-    for layout in LAYOUTS:
+def convert_known_layout(
+    state: Mapping[str, torch.Tensor], layouts: Sequence[Layout] = (), teacher: str = "", path: object = "",
+) -> dict[str, torch.Tensor]:
+    """``state`` renamed to the layout its teacher reads when it is in one of ``layouts`` (the
+    teacher spec's ``weight_layouts``; with a note that says so, :class:`ConvertedWeightsWarning`);
+    else ``state`` unchanged."""
+    for layout in layouts:
         prefix = layout.prefix_of(state)
         if prefix is None:
             continue

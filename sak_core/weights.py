@@ -6,13 +6,14 @@ A teacher lists where its weights come from as :class:`~sak_core.specs.WeightSou
 1. the sak weights folder, ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights`` (put files here by hand
    on machines without internet),
 2. the library cache the URL belongs to (the Hugging Face hub cache shared with timm and
-   open_clip, or torch's hub checkpoint folder for other URLs),
+   the model libraries, or torch's hub checkpoint folder for other URLs),
 
 and downloads it into that library cache when it is in neither place (never when offline:
 ``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
 ``weights=PATH`` reads that file. Files are read with safetensors or
 ``torch.load(weights_only=True)``, renamed from the Hugging Face ``transformers`` layout when they
-are in it (:mod:`sak_core.weight_layouts`, with a note that says so), and loaded with
+are in a layout the teacher's spec lists (:mod:`sak_core.weight_layouts`, with a note that
+says so), and loaded with
 ``strict=True``: a file that does not fit is an error naming it, never a half-loaded teacher.
 """
 
@@ -203,12 +204,14 @@ def announce_random_weights(teacher: str) -> None:
 _WRAPPER_KEYS = ("state_dict", "model", "module")
 
 
-def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str = "") -> dict[str, torch.Tensor]:
+def read_state_dict(
+    path: str | os.PathLike[str], teacher: str = "", hint: str = "", layouts: Sequence[Any] = (),
+) -> dict[str, torch.Tensor]:
     """The tensors in a ``.safetensors`` or ``torch.save`` file (read with ``weights_only=True``).
 
     Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and a ``module.`` prefix, and
-    renames a ``transformers`` layout to its model's release layout
-    (:func:`~sak_core.weight_layouts.convert_known_layout`, announced with a
+    renames a file in one of ``layouts`` (the teacher spec's ``weight_layouts``) to the layout
+    the teacher reads (:func:`~sak_core.weight_layouts.convert_known_layout`, announced with a
     :class:`~sak_core.errors.ConvertedWeightsWarning`).
     A truncated or unreadable file raises :class:`CheckpointError` naming it; ``hint`` (e.g.
     where to download it again) is appended to the message.
@@ -256,7 +259,7 @@ def read_state_dict(path: str | os.PathLike[str], teacher: str = "", hint: str =
         raise CheckpointError(f"weights file{who} {path} contains no tensors. {hint}".strip())
     from sak_core.weight_layouts import convert_known_layout
 
-    return convert_known_layout(state, teacher, path)
+    return convert_known_layout(state, layouts, teacher, path)
 
 
 def load_state_dict_strict(
@@ -306,9 +309,12 @@ def timm_checkpoint_filter(model: nn.Module) -> Callable[[dict, nn.Module], dict
     return getattr(module, "checkpoint_filter_fn", None)
 
 
-def load_timm_weights(model: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str = "") -> None:
-    """Read ``path``, convert it with timm's filter for the model's family, load it strictly."""
-    state = read_state_dict(path, teacher, hint)
+def load_timm_weights(
+    model: nn.Module, path: str | os.PathLike[str], teacher: str, hint: str = "", layouts: Sequence[Any] = (),
+) -> None:
+    """Read ``path`` (renaming ``layouts``), convert it with timm's filter for the model's family,
+    load it strictly."""
+    state = read_state_dict(path, teacher, hint, layouts)
     convert = timm_checkpoint_filter(model)
     if convert is not None:
         state = convert(state, model)

@@ -124,3 +124,40 @@ class _NoWeights:
 
         register(teacher_spec("fixed", TeacherOptions, recipe(has_weights=False, random_init=False)))
         register(teacher_spec("needs_file", TeacherOptions, recipe(random_init=False)))
+
+
+def test_a_layout_renames_only_for_the_teacher_whose_spec_lists_it(tmp_path):
+    """The core holds the mechanism; the family lists its layouts (a neutral one here)."""
+    from safetensors.torch import save_file
+
+    from sak_core.errors import ConvertedWeightsWarning
+    from sak_core.weight_layouts import LEAVE_OUT, Layout
+    from sak_core.weights import read_state_dict
+
+    other = Layout("other library", "the family's own", "enc.stem.w", rules=(
+        (r"enc\.stem\.w", "stem.weight"), (r"enc\.(q|k|v)\.w", r"attn.\1.weight"), (r"head\..*", LEAVE_OUT)),
+        fuse=(("q", "k", "v"), "{prefix}.qkv.{suffix}"))
+    path = tmp_path / "w.safetensors"
+    save_file({"enc.stem.w": torch.ones(2), **{f"enc.{p}.w": torch.full((1, 2), i) for i, p in enumerate("qkv")},
+               "head.w": torch.zeros(1)}, str(path))
+    assert sorted(read_state_dict(path, "t")) == ["enc.k.w", "enc.q.w", "enc.stem.w", "enc.v.w", "head.w"]
+    with pytest.warns(ConvertedWeightsWarning, match=r"teacher 't': .* other library layout; .*left out: head.w"):
+        state = read_state_dict(path, "t", layouts=(other,))
+    assert sorted(state) == ["attn.qkv.weight", "stem.weight"]
+    assert state["attn.qkv.weight"].flatten().tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_the_core_names_no_teacher():
+    """Outside presets/ and convert/, the teacher modules of sak_core name no specific teacher."""
+    import re
+    from pathlib import Path
+
+    import sak_core
+
+    root = Path(sak_core.__file__).parent
+    names = re.compile(r"dinov2|open_clip|\bCLIP\b|\bSAM\b|\bsam\b|['\"`]clip['\"`]|segment.anything", re.I)
+    for module in ("teachers.py", "teacherlib.py", "specs.py", "testing.py", "weight_layouts.py", "weights.py",
+                   "runtime.py", "assemble.py"):
+        hits = [f"{module}:{n}: {line.strip()}" for n, line in enumerate((root / module).read_text().splitlines(), 1)
+                if names.search(line)]
+        assert not hits, "\n".join(hits)

@@ -59,6 +59,7 @@ from sak_core.teacherlib import (
     timm_recipe,
     timm_shape,
 )
+from sak_core.weight_layouts import LEAVE_OUT, Layout
 from sak_core.weights import hub_source, load_state_dict_strict, read_state_dict, timm_weight_sources
 
 if TYPE_CHECKING:
@@ -169,6 +170,8 @@ __all__ = [
     "timm_recipe",
     "timm_shape",
     # teacher weights
+    "LEAVE_OUT",
+    "Layout",
     "hub_source",
     "load_state_dict_strict",
     "read_state_dict",

@@ -20,6 +20,7 @@ from sak_core.plugin import (
     read_state_dict,
 )
 from sak_teacher_clip.plugin import OPENAI_MEAN, OPENAI_STD, open_clip_sources
+from sak_teacher_clip.layouts import TRANSFORMERS
 
 ARCH_ALIASES = {"embed_dim": "width", "depth": "layers", "img_size": "image_size"}  # -> CLIPVisionCfg
 
@@ -54,6 +55,7 @@ def recipe(options: TeacherOptions, variant: str, tag: str) -> Recipe:
         tuple(tag_cfg.get("mean", OPENAI_MEAN)), tuple(tag_cfg.get("std", OPENAI_STD)),
         model_args=dict(embed_dim=cfg["embed_dim"], vision_cfg=vision, quick_gelu=quick_gelu),
         module=f"{__name__}:OpenClipTeacher", description=f"CLIP {variant} {tag} (open_clip), object-level semantics",
+        weight_layouts=(TRANSFORMERS,),
     )
 
 
@@ -68,7 +70,7 @@ class OpenClipTeacher(TimmTeacher):
 
     def load_weights(self, path: Path, hint: str = "") -> None:
         """A full open_clip checkpoint (its ``visual.*`` part) or a tower-only state dict."""
-        state = read_state_dict(path, self.label, hint)
+        state = read_state_dict(path, self.label, hint, self.spec.weight_layouts)
         if any(k.startswith("visual.") for k in state):
             state = {k[len("visual."):]: v for k, v in state.items() if k.startswith("visual.")}
         load_state_dict_strict(self.model, state, self.label, path, hint)

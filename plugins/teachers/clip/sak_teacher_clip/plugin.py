@@ -17,6 +17,8 @@ from sak_core.plugin import (
     timm_recipe,
 )
 
+from sak_teacher_clip.layouts import TRANSFORMERS
+
 SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "clip"
@@ -56,7 +58,8 @@ def resolve(options: ClipOptions) -> Recipe:
     variant, tag = pick(NAME, "backend", BACKENDS, options.backend)
     variant, tag = options.variant or variant, options.pretrained or tag
     if options.backend == "timm":
-        return timm_recipe(options, f"{variant}.{tag}", description=f"CLIP {variant}.{tag} (timm), object-level semantics")
+        return timm_recipe(options, f"{variant}.{tag}", weight_layouts=(TRANSFORMERS,),
+                           description=f"CLIP {variant}.{tag} (timm), object-level semantics")
     from sak_teacher_clip.open_clip_tower import recipe
 
     return recipe(options, variant, tag)
@@ -65,7 +68,8 @@ def resolve(options: ClipOptions) -> Recipe:
 # The default, written out so that registering it does not import open_clip.
 DEFAULT = Recipe("ViT-B-16", 768, even_taps(12), 16, (224, 224),
                  open_clip_sources("ViT-B-16", "laion2b_s34b_b88k", "laion/CLIP-ViT-B-16-laion2B-s34B-b88K/"),
-                 OPENAI_MEAN, OPENAI_STD, description="CLIP ViT-B-16 laion2b_s34b_b88k (open_clip), object-level semantics")
+                 OPENAI_MEAN, OPENAI_STD, description="CLIP ViT-B-16 laion2b_s34b_b88k (open_clip), object-level semantics",
+                 weight_layouts=(TRANSFORMERS,))
 SPEC = teacher_spec(NAME, ClipOptions, resolve, default=DEFAULT)
 
 

@@ -16,6 +16,8 @@ from sak_core.plugin import (
     timm_recipe,
 )
 
+from sak_teacher_dinov2.layouts import TRANSFORMERS
+
 SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "dinov2"
@@ -46,7 +48,7 @@ def resolve(options: DinoV2Options) -> Recipe:
         WeightSource(f"{release}_pretrain.pth",
                      f"https://dl.fbaipublicfiles.com/dinov2/{release}/{release}_pretrain.pth", "apache-2.0"),
     )
-    return timm_recipe(options, model, shape, sources=sources,
+    return timm_recipe(options, model, shape, sources=sources, weight_layouts=(TRANSFORMERS,),
                        description=f"DINOv2 {size} ({model}), localized semantics")
 
 

@@ -56,7 +56,7 @@ class SegmentAnythingTeacher(SamTeacher):
         return ImageEncoderViT(mlp_ratio=4.0, qkv_bias=True, use_rel_pos=True, norm_layer=norm, **self.recipe.model_args)
 
     def load_weights(self, path: Path, hint: str = "") -> None:
-        state = read_state_dict(path, self.label, hint)
+        state = read_state_dict(path, self.label, hint, self.spec.weight_layouts)
         if any(k.startswith(PREFIX) for k in state):  # a full SAM checkpoint: keep the encoder
             state = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
         # timm's port names the MLP layers fc1/fc2, segment-anything lin1/lin2

@@ -16,6 +16,8 @@ from sak_core.plugin import (
     timm_weight_sources,
 )
 
+from sak_teacher_sam.layouts import TRANSFORMERS
+
 SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "sam"
@@ -63,7 +65,7 @@ def resolve(options: SamOptions) -> Recipe:
     if options.backend == "timm":
         sources = timm_weight_sources(timm_name)
     return Recipe(timm_name.split(".")[0], int(arch["embed_dim"]), tuple(arch["global_attn_indexes"]), patch,
-                  (side, side), sources, model_args=arch, module=module,
+                  (side, side), sources, model_args=arch, module=module, weight_layouts=(TRANSFORMERS,),
                   description=f"SAM {size} image encoder ({options.backend}) at {side} px, masks and boundaries")
 
 
