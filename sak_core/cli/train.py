@@ -106,6 +106,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
     from sak_core.training.lock import RunLock
+    from sak_core.training.rundir import RunDir
 
     layers: list[dict[str, Any]] = []
     resume_dir: Path | None = None
@@ -153,7 +154,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     run_dir = Path(config.output.dir) if config.output.dir else _default_run_dir(args.preset, config.stage)
     if not args.print_config:
         RunLock(run_dir).check_free()  # a live run is named as such, not as a finished one
-    if not args.print_config and (run_dir / "checkpoints").exists():
+    if not args.print_config and RunDir(run_dir).last_checkpoint() is not None:  # else it stopped before one
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir} "
                           "or choose another --out")
     config = config.model_copy(update={"output": config.output.model_copy(update={"dir": str(run_dir)})})

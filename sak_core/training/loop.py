@@ -108,12 +108,19 @@ class Trainer:
         if self.ctx.is_main:
             self.lock.acquire()
         try:
+            if self.ctx.is_main:
+                self.rundir.remove_stale_temporaries()  # of a writer killed mid-write
             if resume and self.ctx.is_main:
                 self.rundir.recover()  # finish a checkpoint swap a crash interrupted
             self.ctx.barrier()
             self.resume_from = self.rundir.last_checkpoint() if resume else None
             if resume and self.resume_from is None:
-                raise TrainingError(f"--resume: {self.rundir.root} has no checkpoint (checkpoints/last) to continue from")
+                root = self.rundir.root
+                raise TrainingError(
+                    f"--resume: {root} has no checkpoint (checkpoints/last) to continue from: it stopped before "
+                    f"its first one. Start it again from the beginning instead, with its own settings: sak train "
+                    f"--config {self.rundir.config} --out {root} (the same command as before, without --resume, "
+                    "works too)")
             self.step, self.best_score, self.reference = 0, None, None
             self._build()
             if self.resume_from is not None:
@@ -337,8 +344,9 @@ class Trainer:
         self._config_written = self.resume_from is None
         self.metrics = MetricsLog(self.rundir.metrics, out.tensorboard and self.ctx.is_main,
                                   self.console if self.ctx.is_main else None)
-        if self.ctx.is_main and self.resume_from is not None:
-            self.metrics.truncate_after(self.step)
+        if self.ctx.is_main:  # resumed: lines past the checkpoint are logged again; started again in the
+            # folder of a run that stopped before its first checkpoint: none of its lines is kept
+            self.metrics.truncate_after(self.step if self.resume_from is not None else -1)
         self._announce()
         result = TrainResult(self.rundir.root, self.step)
         if self.resume_from is None:

@@ -19,6 +19,7 @@ any point leaves one complete checkpoint that :meth:`RunDir.recover` puts back i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,19 @@ class RunDir:
                 return folder
         return None
 
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Remove the temporary files a killed writer left behind (:func:`sak_core.io.staged_writes`
+        names them ``.NAME.XXXXXXXX.tmp.SUFFIX`` beside ``NAME``) in the run folder, ``best/`` and
+        ``checkpoints/last``; returns them. Only the process holding the run's lock may call this."""
+        removed = []
+        for folder in (self.root, self.best, self.last):
+            for path in sorted(folder.glob(".*.tmp*")) if folder.is_dir() else []:
+                match = _STAGED.fullmatch(path.name)
+                if match and path.is_file() and Path(match["target"]).suffix == (match["suffix"] or ""):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
+
     def recover(self) -> Path | None:
         """Finish a checkpoint swap that a crash interrupted (for ``last`` and ``best``) and
         return ``checkpoints/last``, or None when the run has no complete checkpoint.
@@ -80,6 +94,9 @@ class RunDir:
         finish_swap(self.best, BEST_FILES)
         return finish_swap(self.last, LAST_FILES)
 
+
+# io.staged_writes' temporary names: "." + target + "." + mkstemp's 8 random characters + ".tmp" + suffix
+_STAGED = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?P<suffix>\.[^.]+)?")
 
 LAST_FILES = (MODEL_FILE, TRAINER_FILE)
 SCORE_FILE = "score.json"
