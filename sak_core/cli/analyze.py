@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.cli.options import add_runtime_options, positive_int, resolve_runtime
+from sak_core.cli.options import add_overwrite_option, add_runtime_options, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     routers.add_argument("--limit", type=positive_int, default=256, help="images to average over (default 256)")
     routers.add_argument("--batch-size", type=positive_int, default=8, help="images per forward (default 8)")
     add_runtime_options(routers)
-    routers.add_argument("--out", help="PNG path (default: routers.png beside the checkpoint); numbers go to .json")
+    routers.add_argument("--out", help="PNG path (default: routers.png in the run's eval/step-<N>/ folder, else "
+                         "beside the checkpoint); numbers go to .json")
+    add_overwrite_option(routers, "the --out PNG or its .json")
     routers.set_defaults(func=run_routers)
 
 
@@ -49,7 +51,7 @@ def run_routers(args: argparse.Namespace) -> int:
         render_router_chart,
         router_summary,
     )
-    from sak_core.io import atomic_write, atomic_write_text
+    from sak_core.io import check_output, staged_writes
 
     console = Console()
     context = RunContext.open(args.checkpoint)
@@ -64,16 +66,19 @@ def run_routers(args: argparse.Namespace) -> int:
     dataset = get_dataset_spec(dataset_name)
     device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
+    png = Path(args.out) if args.out else context.results_folder() / "routers.png"  # named by the step loaded
+    numbers = png.with_suffix(".json")
+    for target in (png, numbers):  # the default place is sak's own: replaced there
+        check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
     split = context.split(args.split)
     data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
     summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}",
                              precision=precision.name)
     chart = render_router_chart(summary)
-    png = Path(args.out) if args.out else context.checkpoint.parent / "routers.png"
-    atomic_write(png, lambda tmp: chart.image.save(tmp, format="PNG"))
-    numbers = png.with_suffix(".json")
-    atomic_write_text(numbers, json.dumps(summary.to_dict(), indent=2) + "\n")
+    with staged_writes() as stage:  # the chart and its numbers as one
+        chart.image.save(stage(png), format="PNG")
+        stage(numbers).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
 
     table = Table(title=f"mean expert weight ({summary.num_images} images of {summary.source})")
     table.add_column("task")

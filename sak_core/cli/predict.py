@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sak_core.cli.options import add_runtime_options, positive_int, resolve_runtime
+from sak_core.cli.options import add_overwrite_option, add_runtime_options, positive_int, resolve_runtime
 from sak_core.errors import SakError
 
 
@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
     parser.add_argument("--out", required=True, help="output folder")
+    add_overwrite_option(parser, "a prediction file or grid")
     parser.add_argument("--dataset", help="dataset for mean/std and task options (default: the run's)")
     parser.add_argument("--data-root", help="dataset root, for predicting dataset samples")
     parser.add_argument("--split", help="with no IMAGE: the split to take samples from (default val)")
@@ -58,14 +59,11 @@ def run(args: argparse.Namespace) -> int:
         read_image,
         save_predictions,
     )
-    from sak_core.io import atomic_write, file_in_the_way
+    from sak_core.io import atomic_write, check_output
     from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
-    out = Path(args.out)
-    blocked = file_in_the_way(out)
-    if blocked is not None:
-        raise SakError(f"--out {out}: {blocked} is a file, not a folder; give a folder to write the predictions into")
+    out = check_output(args.out, folder=True)
     context = RunContext.open(args.checkpoint)
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
@@ -79,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
     items = []  # (stem, pixels for the grid, prepared image, targets or None)
     unreadable: list[Path] = []
+    paths: list[Path] = []  # the input images: never written over
     if args.images:
         if dataset is None:
             console.print("note: no dataset known (no run config, no --dataset): using ImageNet mean/std", style="yellow")
@@ -113,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
             pixels = denormalise(crop_box(sample["image"], box), dataset.mean, dataset.std)
             items.append((_safe_stem(str(sample["meta"]["id"])), pixels, prepared, targets))
 
+    _check_targets(out, list(tasks), [item[0] for item in items], not args.no_grid,
+                   reads=[*paths, *context.files_read()],
+                   overwrite=args.overwrite)
     missing_writer: set[str] = set()
     for stem, pixels, prepared, targets in items:
         predictions = predict_prepared(student, tasks, prepared, precision.name, name=stem)
@@ -135,6 +137,28 @@ def run(args: argparse.Namespace) -> int:
                       style="yellow", highlight=False, markup=False, soft_wrap=True)
         return 1
     return 0
+
+
+def _check_targets(out: Path, tasks: list[str], stems: list[str], grid: bool, *, reads: list[Path],
+                   overwrite: bool) -> None:
+    """:func:`sak_core.io.check_output` for every file the predictions will write, before any is
+    written: ``OUT/<task>/<stem>.<suffix>`` (the task's writer picks the suffix, so each file of
+    the task folder named ``<stem>`` plus one suffix counts) and ``OUT/grid/<stem>.png``. An input
+    image among them is refused even with ``--overwrite``."""
+    from sak_core.io import check_output
+
+    for task in tasks:
+        folder = out / task
+        existing: dict[str, list[Path]] = {}  # stem -> the task folder's files named stem + one suffix
+        if folder.is_dir():
+            for path in folder.iterdir():
+                existing.setdefault(path.name.rsplit(".", 1)[0], []).append(path)
+        for stem in stems:
+            for target in existing.get(stem) or [folder / stem]:
+                check_output(target, reads=reads, overwrite=overwrite)
+    if grid:
+        for stem in stems:
+            check_output(out / "grid" / f"{stem}.png", reads=reads, overwrite=overwrite)
 
 
 def _select(data, ids, limit):

@@ -7,7 +7,7 @@ from pathlib import Path
 from string import Template
 
 from sak_core.errors import SakError
-from sak_core.io import file_in_the_way
+from sak_core.io import check_output
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("task", "teacher")
@@ -25,10 +25,7 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
     dist = f"sak-{kind}-{name.replace('_', '-')}"
     package = f"sak_{kind}_{name}"
     _refuse_installed_name(kind, name, dist)
-    target = Path(parent) / dist
-    blocked = file_in_the_way(parent)
-    if blocked is not None:
-        raise SakError(f"--dir {parent}: {blocked} is a file, not a folder; give a folder to write the plugin into")
+    target = check_output(parent, "--dir", folder=True) / dist
     if target.exists():
         raise SakError(f"{target} already exists: choose another name or remove it")
     values = {"name": name, "dist": dist, "package": package, "class_name": _camel(name)}
