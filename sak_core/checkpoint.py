@@ -17,7 +17,7 @@ from safetensors.torch import safe_open, save_file
 
 from sak_core.config import validation_problems
 from sak_core.errors import CheckpointError
-from sak_core.io import atomic_write
+from sak_core.io import atomic_write, describe_os_error, environment_problem
 from sak_core.model import SAKStudent, StudentConfig
 
 MODEL_FILE = "model.safetensors"
@@ -25,8 +25,15 @@ CONFIG_KEY = "sak_student_config"
 
 
 def save_student(student: SAKStudent, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
-    """Write the student's weights and config atomically to ``path`` (a .safetensors file)."""
-    return atomic_write(path, lambda tmp: write_student(student, tmp, metadata))
+    """Write the student's weights and config atomically to ``path`` (a .safetensors file). A write
+    the machine refuses (a full disk, a file-size limit, a read-only folder) is an
+    :class:`~sak_core.errors.EnvironmentProblem` naming ``path``; any previous file stays as it was."""
+    try:
+        return atomic_write(path, lambda tmp: write_student(student, tmp, metadata))
+    except Exception as exc:  # noqa: BLE001 - classified here, re-raised when it is not the machine's
+        if describe_os_error(exc, path) is None:
+            raise
+        raise environment_problem(exc, path) from None
 
 
 def write_student(student: SAKStudent, file: str | Path, metadata: dict[str, str] | None = None) -> None:

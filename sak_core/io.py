@@ -195,7 +195,8 @@ _OS_ERRORS: dict[int, tuple[str, str]] = {
     errno.EIO: ("input/output error", "the disk may be failing: check it, or choose another disk"),
 }
 _TORCH_WRITE_FAILURE = "enforce fail at inline_container.cc"
-_RUST_OS_ERROR = re.compile(r"Os \{ code: (\d+)")  # safetensors' io errors: IoError(Os { code: 28, ... })
+# safetensors' io errors: IoError(Os { code: 28, ... }), or "I/O error: File too large (os error 27)"
+_RUST_OS_ERROR = re.compile(r"Os \{ code: (\d+)|\(os error (\d+)\)")
 
 
 def describe_os_error(exc: BaseException, path: str | Path | None = None) -> str | None:
@@ -217,7 +218,7 @@ def describe_os_error(exc: BaseException, path: str | Path | None = None) -> str
     if code is None:
         match = _RUST_OS_ERROR.search(message)
         if match is not None and type(exc).__name__ == "SafetensorError":
-            code = int(match.group(1))
+            code = int(match.group(1) or match.group(2))
         elif isinstance(exc, RuntimeError) and _TORCH_WRITE_FAILURE in message:
             where = f"writing {path}" if path is not None else "writing a file"
             return (f"{where} failed ({message.split(']', 1)[-1].strip(' .') or 'the write failed'}): the disk may "

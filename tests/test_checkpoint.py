@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 
 import sak_core
 from sak_core.checkpoint import load_state_strict, save_student
-from sak_core.errors import CheckpointError
+from sak_core.errors import CheckpointError, EnvironmentProblem
 from sak_core.model import SAKStudent, StudentConfig
 
 CONFIG = StudentConfig(
@@ -94,7 +94,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr("sak_core.checkpoint.save_file", crash_midway)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(EnvironmentProblem, match=f"{path}: disk full"):  # one line naming the file
         save_student(SAKStudent(CONFIG), path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]

@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from sak_core.io import environment_problem
 from sak_core.training.errors import TrainingError
 
 try:  # POSIX; elsewhere runs are not locked
@@ -46,8 +47,11 @@ class RunLock:
         if self._file is not None:
             return self
         self._created_root = not self.root.exists()
-        self.root.mkdir(parents=True, exist_ok=True)
-        file = open(self.path, "a+")  # noqa: SIM115 - held open for the life of the lock
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            file = open(self.path, "a+")  # noqa: SIM115 - held open for the life of the lock
+        except OSError as exc:  # a read-only run folder or disk: one line naming the path
+            raise environment_problem(exc, self.path) from None
         if fcntl is not None:
             try:
                 fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

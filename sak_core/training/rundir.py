@@ -28,8 +28,8 @@ from typing import Any
 import torch
 
 from sak_core.checkpoint import MODEL_FILE, load_torch_file, save_student
-from sak_core.errors import CheckpointError
-from sak_core.io import atomic_write, atomic_write_text, fsync_dir
+from sak_core.errors import CheckpointError, EnvironmentProblem
+from sak_core.io import atomic_write, atomic_write_text, describe_os_error, fsync_dir
 from sak_core.model import SAKStudent
 
 TRAINER_FILE = "trainer.pt"
@@ -159,17 +159,26 @@ def write_checkpoint(folder: Path, student: SAKStudent, trainer_state: dict[str,
     folder = Path(folder)
     new, old = _siblings(folder)
     files = [MODEL_FILE]
-    _remove(new)
-    new.mkdir(parents=True)
-    save_student(student, new / MODEL_FILE, metadata=metadata)
-    if trainer_state is not None:
-        atomic_write(new / TRAINER_FILE, lambda tmp: torch.save(trainer_state, tmp))
-        files.append(TRAINER_FILE)
-    if extra is not None:
-        atomic_write_text(new / SCORE_FILE, json.dumps(extra, indent=2) + "\n")
-        files.append(SCORE_FILE)
-    fsync_dir(new)
-    fsync_dir(new.parent)
+    kept = (f"{folder} keeps its previous checkpoint" if is_complete(folder, (MODEL_FILE,))
+            else f"no checkpoint of {folder.name} was written")
+    try:
+        _remove(new)
+        new.mkdir(parents=True)
+        save_student(student, new / MODEL_FILE, metadata=metadata)
+        if trainer_state is not None:
+            atomic_write(new / TRAINER_FILE, lambda tmp: torch.save(trainer_state, tmp))
+            files.append(TRAINER_FILE)
+        if extra is not None:
+            atomic_write_text(new / SCORE_FILE, json.dumps(extra, indent=2) + "\n")
+            files.append(SCORE_FILE)
+        fsync_dir(new)
+        fsync_dir(new.parent)
+    except Exception as exc:  # noqa: BLE001 - a full disk, a file-size limit: named, the partial copy removed
+        shutil.rmtree(new, ignore_errors=True)  # gives a full disk its space back
+        problem = str(exc) if isinstance(exc, EnvironmentProblem) else describe_os_error(exc, new / TRAINER_FILE)
+        if problem is None:
+            raise
+        raise EnvironmentProblem(f"{problem} ({kept})") from None
     _swap(folder, new, old, tuple(files))
     return folder
 
