@@ -132,10 +132,9 @@ def run(args: argparse.Namespace) -> int:
     for name in sorted(missing_writer):
         console.print(f"note: task '{name}' has no save_prediction(); its predictions were not written", style="yellow")
     console.print(f"wrote {len(items)} image(s) to {out}", soft_wrap=True)
-    if unreadable:
-        console.print(f"{len(unreadable)} file(s) could not be read: {', '.join(map(str, unreadable))}",
-                      style="yellow", highlight=False, markup=False, soft_wrap=True)
-        return 1
+    if unreadable:  # the others are written: one error line names what was not predicted
+        raise SakError(f"{len(unreadable)} file(s) could not be read: {', '.join(map(str, unreadable))}; "
+                       f"they were skipped (the reason of each is above): fix or remove them and run again")
     return 0
 
 
