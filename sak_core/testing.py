@@ -14,6 +14,8 @@ instead of fixtures copied into each plugin's tests::
 Each check raises ``AssertionError`` (or the plugin's own error) naming the convention that does
 not hold. :func:`offline_weights` is the weights environment the teacher check uses, for tests of
 their own: ``$SAK_WEIGHTS`` set to a folder, empty library caches, no network.
+:func:`registered` and :func:`loaded_names` give a plugin's tests what the registry holds, so that
+plugins and their tests import only ``sak_core.plugin`` and ``sak_core.testing``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import torch
 from sak_core.api import create_task, create_teacher, get_dataset_spec, get_task_spec, get_teacher_spec, split_variant
 from sak_core.batch import collate_samples
 from sak_core.errors import CheckpointError, RandomWeightsWarning, SpecError
-from sak_core.plugins import get_registry
+from sak_core.plugins import PluginManager, Registered, get_registry
 from sak_core.runtime import DTYPES
 from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, DatasetSpec, TeacherSpec
 from sak_core.teachers import Teacher, TeacherOutput
@@ -62,6 +64,20 @@ def offline_weights(folder: str | os.PathLike[str]) -> Iterator[Path]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def registered(kind: str, name: str) -> Registered:
+    """What the installed plugins registered as ``kind`` (``"teacher"``, ``"task"``,
+    ``"dataset"``) ``name``: its ``spec``, ``distribution``, ``version`` and ``api`` range.
+    An unknown name is the registry's error naming what is installed."""
+    return get_registry().get(kind, name)
+
+
+def loaded_names(kind: str) -> list[str]:
+    """The ``kind`` names a fresh load of the installed plugins registers, as a new ``sak``
+    process would (honouring ``$SAK_LOAD_PLUGINS`` as set now; the process's registry is left
+    as it is)."""
+    return PluginManager().registry.names(kind)
 
 
 def _shape(spec: TeacherSpec) -> dict[str, Any]:
@@ -157,7 +173,7 @@ def check_teacher(
             raise AssertionError(f"{call.__name__}('{name}', weigths=...) accepted a misspelt option")
 
     # the registered (default) spec is the one configure() gives for no options
-    entry = get_registry().get("teacher", split_variant(name)[0])
+    entry = registered("teacher", split_variant(name)[0])
     if distribution is not None:
         assert entry.distribution == distribution, f"registered by {entry.distribution}, not {distribution}"
     registered: TeacherSpec = entry.spec

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sak_core.plugin import VOID_COLOUR, DatasetSpec, SakError
-from sak_core.plugins import get_registry
-from sak_core.testing import check_task
+from sak_core.testing import check_task, registered
 from sak_task_boundaries import SPEC, ApproximateBoundaryF, BalancedBCELoss
 from sak_task_boundaries.task import tolerance_pixels
 
@@ -30,7 +29,7 @@ def logits(mask: torch.Tensor, high: float = 6.0) -> torch.Tensor:
 
 
 def test_registered_spec():
-    entry = get_registry().get("task", "boundaries")
+    entry = registered("task", "boundaries")
     assert entry.spec is SPEC and entry.distribution == "sak-task-boundaries"
     assert (SPEC.default_outputs, SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (
         1, 50.0, "odsF", True)

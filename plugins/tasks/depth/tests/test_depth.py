@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sak_core.plugin import VOID_COLOUR, DatasetSpec
-from sak_core.plugins import PluginManager, get_registry
-from sak_core.testing import check_task
+from sak_core.testing import check_task, loaded_names, registered
 from sak_task_depth import SPEC
 
 
@@ -25,7 +24,7 @@ def t(rows) -> torch.Tensor:
 
 
 def test_registered_spec():
-    entry = get_registry().get("task", "depth")
+    entry = registered("task", "depth")
     assert entry.spec is SPEC and entry.distribution == "sak-task-depth"
     assert (SPEC.default_outputs, SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (
         1, 1.0, "RMSE", False)
@@ -107,7 +106,7 @@ def test_removing_the_plugin_removes_only_its_task(monkeypatch):
     others = ["sak-task-semseg", "sak-task-parts", "sak-task-saliency", "sak-task-normals",
               "sak-task-boundaries"]
     monkeypatch.setenv("SAK_LOAD_PLUGINS", ",".join(others))
-    names = PluginManager().registry.names("task")
+    names = loaded_names("task")
     assert "depth" not in names
     assert {"semseg", "parts", "saliency", "normals", "boundaries"} <= set(names)
 

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sak_core.plugin import VOID_COLOUR, DatasetSpec
-from sak_core.plugins import get_registry
-from sak_core.testing import check_task
+from sak_core.testing import check_task, registered
 from sak_task_normals import SPEC
 
 IGNORE = [255.0, 255.0, 255.0]
@@ -27,7 +26,7 @@ def image(*vectors) -> torch.Tensor:
 
 
 def test_registered_spec():
-    entry = get_registry().get("task", "normals")
+    entry = registered("task", "normals")
     assert entry.spec is SPEC and entry.distribution == "sak-task-normals"
     assert (SPEC.default_outputs, SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (
         3, 10.0, "mErr", False)

@@ -8,8 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sak_core.plugin import DatasetSpec
-from sak_core.plugins import get_registry
-from sak_core.testing import check_task
+from sak_core.testing import check_task, registered
 from sak_task_parts import SPEC
 from sak_task_parts.task import HumanPartsTask
 
@@ -24,7 +23,7 @@ def one_hot_logits(labels: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def test_registered_with_weight_2():
-    entry = get_registry().get("task", "parts")
+    entry = registered("task", "parts")
     assert entry.spec is SPEC and entry.distribution == "sak-task-parts"
     assert (SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (2.0, "mIoU", True)
     task = bind()

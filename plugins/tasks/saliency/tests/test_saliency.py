@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sak_core.plugin import VOID_COLOUR, DatasetSpec
-from sak_core.plugins import get_registry
-from sak_core.testing import check_task
+from sak_core.testing import check_task, registered
 from sak_task_saliency import SPEC
 from sak_task_saliency.task import MaxFMeasure
 
@@ -46,7 +45,7 @@ def hand_max_f(probs, targets, beta_sq=0.3):
 
 
 def test_registered_spec():
-    entry = get_registry().get("task", "saliency")
+    entry = registered("task", "saliency")
     assert entry.spec is SPEC and entry.distribution == "sak-task-saliency"
     assert (SPEC.default_outputs, SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (
         2, 5.0, "maxF", True)

@@ -11,9 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sak_core.plugin import VOID_COLOUR, DatasetSpec, SpecError, create_task, label_palette
-from sak_core.plugins import get_registry
-from sak_core.testing import check_task
+from sak_core.plugin import VOID_COLOUR, DatasetSpec, SpecError, TargetError, create_task, label_palette
+from sak_core.testing import check_task, registered
 from sak_task_semseg import SPEC
 from sak_task_semseg.task import SemanticSegmentationTask
 
@@ -29,7 +28,7 @@ def one_hot_logits(labels: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def test_registered_from_its_distribution():
-    entry = get_registry().get("task", "semseg")
+    entry = registered("task", "semseg")
     assert entry.spec is SPEC and entry.distribution == "sak-task-semseg"
     assert (SPEC.loss_weight, SPEC.metric_name, SPEC.higher_is_better) == (1.0, "mIoU", True)
     assert isinstance(create_task("semseg", bind().dataset), SemanticSegmentationTask)
@@ -75,8 +74,6 @@ def test_absent_class_counts_zero_by_default_and_can_be_skipped():
 
 def test_target_class_out_of_range_is_an_error():
     metric = bind(2).metric()
-    from sak_core.errors import TargetError
-
     with pytest.raises(TargetError, match="num_outputs"):
         metric.update(torch.zeros(1, 2, 2, 2), torch.tensor([[[0, 1], [2, 0]]]))
 
