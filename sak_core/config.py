@@ -315,6 +315,8 @@ def parse_override(text: str) -> dict[str, Any]:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML mapping from ``path``, with errors that name the file."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a folder: give the path of a YAML file")
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:

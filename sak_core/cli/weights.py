@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,11 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.weights import OFFLINE_ENVS, RANDOM, WEIGHTS_ENV, is_offline, weights_dir
 
     console = Console()
+    folder = weights_dir()
+    if folder.exists() and not folder.is_dir():  # every "save it as" below would name a path inside a file
+        named = f"{WEIGHTS_ENV}={folder}" if os.environ.get(WEIGHTS_ENV) else str(folder)
+        raise SakError(f"{named} names a file, not a folder: {WEIGHTS_ENV} must name the folder that holds the "
+                       "weight files (or, unset, ~/.cache/sak/weights must be a folder)")
     entries = [e for text in args.teachers for e in parse_teachers(text)]
     if args.teachers and not entries:
         raise SakError(f"no teacher named in {' '.join(args.teachers)!r}: give NAME[:VARIANT][,KEY=VALUE...], "

@@ -385,11 +385,13 @@ def config_cases() -> list[Case]:
             "no_such_scene\n"), names=lambda ws: ["no_such_scene"]),
         Case("SAK_WEIGHTS names a file", lambda ws: ["weights", "--check", "dinov2"], setup=weights_file,
              env={"SAK_WEIGHTS": "{ws}/weights.bin"}, names=lambda ws: ["weights.bin", "folder"]),
-        Case("SAK_DATA names a file", lambda ws: ["eval", str(ws / "run"), "--dataset", "pascal-context",
-                                                   "--workers", "0", *RUNTIME],
-             setup=weights_file, env={"SAK_DATA": "{ws}/weights.bin"}, names=lambda ws: ["weights.bin"]),
-        Case("SAK_LOAD_PLUGINS typo", lambda ws: ["plugins"], env={"SAK_LOAD_PLUGINS": "sak-task-semsegg"},
-             subprocess=True, names=lambda ws: ["sak-task-semsegg"]),
+        Case("SAK_DATA names a file", lambda ws: ["eval", str(ws / "model.safetensors"), "--dataset", "nyud",
+                                                   "--workers", "0", "--out", str(ws / "scores.json"), *RUNTIME],
+             setup=lambda ws: (weights_file(ws), shutil.copy(ws / "run" / "model.safetensors", ws)),
+             env={"SAK_DATA": "{ws}/weights.bin"}, names=lambda ws: ["weights.bin"]),
+        Case("SAK_LOAD_PLUGINS typo", lambda ws: ["describe", "task", "semseg"],
+             env={"SAK_LOAD_PLUGINS": "sak-task-semsegg"}, subprocess=True,
+             names=lambda ws: ["sak-task-semsegg", "sak-task-semseg"]),
     ]
 
 
