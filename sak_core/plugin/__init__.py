@@ -60,7 +60,7 @@ from sak_core.teacherlib import (
     timm_shape,
 )
 from sak_core.weight_layouts import LEAVE_OUT, Layout
-from sak_core.weights import hub_source, load_state_dict_strict, read_state_dict, timm_weight_sources
+from sak_core.weights import hub_source, load_state_dict_strict, read_state_dict, resolve_weights, timm_weight_sources
 
 if TYPE_CHECKING:
     from sak_core.api import (
@@ -175,6 +175,7 @@ __all__ = [
     "hub_source",
     "load_state_dict_strict",
     "read_state_dict",
+    "resolve_weights",
     "timm_weight_sources",
     # tasks
     "ConfusionMatrix",
