@@ -180,8 +180,10 @@ def resolve_weights(
     if is_offline():
         offline_vars = " or ".join(OFFLINE_ENVS)
         raise CheckpointError(missing_weights_message(teacher, sources, f"offline: {offline_vars} is set"))
+    if not any(source.url for source in sources):  # a private file: nothing to download
+        raise CheckpointError(missing_weights_message(teacher, sources, "not found, and it has no download URL"))
     errors = []
-    for source in sources:
+    for source in (s for s in sources if s.url):
         try:
             return download(source)
         except Exception as exc:  # network, HTTP, hub errors: report them all together

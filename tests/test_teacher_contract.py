@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from sak_core import Teacher, TeacherOutput, TeacherSpec, hookimpl
 from sak_core.api import create_teacher, get_teacher_spec
-from sak_core.errors import ConfigError, SpecError
+from sak_core.errors import CheckpointError, ConfigError, SpecError
 from sak_core.plugins import temporary_plugin
 from sak_core.runtime import Precision, teacher_precision
 from sak_core.training import train
@@ -161,3 +161,19 @@ def test_the_core_names_no_teacher():
         hits = [f"{module}:{n}: {line.strip()}" for n, line in enumerate((root / module).read_text().splitlines(), 1)
                 if names.search(line)]
         assert not hits, "\n".join(hits)
+
+
+def test_a_weights_file_without_a_url_is_not_downloaded(tmp_path, monkeypatch):
+    """A source with no download URL (a private file) that is not in $SAK_WEIGHTS says where to
+    save it, online too, instead of trying to download an empty URL."""
+    from sak_core.plugin import WeightSource, resolve_weights
+    from sak_core.weights import OFFLINE_ENVS
+
+    for name in OFFLINE_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SAK_WEIGHTS", str(tmp_path))
+    with pytest.raises(CheckpointError, match=r"no weights for teacher 'mine' \(not found, and it has no download URL\)") as told:
+        resolve_weights("mine", None, (WeightSource("mine.safetensors"),))
+    assert f"download (no public URL)\n    and save it as {tmp_path / 'mine.safetensors'}" in str(told.value)
+    (tmp_path / "mine.safetensors").write_bytes(b"")
+    assert resolve_weights("mine", None, (WeightSource("mine.safetensors"),)) == tmp_path / "mine.safetensors"
