@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, get_task_spec, get_teacher_spec, split_variant
-from sak_core.batch import collate_samples
+from sak_core.datasets.batch import collate_samples
 from sak_core.errors import CheckpointError, RandomWeightsWarning, SpecError
-from sak_core.plugins import PluginManager, Registered, get_registry
-from sak_core.runtime import DTYPES
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, DatasetSpec, TeacherSpec
-from sak_core.teachers import Teacher, TeacherOutput
+from sak_core.plugin.registry import PluginManager, Registered, get_registry
+from sak_core.runtime.device import DTYPES
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, DatasetSpec, TeacherSpec
+from sak_core.plugin.teachers import Teacher, TeacherOutput
 
 SHAPE_FIELDS = ("feature_dim", "tap_indices", "patch_size", "input_size", "mean", "std", "weights")
 
@@ -96,7 +96,7 @@ def _create(name: str, spec: TeacherSpec, weights: Any, **options: Any) -> Teach
         teacher = create_teacher(name, weights="random", **options)
     assert any(issubclass(w.category, RandomWeightsWarning) for w in caught), (
         f"teacher '{name}' built with weights='random' must warn with sak_core.RandomWeightsWarning "
-        "(sak_core.weights.resolve_weights does)"
+        "(sak_core.weights.sources.resolve_weights does)"
     )
     return teacher
 
@@ -134,11 +134,11 @@ def check_teacher(
     device: str | torch.device = "cpu", **options: Any,
 ) -> Teacher:
     """Check teacher ``name`` (``NAME`` or ``NAME:VARIANT``) built with tiny ``options``, through
-    the teacher contract only (:class:`~sak_core.teachers.Teacher`, :class:`~sak_core.specs.TeacherSpec`).
+    the teacher contract only (:class:`~sak_core.plugin.teachers.Teacher`, :class:`~sak_core.plugin.specs.TeacherSpec`).
 
     Conventions checked: misspelt options are rejected with a did-you-mean; the registered spec
     is what ``configure()`` gives; the module's spec is ``get_teacher_spec``'s; it is frozen and
-    stays in eval mode; :meth:`~sak_core.teachers.Teacher.place` refuses a precision the spec does
+    stays in eval mode; :meth:`~sak_core.plugin.teachers.Teacher.place` refuses a precision the spec does
     not declare; and at each declared precision that ``device`` runs (fp16 only on a CUDA GPU),
     placed there: its output has one ``B x C x h x w`` float32 map per level with the spec's width,
     ordinary (not inference) tensors without gradients, a sane ``valid_size``, distinct maps for
@@ -176,10 +176,10 @@ def check_teacher(
     entry = registered("teacher", split_variant(name)[0])
     if distribution is not None:
         assert entry.distribution == distribution, f"registered by {entry.distribution}, not {distribution}"
-    registered: TeacherSpec = entry.spec
-    if registered.configure is not None:
-        configured = _shape(registered.configure())
-        differ = {k: (v, configured[k]) for k, v in _shape(registered).items() if configured[k] != v}
+    default: TeacherSpec = entry.spec
+    if default.configure is not None:
+        configured = _shape(default.configure())
+        differ = {k: (v, configured[k]) for k, v in _shape(default).items() if configured[k] != v}
         assert not differ, f"teacher '{name}': the registered spec differs from configure() with no options: {differ}"
 
     spec = get_teacher_spec(name, **options)
