@@ -4,7 +4,7 @@
     python benchmarks/bench_onnx.py --stem vit_small --runs 5
 
 The student has the ``paper-pascal`` shape (ViT-B stem, DINOv2, CLIP and SAM adapter paths, the
-5 PASCAL-Context tasks) with random weights; it is exported with :func:`sak_core.export.export_onnx`
+5 PASCAL-Context tasks) with random weights; it is exported with :func:`sak_core.convert.onnx.export_onnx`
 and both runtimes then run batch-1 forwards in fp32, alternating (PyTorch, onnxruntime, PyTorch,
 ...), so that a noisy shared machine slows both alike. Prints the median latency of each, the
 ratio, and the largest output difference. These are figures to read, not tests.
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from sak_core import StudentConfig, create_student
-from sak_core.export import INPUT_NAME, compare_with_onnxruntime, export_onnx
+from sak_core.convert.onnx import INPUT_NAME, compare_with_onnxruntime, export_onnx
 
 PASCAL_TASKS = {"semseg": 59, "parts": 7, "saliency": 1, "normals": 3, "boundaries": 1}
 

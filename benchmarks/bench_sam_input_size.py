@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 
 import sak_core
-from sak_core.batch import collate_samples
+from sak_core.datasets.batch import collate_samples
 from sak_core.errors import RandomWeightsWarning
-from sak_core.weights import cached_path
+from sak_core.weights.sources import cached_path
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -180,7 +180,7 @@ class Spec(NamedTuple):
 
     @classmethod
     def parse(cls, text: str) -> Spec:
-        from sak_core.config import PRECISION_SETTINGS
+        from sak_core.runtime.precision import PRECISION_SETTINGS
 
         precision, *mods = text.split("+")
         if precision not in PRECISION_SETTINGS:
@@ -205,9 +205,9 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     import torch
 
     from sak_core.api import create_task, get_dataset_spec
-    from sak_core.assemble import create_student, resolve_tasks
-    from sak_core.distill import distillation_loss
-    from sak_core.runtime import autocast, grad_scaler, resolve_device, resolve_precision
+    from sak_core.model.assemble import create_student, resolve_tasks
+    from sak_core.model.distill import distillation_loss
+    from sak_core.runtime.device import autocast, grad_scaler, resolve_device, resolve_precision
     from sak_core.training.loop import build_teachers
     from sak_core.training.optimizer import build_optimizer
 
@@ -357,7 +357,7 @@ def measure_memory(stage: str, spec: Spec, args: argparse.Namespace) -> dict:
     baseline = rss_gib()  # torch and the interpreter, before any model exists
     if args.threads:
         torch.set_num_threads(args.threads)
-    from sak_core.runtime import resolve_device
+    from sak_core.runtime.device import resolve_device
 
     device = resolve_device(args.device)
     variant = build_variant(stage, spec, args, {})

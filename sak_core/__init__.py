@@ -20,33 +20,36 @@ from sak_core.api import (
     list_tasks,
     list_teachers,
 )
+from sak_core._moved import install as _install_moved_modules
 from sak_core.errors import ConvertedWeightsWarning, RandomWeightsWarning, SakError
-from sak_core.hookspecs import hookimpl
-from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
+from sak_core.plugin.hookspecs import hookimpl
+from sak_core.plugin.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
 
 if TYPE_CHECKING:
-    from sak_core.assemble import create_student
-    from sak_core.checkpoint import load_student, save_student
-    from sak_core.inference import predict
+    from sak_core.model.assemble import create_student
+    from sak_core.run.checkpoint import load_student, save_student
+    from sak_core.evaluation.prediction import predict
     from sak_core.model import SAKStudent, StudentConfig, StudentOutput
-    from sak_core.tasks import Metric, Task
-    from sak_core.teachers import Teacher, TeacherOutput
+    from sak_core.plugin.tasks import Metric, Task
+    from sak_core.plugin.teachers import Teacher, TeacherOutput
 
 __version__ = "0.1.0"
 
+_install_moved_modules()  # the module paths of sak-core 0.1 still import, with a warning
+
 # name -> module that defines it, imported on first access (PEP 562)
 _ON_FIRST_USE = {
-    "create_student": "sak_core.assemble",
-    "load_student": "sak_core.checkpoint",
-    "save_student": "sak_core.checkpoint",
-    "predict": "sak_core.inference",
+    "create_student": "sak_core.model.assemble",
+    "load_student": "sak_core.run.checkpoint",
+    "save_student": "sak_core.run.checkpoint",
+    "predict": "sak_core.evaluation.prediction",
     "SAKStudent": "sak_core.model",
     "StudentConfig": "sak_core.model",
     "StudentOutput": "sak_core.model",
-    "Metric": "sak_core.tasks",
-    "Task": "sak_core.tasks",
-    "Teacher": "sak_core.teachers",
-    "TeacherOutput": "sak_core.teachers",
+    "Metric": "sak_core.plugin.tasks",
+    "Task": "sak_core.plugin.tasks",
+    "Teacher": "sak_core.plugin.teachers",
+    "TeacherOutput": "sak_core.plugin.teachers",
 }
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
-from sak_core.plugins import get_registry
-from sak_core.specs import DatasetSpec, TaskSpec, TeacherSpec
+from sak_core.plugin.registry import get_registry
+from sak_core.plugin.specs import DatasetSpec, TaskSpec, TeacherSpec
 
 
 def _filter(names: list[str], pattern: str) -> list[str]:

@@ -12,10 +12,9 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sak_core.errors import ConfigError
-from sak_core.io import read_text
+from sak_core.runtime.precision import PRECISION_SETTINGS, PrecisionSetting
+from sak_core.runtime.files import read_text
 
-PrecisionSetting = Literal["auto", "fp32", "bf16", "fp16"]
-PRECISION_SETTINGS: tuple[str, ...] = get_args(PrecisionSetting)  # what sak_core.runtime.resolve_precision takes
 
 
 class _Section(BaseModel):
@@ -396,7 +395,7 @@ def resolved_files(config: RunConfig, plugins: list[dict[str, str]]) -> dict[str
 
 def write_resolved(run_dir: str | Path, config: RunConfig, plugins: list[dict[str, str]]) -> None:
     """Write ``config.yaml`` (the resolved run config) and ``plugins.json`` into ``run_dir``."""
-    from sak_core.io import atomic_write_text
+    from sak_core.runtime.files import atomic_write_text
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

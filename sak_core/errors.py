@@ -30,7 +30,7 @@ class SpecError(SakError):
 
 class TargetError(SpecError, ValueError):
     """A task's targets do not hold what the task expects: the dataset's labels are wrong.
-    (A ValueError too, as the helpers of :mod:`sak_core.tasklib` raised before it existed.)"""
+    (A ValueError too, as the helpers of :mod:`sak_core.plugin.task_helpers` raised before it existed.)"""
 
 
 class ConfigError(SakError):
@@ -52,7 +52,7 @@ class ConvertedWeightsWarning(UserWarning):
 class EnvironmentProblem(SakError):
     """The machine refused something sak asked of it (a read-only folder, a full disk, a file-size
     limit, a name too long, a file that is not UTF-8): nothing the user typed was wrong as such,
-    and nothing in sak is broken. Built by :func:`sak_core.io.environment_problem`."""
+    and nothing in sak is broken. Built by :func:`sak_core.runtime.files.environment_problem`."""
 
 
 class ExportError(SakError):

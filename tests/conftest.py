@@ -6,7 +6,7 @@ import pytest
 
 import sak_toy_plugin
 from sak_core.config import build_config, deep_merge
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 from sak_test_utils import TOY_RUN
 
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import sak_core
-from sak_core.assemble import add_derived_targets, resolve_tasks, student_config
+from sak_core.model.assemble import add_derived_targets, resolve_tasks, student_config
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError, UnknownNameError
-from sak_core.plugins import temporary_plugin
-from sak_core.specs import TaskSpec
+from sak_core.plugin.registry import temporary_plugin
+from sak_core.plugin.specs import TaskSpec
 
 
 def doubled(batch):

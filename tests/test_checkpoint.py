@@ -9,7 +9,8 @@ import torch
 from safetensors.torch import save_file
 
 import sak_core
-from sak_core.checkpoint import load_state_strict, save_student
+from sak_core.run.checkpoint import save_student
+from sak_core.weights.files import load_state_strict
 from sak_core.errors import CheckpointError, EnvironmentProblem
 from sak_core.model import SAKStudent, StudentConfig
 
@@ -49,7 +50,7 @@ def test_foreign_safetensors_is_refused(tmp_path):
     (None, "input_size: "),
 ], ids=["not json", "not a mapping", "bad field"])
 def test_a_damaged_config_in_the_metadata_names_the_file_and_the_problem(tmp_path, stored, problem):
-    from sak_core.checkpoint import CONFIG_KEY
+    from sak_core.run.checkpoint import CONFIG_KEY
 
     state = {k: v.contiguous() for k, v in SAKStudent(CONFIG).state_dict().items()}
     text = stored if stored is not None else json.dumps({**json.loads(CONFIG.model_dump_json()), "input_size": "big"})
@@ -93,7 +94,7 @@ def test_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
             f.write(b"half a checkpoint")
         raise OSError("disk full")
 
-    monkeypatch.setattr("sak_core.checkpoint.save_file", crash_midway)
+    monkeypatch.setattr("sak_core.run.checkpoint.save_file", crash_midway)
     with pytest.raises(EnvironmentProblem, match=f"{path}: disk full"):  # one line naming the file
         save_student(SAKStudent(CONFIG), path)
     assert path.read_bytes() == before

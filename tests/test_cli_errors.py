@@ -12,7 +12,7 @@ import yaml
 from sak_core import hookimpl
 from sak_core.cli.main import main
 from sak_core.config import deep_merge
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 from sak_test_utils import TOY_RUN
 
 

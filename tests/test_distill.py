@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sak_core.distill import crop_valid, distillation_loss, level_loss
-from sak_core.teachers import TeacherOutput
+from sak_core.model.distill import crop_valid, distillation_loss, level_loss
+from sak_core.plugin.teachers import TeacherOutput
 
 
 def reference_level(student, teacher):

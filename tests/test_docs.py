@@ -52,7 +52,7 @@ def export_unavailable(blocks: list[str]) -> str | None:
     import importlib.util
 
     import torch
-    from sak_core.export import MIN_TORCH
+    from sak_core.convert.onnx import MIN_TORCH
 
     if torch.__version__ < MIN_TORCH:
         return f"sak export needs torch >= {MIN_TORCH}, this is {torch.__version__}"

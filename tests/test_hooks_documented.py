@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sak_core import hookspecs
+from sak_core.plugin import hookspecs
 
 ROOT = Path(__file__).parents[1]
 HOOKS = sorted(name for name in dir(hookspecs) if name.startswith("sak_register_"))

@@ -1,4 +1,4 @@
-"""sak_core.io: several files written as one, never half old and half new."""
+"""sak_core.runtime.files: several files written as one, never half old and half new."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sak_core.io import staged_writes
+from sak_core.runtime.files import staged_writes
 
 
 def _files(folder: Path) -> dict[str, str]:

@@ -6,13 +6,13 @@ import pytest
 
 from sak_core import TaskSpec, hookimpl
 from sak_core.errors import SpecError
-from sak_core.multitask_gain import (
+from sak_core.evaluation.multitask_gain import (
     list_baselines,
     load_baseline,
     multitask_gain,
     per_task_gain,
 )
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 
 
 def spec(name: str, metric: str, higher: bool) -> TaskSpec:

@@ -51,9 +51,9 @@ def test_every_exported_name_resolves_once_and_is_listed_by_dir():
 
 
 def test_the_facade_gives_the_same_objects_as_their_homes():
-    from sak_core.tasklib import LabelMapTask
-    from sak_core.tasks import Task
-    from sak_core.teacherlib import teacher_spec
+    from sak_core.plugin.task_helpers import LabelMapTask
+    from sak_core.plugin.tasks import Task
+    from sak_core.plugin.teacher_recipes import teacher_spec
 
     assert facade.Task is Task and facade.LabelMapTask is LabelMapTask and facade.teacher_spec is teacher_spec
 
@@ -85,7 +85,7 @@ def test_the_doc_states_the_api_version():
 
 
 def test_every_built_in_plugin_declares_a_range_holding_the_installed_api():
-    from sak_core.plugins import get_registry
+    from sak_core.plugin.registry import get_registry
 
     registry = get_registry()
     built_in = [e for kind in registry.entries for e in registry.entries[kind].values()

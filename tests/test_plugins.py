@@ -15,7 +15,7 @@ import sak_core
 from sak_test_utils import run_sak, write_distribution
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
 from sak_core.plugin import API_VERSION
-from sak_core.plugins import get_plugin_manager, temporary_plugin
+from sak_core.plugin.registry import get_plugin_manager, temporary_plugin
 
 TOY_EP = {"sak.teachers": {"toy": "sak_toy_plugin"}}
 
@@ -76,7 +76,7 @@ def test_registering_the_wrong_spec_type_is_a_failure_not_a_crash(toy_plugins):
 
 @pytest.mark.parametrize("name", ["dino.v2", "clip,timm", "sam:b", "a=b", "seg/edges", "", "2d", "_x", "x y"])
 def test_a_name_that_cannot_be_a_module_key_or_a_cli_word_is_a_failure_naming_the_plugin(toy_plugins, name):
-    from sak_core.specs import TeacherSpec
+    from sak_core.plugin.specs import TeacherSpec
 
     spec = TeacherSpec(name=name, factory=lambda **kw: None, feature_dim=8, tap_indices=(0,), patch_size=16,
                        input_size=(32, 32))

@@ -263,7 +263,7 @@ def test_create_student_from_run_config_uses_plugin_specs(toy_plugins):
 
 def test_tiny_student_trains_against_toy_teachers(toy_plugins):
     """One distillation + task step with teachers from plugins lowers nothing to NaN and moves weights."""
-    from sak_core.distill import distillation_loss
+    from sak_core.model.distill import distillation_loss
 
     teachers = {n: sak_core.create_teacher(n) for n in ("toy_a", "toy_b")}
     student = SAKStudent(StudentConfig(stem_overrides=dict(embed_dim=64, depth=4, num_heads=2), input_size=(64, 64),

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from sak_core import Teacher, TeacherOutput, TeacherSpec, hookimpl
 from sak_core.api import create_teacher, get_teacher_spec
 from sak_core.errors import CheckpointError, ConfigError, SpecError
-from sak_core.plugins import temporary_plugin
-from sak_core.runtime import Precision, teacher_precision
+from sak_core.plugin.registry import temporary_plugin
+from sak_core.runtime.device import Precision, teacher_precision
 from sak_core.training import train
 
 CPU = torch.device("cpu")
@@ -117,7 +117,7 @@ def test_weights_options_a_teacher_does_not_declare_are_refused_when_configured(
 class _NoWeights:
     @hookimpl
     def sak_register_teachers(self, register):
-        from sak_core.teacherlib import Recipe, TeacherOptions, teacher_spec
+        from sak_core.plugin.teacher_recipes import Recipe, TeacherOptions, teacher_spec
 
         def recipe(**fields):
             return lambda o: Recipe("", 6, (0,), 8, (32, 32), module=ResizingTeacher, **fields)
@@ -131,8 +131,8 @@ def test_a_layout_renames_only_for_the_teacher_whose_spec_lists_it(tmp_path):
     from safetensors.torch import save_file
 
     from sak_core.errors import ConvertedWeightsWarning
-    from sak_core.weight_layouts import LEAVE_OUT, Layout
-    from sak_core.weights import read_state_dict
+    from sak_core.weights.layouts import LEAVE_OUT, Layout
+    from sak_core.weights.sources import read_state_dict
 
     other = Layout("other library", "the family's own", "enc.stem.w", rules=(
         (r"enc\.stem\.w", "stem.weight"), (r"enc\.(q|k|v)\.w", r"attn.\1.weight"), (r"head\..*", LEAVE_OUT)),
@@ -167,7 +167,7 @@ def test_a_weights_file_without_a_url_is_not_downloaded(tmp_path, monkeypatch):
     """A source with no download URL (a private file) that is not in $SAK_WEIGHTS says where to
     save it, online too, instead of trying to download an empty URL."""
     from sak_core.plugin import WeightSource, resolve_weights
-    from sak_core.weights import OFFLINE_ENVS
+    from sak_core.weights.sources import OFFLINE_ENVS
 
     for name in OFFLINE_ENVS:
         monkeypatch.delenv(name, raising=False)

@@ -20,7 +20,7 @@ locations = importlib.util.find_spec("sak_core").submodule_search_locations
 stub = types.ModuleType("sak_core")
 stub.__path__ = list(locations)
 sys.modules["sak_core"] = stub
-from sak_core.hookspecs import hookimpl
+from sak_core.plugin.hookspecs import hookimpl
 stub.hookimpl = hookimpl
 registered = []
 for name in sys.argv[1:]:
@@ -40,9 +40,9 @@ def probe(*modules: str) -> dict:
 
 @pytest.mark.parametrize("name", ["dinov2", "timm", "clip", "sam"])
 def test_entry_point_module_registers_without_heavy_imports(name):
-    found = probe(f"sak_teacher_{name}", f"sak_teacher_{name}.plugin", "sak_core.teacherlib", "sak_core.weights")
+    found = probe(f"sak_teacher_{name}", f"sak_teacher_{name}.plugin", "sak_core.plugin.teacher_recipes", "sak_core.weights.sources")
     assert found == {"heavy": [], "registered": [name]}
 
 
 def test_the_probe_sees_heavy_imports():
-    assert "torch" in probe("sak_core.teachers")["heavy"]
+    assert "torch" in probe("sak_core.plugin.teachers")["heavy"]

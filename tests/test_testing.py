@@ -12,9 +12,9 @@ import sak_toy_plugin
 from sak_core import Task, TaskSpec, TeacherSpec, get_dataset_spec, hookimpl
 from sak_core.api import create_teacher
 from sak_core.errors import SpecError
-from sak_core.plugins import temporary_plugin
-from sak_core.teacherlib import Recipe, Shape, TeacherOptions, teacher_spec, timm_recipe
-from sak_core.teachers import Teacher, TeacherOutput, TimmTeacher
+from sak_core.plugin.registry import temporary_plugin
+from sak_core.plugin.teacher_recipes import Recipe, Shape, TeacherOptions, teacher_spec, timm_recipe
+from sak_core.plugin.teachers import Teacher, TeacherOutput, TimmTeacher
 from sak_core.testing import check_task, check_teacher
 
 TINY = dict(embed_dim=32, depth=2, num_heads=2, img_size=32)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 import sak_core
-from sak_core.distill import distillation_loss
+from sak_core.model.distill import distillation_loss
 
 pytest.importorskip("sak_teacher_dinov2")
 pytest.importorskip("sak_teacher_clip")

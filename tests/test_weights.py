@@ -1,4 +1,4 @@
-"""Tests of sak_core.weights: finding, reading and strictly loading teacher weights (no network)."""
+"""Tests of sak_core.weights.sources: finding, reading and strictly loading teacher weights (no network)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from safetensors.torch import save_file
 from torch import nn
 
 from sak_core.errors import CheckpointError
-from sak_core.specs import WeightSource
-from sak_core.weights import (
+from sak_core.plugin.specs import WeightSource
+from sak_core.weights.sources import (
     RandomWeightsWarning,
     cached_path,
     hub_source,
@@ -153,8 +153,8 @@ def test_offline_error_names_files_urls_and_folder(cache):
 def test_sak_weights_command_lists_sources(cache, capsys, monkeypatch):
     from sak_core import hookimpl
     from sak_core.cli.main import main
-    from sak_core.plugins import temporary_plugin
-    from sak_core.specs import TeacherSpec
+    from sak_core.plugin.registry import temporary_plugin
+    from sak_core.plugin.specs import TeacherSpec
 
     monkeypatch.setenv("COLUMNS", "300")
     spec = TeacherSpec("tinyweights", factory=lambda **_: None, feature_dim=4, tap_indices=(0,),

@@ -51,7 +51,7 @@ def run_routers(args: argparse.Namespace) -> int:
         render_router_chart,
         router_summary,
     )
-    from sak_core.io import check_output, staged_writes
+    from sak_core.runtime.files import check_output, staged_writes
 
     console = Console()
     context = RunContext.open(args.checkpoint)

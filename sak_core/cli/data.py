@@ -52,7 +52,7 @@ def _fraction(text: str) -> float:
 def run_synth(args: argparse.Namespace) -> int:
     from sak_core.datasets.synthetic.layouts import write_layout_in_place
     from sak_core.errors import SakError
-    from sak_core.io import environment_problem
+    from sak_core.runtime.files import environment_problem
 
     size = args.size
     out = Path(args.out)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sak_core.api import split_variant
-from sak_core.plugins import KINDS, get_registry
+from sak_core.plugin.registry import KINDS, get_registry
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from sak_core.evaluation.report import alignment_table
     from sak_core.evaluation.scoring import same_dataset
-    from sak_core.io import check_output
+    from sak_core.runtime.files import check_output
 
     console = Console(stderr=args.json)
     notes = Console(stderr=True)
@@ -246,9 +246,9 @@ def _stage1_teachers(context, dataset: str, device, precision, notes: Console) -
 
 
 def _gain(result, tasks, baseline, notes: Console):
-    """dm against ``baseline``, or None with a note when sak_core.multitask_gain is missing."""
+    """dm against ``baseline``, or None with a note when sak_core.evaluation.multitask_gain is missing."""
     try:
-        import sak_core.multitask_gain  # noqa: F401
+        import sak_core.evaluation.multitask_gain  # noqa: F401
     except ImportError:
         notes.print("note: this sak-core has no multitask_gain module; dm skipped", style="yellow")
         return None

@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.api import get_dataset_spec
     from sak_core.errors import UnknownNameError
     from sak_core.evaluation import RunContext
-    from sak_core.export import compare_with_onnxruntime, export_onnx
-    from sak_core.io import check_output
-    from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+    from sak_core.convert.onnx import compare_with_onnxruntime, export_onnx
+    from sak_core.runtime.files import check_output
+    from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
     context = RunContext.open(args.checkpoint)

@@ -3,7 +3,7 @@
 Each subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``func=callable(args) -> int`` as the parser default. Every error ends as one ``error:`` line:
 a refusal of the machine (an OSError, a file that is not UTF-8, torch's failed write) is
-classified by :func:`sak_core.io.describe_os_error`; any other unexpected exception adds a "bug"
+classified by :func:`sak_core.runtime.files.describe_os_error`; any other unexpected exception adds a "bug"
 hint. ``SAK_DEBUG=1`` shows the traceback as well.
 """
 
@@ -18,15 +18,15 @@ import signal
 import sys
 import threading
 import traceback
+from importlib.metadata import version
 
 from rich.console import Console
 from rich.text import Text
 
-import sak_core
 from sak_core.cli.options import dotted_to_overrides, take_overrides, take_trailing_positionals
 from sak_core.errors import SakError
-from sak_core.interrupts import ignore_while_exiting, interrupt_once
-from sak_core.io import describe_os_error
+from sak_core.runtime.interrupts import ignore_while_exiting, interrupt_once
+from sak_core.runtime.files import describe_os_error
 
 err_console = Console(stderr=True)
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Distil vision foundation models (DINOv2, CLIP, SAM, ...) into one multi-task "
         "dense-prediction student (SAK, ICLR 2025).",
     )
-    parser.add_argument("--version", action="version", version=f"sak-core {sak_core.__version__}")
+    parser.add_argument("--version", action="version", version=f"sak-core {version('sak-core')}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     package = importlib.import_module("sak_core.cli")
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
@@ -104,7 +104,7 @@ def _error(message: str, hint: str | None = None) -> None:
 def console_main() -> int:
     """The `sak` process: :func:`main` under the process's Ctrl-C policy (the first Ctrl-C stops
     the command, the second is ignored while it stops, the third ends it at once; see
-    :mod:`sak_core.interrupts`)."""
+    :mod:`sak_core.runtime.interrupts`)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, interrupt_once)
         atexit.register(ignore_while_exiting)  # registered first, so run last: after pools are joined

@@ -7,12 +7,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sak_core.config import PRECISION_SETTINGS
+from sak_core.runtime.precision import PRECISION_SETTINGS
 
 if TYPE_CHECKING:
     import torch
 
-    from sak_core.runtime import Precision
+    from sak_core.runtime.device import Precision
 
 
 def absolute_path(path: str) -> str:
@@ -41,7 +41,7 @@ def image_size(text: str) -> tuple[int, int]:
 
 def add_overwrite_option(parser: argparse.ArgumentParser, what: str = "the output") -> None:
     """``--overwrite``: replace an existing output (never a file the command reads); see
-    :func:`sak_core.io.check_output`."""
+    :func:`sak_core.runtime.files.check_output`."""
     parser.add_argument("--overwrite", action="store_true",
                         help=f"replace {what} if it exists (a file the command reads is never replaced)")
 
@@ -79,7 +79,7 @@ def add_runtime_options(parser: argparse.ArgumentParser, precision_default: str 
 def resolve_runtime(args: argparse.Namespace, console: Any) -> tuple[torch.device, Precision]:
     """The device and precision of :func:`add_runtime_options`' flags; says on ``console`` (a
     rich Console) which precision was picked and why."""
-    from sak_core.runtime import resolve_device, resolve_precision
+    from sak_core.runtime.device import resolve_device, resolve_precision
 
     device = resolve_device(args.device)
     precision = resolve_precision(args.precision, device)

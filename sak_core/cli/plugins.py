@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sak_core.plugin.api_version import API_VERSION
-from sak_core.plugins import get_plugin_manager
+from sak_core.plugin.registry import get_plugin_manager
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

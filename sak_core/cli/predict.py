@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
     from sak_core.api import get_dataset_spec
     from sak_core.evaluation import RunContext, bind_tasks
-    from sak_core.inference import (
+    from sak_core.evaluation.prediction import (
         PreparedImage,
         crop_box,
         denormalise,
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         read_image,
         save_predictions,
     )
-    from sak_core.io import atomic_write, check_output
-    from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+    from sak_core.runtime.files import atomic_write, check_output
+    from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
 
     console = Console()
     out = check_output(args.out, folder=True)
@@ -140,11 +140,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_targets(out: Path, tasks: list[str], stems: list[str], grid: bool, *, reads: list[Path],
                    overwrite: bool) -> None:
-    """:func:`sak_core.io.check_output` for every file the predictions will write, before any is
+    """:func:`sak_core.runtime.files.check_output` for every file the predictions will write, before any is
     written: ``OUT/<task>/<stem>.<suffix>`` (the task's writer picks the suffix, so each file of
     the task folder named ``<stem>`` plus one suffix counts) and ``OUT/grid/<stem>.png``. An input
     image among them is refused even with ``--overwrite``."""
-    from sak_core.io import check_output
+    from sak_core.runtime.files import check_output
 
     for task in tasks:
         folder = out / task

@@ -106,7 +106,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
     from sak_core.training.lock import RunLock
-    from sak_core.training.rundir import RunDir
+    from sak_core.run.rundir import RunDir
 
     layers: list[dict[str, Any]] = []
     resume_dir: Path | None = None
@@ -198,7 +198,7 @@ def _resume_dir(path: str | None) -> Path:
 
 def _note_plugin_failures() -> None:
     """Name the plugins that failed to load: a teacher, task or dataset the run lacks may be theirs."""
-    from sak_core.plugins import get_registry
+    from sak_core.plugin.registry import get_registry
 
     for f in get_registry().failures:
         Console(stderr=True).print(f"note: plugin '{f.distribution}' failed to load ({f.entry_point}): {f.error}; "

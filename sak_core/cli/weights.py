@@ -47,7 +47,7 @@ class FileRow:
 def teacher_rows(entry: dict[str, Any]) -> list[FileRow]:
     """The files a teacher entry (``{"name", "options", "weights"}``) loads, found or not."""
     from sak_core.api import get_teacher_spec
-    from sak_core.weights import RANDOM, sources_status, weights_dir
+    from sak_core.weights.sources import RANDOM, sources_status, weights_dir
 
     name, weights = entry["name"], entry.get("weights")
     if weights == RANDOM:
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.api import list_teachers
     from sak_core.config import parse_teachers
     from sak_core.errors import SakError
-    from sak_core.weights import OFFLINE_ENVS, RANDOM, WEIGHTS_ENV, is_offline, weights_dir
+    from sak_core.weights.sources import OFFLINE_ENVS, RANDOM, WEIGHTS_ENV, is_offline, weights_dir
 
     console = Console()
     folder = weights_dir()

@@ -21,15 +21,8 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from sak_core.checkpoint import (
-    MODEL_FILE,
-    load_state_strict,
-    load_student,
-    load_torch_file,
-    read_metadata,
-    resolve_checkpoint,
-    write_student,
-)
+from sak_core.run.checkpoint import MODEL_FILE, load_student, read_metadata, resolve_checkpoint, write_student
+from sak_core.weights.files import load_state_strict, load_torch_file
 from sak_core.config import (
     DataSection,
     OptimSection,
@@ -50,7 +43,7 @@ from sak_core.convert.official_config import (
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
 from sak_core.errors import CheckpointError, ConfigError, SakError
-from sak_core.io import check_output, staged_writes, write_failure
+from sak_core.runtime.files import check_output, staged_writes, write_failure
 from sak_core.model import SAKStudent, StudentConfig
 
 OFFICIAL_CONFIG_KEY = "sak_official_config"
@@ -408,7 +401,7 @@ def convert_official(
 ) -> Conversion:
     """Convert an authors' checkpoint into a sak run directory: ``config.yaml``, ``plugins.json``
     and ``model.safetensors`` (which also keeps the authors' config, for the way back)."""
-    from sak_core.evaluation.run import CONFIG_FILE, PLUGINS_FILE
+    from sak_core.run.context import CONFIG_FILE, PLUGINS_FILE
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -440,7 +433,7 @@ def convert_official(
 
 
 def _check_outputs(outputs: dict[Path, str], inputs: list[Path], overwrite: bool) -> None:
-    """:func:`sak_core.io.check_output` for each output (path -> the option naming it)."""
+    """:func:`sak_core.runtime.files.check_output` for each output (path -> the option naming it)."""
     for out, option in outputs.items():
         check_output(out, option, reads=inputs, overwrite=overwrite)
 
@@ -557,7 +550,7 @@ def export_official(
 
     Existing files are replaced only with ``overwrite``; the files being read (the checkpoint and
     its run's ``config.yaml`` and ``plugins.json``) never are."""
-    from sak_core.evaluation.run import CONFIG_FILE, PLUGINS_FILE, RunContext
+    from sak_core.run.context import CONFIG_FILE, PLUGINS_FILE, RunContext
 
     checkpoint = resolve_checkpoint(run_or_checkpoint)
     context = RunContext.open(checkpoint)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from sak_core.errors import ExportError
-from sak_core.io import atomic_path
+from sak_core.runtime.files import atomic_path
 from sak_core.model import SAKStudent
 
 INPUT_NAME = "image"

@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, LoadErrors
 from sak_core.datasets.transforms import DenseTransform, Raw, to_sample
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
 
 
 def parse_size(size: int | Sequence[int] | str) -> tuple[int, int]:

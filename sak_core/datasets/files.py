@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
-from sak_core.io import read_text
-from sak_core.specs import IGNORE_INDEX
+from sak_core.runtime.files import read_text
+from sak_core.plugin.specs import IGNORE_INDEX
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ from torchvision import transforms as T
 from sak_core.datasets.base import parse_size
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError, LoadErrors, SplitNotFoundError
 from sak_core.datasets.files import cache_dir, read_json, read_rgb, resolve_root
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 

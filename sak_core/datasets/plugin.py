@@ -1,14 +1,14 @@
 """The built-in datasets, registered through the ``sak.datasets`` entry point like any plugin.
 
-Factories are :func:`~sak_core.specs.lazy`: the loaders (and torch) are imported when a dataset
+Factories are :func:`~sak_core.plugin.specs.lazy`: the loaders (and torch) are imported when a dataset
 is built, not when the plugins are listed.
 """
 
 from __future__ import annotations
 
 from sak_core.datasets.synthetic.scene import CLASSES, PART_GROUPS
-from sak_core.hookspecs import hookimpl
-from sak_core.specs import DatasetSpec, lazy
+from sak_core.plugin.hookspecs import hookimpl
+from sak_core.plugin.specs import DatasetSpec, lazy
 
 SAK_API = ">=1.0,<2"  # the plugin API range these are written for, as in every plugin
 

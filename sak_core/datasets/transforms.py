@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sak_core.specs import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
+from sak_core.plugin.specs import IGNORE_INDEX, IMAGENET_MEAN, IMAGENET_STD
 
 LABEL_KEYS = ("semseg", "parts", "saliency", "boundaries")
 MAP_KEYS = ("normals", "depth")

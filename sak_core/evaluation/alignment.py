@@ -4,7 +4,7 @@ Per teacher and tap level, over held-out images:
 
 - ``cosine``: the cosine between an image's whole flattened student map (its adapter output,
   after the aligner) and the teacher's features, compared as the distillation loss compares
-  them (:func:`sak_core.distill.level_pairs`, :func:`sak_core.distill.match_maps`): what the
+  them (:func:`sak_core.model.distill.level_pairs`, :func:`sak_core.model.distill.match_maps`): what the
   loss optimises.
 - ``centred_cosine``: the same after taking from each map its own per-channel spatial mean.
   A map that is constant over the image in every channel (or all zero) scores 0, so this
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 import torch
 import torch.nn.functional as F
 
-from sak_core.distill import level_pairs, match_maps
-from sak_core.teachers import TeacherOutput
+from sak_core.model.distill import level_pairs, match_maps
+from sak_core.plugin.teachers import TeacherOutput
 
 COSINE = "cosine"
 CENTRED_COSINE = "centred_cosine"

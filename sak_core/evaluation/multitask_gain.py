@@ -2,7 +2,7 @@
 
 ``dm = (1/T) * sum_t (-1)^{l_t} * (M_t - M_base,t) / M_base,t * 100``, where ``l_t`` is 1 when
 the task's metric is lower-is-better. The direction and the primary metric's name come from each
-task's :class:`~sak_core.specs.TaskSpec`; baselines are named tables shipped in
+task's :class:`~sak_core.plugin.specs.TaskSpec`; baselines are named tables shipped in
 ``sak_core/baselines/*.yaml`` or any YAML file of the same shape.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from sak_core.errors import SpecError
-from sak_core.specs import TaskSpec
+from sak_core.plugin.specs import TaskSpec
 
 BASELINE_PACKAGE = "sak_core.baselines"
 

@@ -24,16 +24,16 @@ import torch
 from PIL import Image
 
 from sak_core.api import get_dataset_spec
-from sak_core.batch import non_finite_error
-from sak_core.binding import bind_tasks
+from sak_core.datasets.batch import non_finite_error
+from sak_core.run.binding import bind_tasks
 from sak_core.datasets.files import read_rgb, rgb_array, upright
 from sak_core.datasets.transforms import normalise, pad
 from sak_core.errors import SakError
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 
 if TYPE_CHECKING:
     from sak_core.model import SAKStudent
-    from sak_core.tasks import Task
+    from sak_core.plugin.tasks import Task
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 PATCH = 16
@@ -169,10 +169,10 @@ def predict_prepared(
 ) -> dict[str, torch.Tensor]:
     """Raw head outputs of a prepared image, cropped to its box, post-processed by each task;
     one prediction per task without the batch axis, on the CPU. ``precision`` is the forward's
-    autocast (see :func:`sak_core.runtime.resolve_precision`); post-processing runs in fp32.
+    autocast (see :func:`sak_core.runtime.device.resolve_precision`); post-processing runs in fp32.
     Outputs that are not finite (NaN or infinite) are a :class:`~sak_core.errors.SakError`
     naming the tasks and the image (``name``)."""
-    from sak_core.runtime import autocast
+    from sak_core.runtime.device import autocast
 
     device = next(student.parameters()).device
     was_training = student.training
@@ -203,7 +203,7 @@ def predict(
         student: a loaded student (see :func:`sak_core.load_student`); it runs on its device.
         image: a path, PIL image, ``H x W x 3`` uint8 array, ``3 x H x W`` uint8 tensor (raw
             pixels), or a ``3 x H x W`` float tensor already normalised (like a dataset sample).
-        tasks: task names (default: every head), or ready :class:`~sak_core.tasks.Task` objects.
+        tasks: task names (default: every head), or ready :class:`~sak_core.plugin.tasks.Task` objects.
         dataset: the dataset the student was trained on (name or spec): gives the image
             normalisation and binds the tasks to its options. Default: ImageNet statistics and
             tasks bound to the checkpoint's head sizes.

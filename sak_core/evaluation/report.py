@@ -12,8 +12,8 @@ from rich.table import Table
 
 from sak_core.errors import SakError
 from sak_core.evaluation.scoring import EvalResult, GainSummary
-from sak_core.io import atomic_write_text, write_failure
-from sak_core.tasks import Task
+from sak_core.runtime.files import atomic_write_text, write_failure
+from sak_core.plugin.tasks import Task
 
 METRICS_FILE = "metrics.json"
 LIMITED_METRICS_FILE = "metrics.limited.json"

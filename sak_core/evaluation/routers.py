@@ -61,8 +61,8 @@ def router_summary(
 ) -> RouterSummary:
     """Average the eval-mode expert weights of every (task, level) router over the images of
     ``batches`` (collated sample dicts or image tensors ``B x 3 x H x W``), the forward under
-    ``precision`` autocast (see :func:`sak_core.runtime.resolve_precision`)."""
-    from sak_core.runtime import autocast
+    ``precision`` autocast (see :func:`sak_core.runtime.device.resolve_precision`)."""
+    from sak_core.runtime.device import autocast
 
     if student.config.router != "mor" or not student.task_names:
         raise SakError(

@@ -13,17 +13,17 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sak_core.assemble import add_derived_targets
-from sak_core.batch import collate_samples, non_finite_error, sample_ids
+from sak_core.model.assemble import add_derived_targets
+from sak_core.datasets.batch import collate_samples, non_finite_error, sample_ids
 from sak_core.datasets.loader import SakDataLoader
-from sak_core.distill import distillation_loss
+from sak_core.model.distill import distillation_loss
 from sak_core.errors import SpecError, TargetError
 from sak_core.evaluation.alignment import AlignmentScores
-from sak_core.inference import crop_box
+from sak_core.evaluation.prediction import crop_box
 from sak_core.model import SAKStudent
-from sak_core.runtime import autocast
-from sak_core.tasks import Metric, Task
-from sak_core.teachers import Teacher
+from sak_core.runtime.device import autocast
+from sak_core.plugin.tasks import Metric, Task
+from sak_core.plugin.teachers import Teacher
 
 
 @dataclass
@@ -64,7 +64,7 @@ class EvalResult:
 
 
 def make_metric(task: Task, full: bool = True, options: Mapping[str, Any] | None = None) -> Metric | None:
-    """A fresh metric of ``task`` through the declared :meth:`~sak_core.tasks.Task.metric`:
+    """A fresh metric of ``task`` through the declared :meth:`~sak_core.plugin.tasks.Task.metric`:
     ``metric(full=True, **options)`` when ``full``, ``metric(full=False)`` otherwise (options
     belong to the protocol metric); None when the task defines no metric. A metric that takes
     no options refuses given ones with Python's ``TypeError``."""
@@ -176,7 +176,7 @@ def evaluate(
 
     Args:
         student: the student; it runs in eval mode and gets its previous mode back afterwards.
-        tasks: task name -> :class:`~sak_core.tasks.Task` (see :func:`~sak_core.binding.bind_tasks`);
+        tasks: task name -> :class:`~sak_core.plugin.tasks.Task` (see :func:`~sak_core.run.binding.bind_tasks`);
             every task must have a head. Tasks that define no metric are left out of the result.
         data: a test-time dataset (samples as in docs/concepts.md) or an iterable of collated
             batches (``meta`` a list of dicts), such as a ``DataLoader``.
@@ -279,8 +279,8 @@ def gain_summary(
     baseline: str | os.PathLike | Any,
 ) -> GainSummary:
     """dm of ``metrics`` against ``baseline`` (a shipped table name, a YAML path or a
-    ``BaselineTable``) over the tasks the table covers, with sak_core.multitask_gain."""
-    from sak_core.multitask_gain import BaselineTable, load_baseline, per_task_gain
+    ``BaselineTable``) over the tasks the table covers, with sak_core.evaluation.multitask_gain."""
+    from sak_core.evaluation.multitask_gain import BaselineTable, load_baseline, per_task_gain
 
     table = baseline if isinstance(baseline, BaselineTable) else load_baseline(baseline)
     primary = primary_metrics(metrics, tasks)

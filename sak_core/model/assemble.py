@@ -11,8 +11,8 @@ from sak_core.api import get_dataset_spec, get_task_spec, get_teacher_spec
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent, StudentConfig
-from sak_core.plugins import get_registry
-from sak_core.specs import DatasetSpec
+from sak_core.plugin.registry import get_registry
+from sak_core.plugin.specs import DatasetSpec
 
 
 def teacher_options(entry: Any) -> dict[str, Any]:

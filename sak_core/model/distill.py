@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 import torch
 import torch.nn.functional as F
 
-from sak_core.teachers import TeacherOutput
+from sak_core.plugin.teachers import TeacherOutput
 
 COSINE_WEIGHT = 0.9
 SMOOTH_L1_WEIGHT = 0.1

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from sak_core.errors import ConfigError
-from sak_core.taps import even_taps
+from sak_core.plugin.taps import even_taps
 
 STEM_ALIASES = {
     "vit_small": "vit_small_patch16_384.augreg_in21k_ft_in1k",
@@ -21,7 +21,7 @@ STEM_ALIASES = {
 
 def default_tap_indices(depth: int, levels: int = 4) -> list[int]:
     """Evenly spaced, distinct block indices ending at the last block: 12 -> [2, 5, 8, 11]
-    (the teachers' spacing, :func:`sak_core.taps.even_taps`); every block when fewer."""
+    (the teachers' spacing, :func:`sak_core.plugin.taps.even_taps`); every block when fewer."""
     if depth < levels:
         return list(range(depth))
     return list(even_taps(depth, levels))

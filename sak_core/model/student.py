@@ -19,7 +19,7 @@ from sak_core.model.stem import TeacherAgnosticStem, default_tap_indices
 
 class StudentConfig(ModelSection):
     """Everything needed to build a student: the run config's model section plus what the
-    plugins and the data resolve (:func:`sak_core.assemble.student_config`).
+    plugins and the data resolve (:func:`sak_core.model.assemble.student_config`).
 
     ``input_size`` is the (H, W) the stem is built for; ``teachers`` maps teacher name -> feature
     width, or one width per tap level for teachers whose levels differ (0: no distillation

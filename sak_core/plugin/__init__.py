@@ -34,9 +34,9 @@ from sak_core.errors import (
     SpecError,
     TargetError,
 )
-from sak_core.hookspecs import hookimpl
+from sak_core.plugin.hookspecs import hookimpl
 from sak_core.plugin.api_version import API_VERSION
-from sak_core.specs import (
+from sak_core.plugin.specs import (
     IGNORE_INDEX,
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -48,8 +48,8 @@ from sak_core.specs import (
     lazy,
     refuse_unknown_options,
 )
-from sak_core.taps import even_taps
-from sak_core.teacherlib import (
+from sak_core.plugin.taps import even_taps
+from sak_core.plugin.teacher_recipes import (
     Recipe,
     Shape,
     TeacherOptions,
@@ -59,8 +59,8 @@ from sak_core.teacherlib import (
     timm_recipe,
     timm_shape,
 )
-from sak_core.weight_layouts import LEAVE_OUT, Layout
-from sak_core.weights import hub_source, load_state_dict_strict, read_state_dict, resolve_weights, timm_weight_sources
+from sak_core.weights.layouts import LEAVE_OUT, Layout
+from sak_core.weights.sources import hub_source, load_state_dict_strict, read_state_dict, resolve_weights, timm_weight_sources
 
 if TYPE_CHECKING:
     from sak_core.api import (
@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     )
     from sak_core.datasets.base import DenseDataset, parse_size, select_tasks
     from sak_core.datasets.transforms import DenseTransform, Raw
-    from sak_core.tasklib import (
+    from sak_core.plugin.task_helpers import (
         VOID_COLOUR,
         ConfusionMatrix,
         CrossEntropyLoss,
@@ -100,8 +100,8 @@ if TYPE_CHECKING:
         write_npy,
         write_png,
     )
-    from sak_core.tasks import Metric, Task
-    from sak_core.teachers import Teacher, TeacherOutput, TimmTeacher, fit_to_patch_grid, take_levels
+    from sak_core.plugin.tasks import Metric, Task
+    from sak_core.plugin.teachers import Teacher, TeacherOutput, TimmTeacher, fit_to_patch_grid, take_levels
 
 # name -> module that defines it, imported on first access (PEP 562): these need torch, or the
 # registry (which imports this package's api_version)
@@ -118,11 +118,11 @@ _ON_FIRST_USE = {
          "class_id_error", "colour_grey", "colour_labels", "colour_scalars", "count_at_or_above",
          "cross_entropy_sum_over_valid", "f_beta", "l1_sum_over_valid", "label_map", "label_palette",
          "threshold_grid", "to_numpy", "to_uint8", "valid_pixels", "with_suffix", "write_npy", "write_png"),
-        "sak_core.tasklib",
+        "sak_core.plugin.task_helpers",
     ),
-    **dict.fromkeys(("Metric", "Task"), "sak_core.tasks"),
+    **dict.fromkeys(("Metric", "Task"), "sak_core.plugin.tasks"),
     **dict.fromkeys(("Teacher", "TeacherOutput", "TimmTeacher", "fit_to_patch_grid", "take_levels"),
-                    "sak_core.teachers"),
+                    "sak_core.plugin.teachers"),
 }
 
 

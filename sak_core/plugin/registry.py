@@ -13,10 +13,10 @@ from typing import Any
 
 import pluggy
 
-from sak_core import hookspecs
+from sak_core.plugin import hookspecs
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
 from sak_core.plugin.api_version import API_ATTRIBUTE, check_api
-from sak_core.specs import NAME_PATTERN, DatasetSpec, TaskSpec, TeacherSpec
+from sak_core.plugin.specs import NAME_PATTERN, DatasetSpec, TaskSpec, TeacherSpec
 
 ENTRY_POINT_GROUPS = ("sak.teachers", "sak.tasks", "sak.datasets")
 LOAD_PLUGINS_ENV = "SAK_LOAD_PLUGINS"

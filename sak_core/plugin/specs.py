@@ -2,7 +2,7 @@
 
 Specs are frozen dataclasses (they carry callables, which pydantic models handle poorly).
 A plugin creates one spec per name it provides and hands it to the ``register`` callback of
-its hook (see :mod:`sak_core.hookspecs`).
+its hook (see :mod:`sak_core.plugin.hookspecs`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sak_core.errors import SpecError
+from sak_core.weights.sources import WeightSource  # noqa: F401 (part of the spec API)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,19 +36,6 @@ def refuse_unknown_options(owner: str, options: Mapping[str, Any], accepted: Seq
         hints = "".join(f" ('{u}': did you mean '{c[0]}'?)" for u, c in close.items() if c)
         raise SpecError(f"{owner} got unknown option(s) {', '.join(unknown)}{hints}; "
                         f"it accepts: {', '.join(accepted) or 'none'}")
-
-
-@dataclass(frozen=True)
-class WeightSource:
-    """Where a teacher's weights come from.
-
-    ``filename`` is the file a user can place in the weights cache folder (or pass with
-    ``--teacher-weights NAME=PATH``); ``url`` says where it is downloaded from.
-    """
-
-    filename: str
-    url: str = ""
-    license: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ class TeacherSpec:
         random_init: whether ``weights="random"`` builds it with random weights (tests, demos).
         has_weights: False for a teacher with nothing to load (a fixed function of the image):
             it takes no ``weights=`` option.
-        weight_layouts: the checkpoint layouts (:class:`sak_core.weight_layouts.Layout`) the
+        weight_layouts: the checkpoint layouts (:class:`sak_core.weights.layouts.Layout`) the
             teacher's family reads besides its own, renamed on the fly (timm's
             ``checkpoint_filter_fn`` idea: the family owns its format adapters).
 
@@ -120,7 +108,7 @@ class TeacherSpec:
         return self.configure(**options)
 
     def create(self, **options: Any) -> Any:
-        """Build the teacher module (a :class:`~sak_core.teachers.Teacher`)."""
+        """Build the teacher module (a :class:`~sak_core.plugin.teachers.Teacher`)."""
         self.check_weights(options.get("weights"))
         return self.factory(**options)
 
@@ -176,7 +164,7 @@ class TaskSpec:
         return self.derive_target is not None and all(key in dataset.tasks for key in self.requires)
 
     def create(self, dataset: DatasetSpec) -> Any:
-        """The task bound to ``dataset`` (a :class:`~sak_core.tasks.Task`)."""
+        """The task bound to ``dataset`` (a :class:`~sak_core.plugin.tasks.Task`)."""
         return self.factory(self, dataset)
 
     def num_outputs(self, dataset: DatasetSpec) -> int:

@@ -20,8 +20,8 @@ from PIL import Image
 from torch import nn
 
 from sak_core.errors import SpecError, TargetError
-from sak_core.specs import IGNORE_INDEX
-from sak_core.tasks import Task
+from sak_core.plugin.specs import IGNORE_INDEX
+from sak_core.plugin.tasks import Task
 
 VOID_COLOUR = (224, 223, 192)
 """Colour of ignored pixels in every rendering (off-grey, so it never looks like a value)."""

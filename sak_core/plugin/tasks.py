@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sak_core.specs import DatasetSpec, TaskSpec
+from sak_core.plugin.specs import DatasetSpec, TaskSpec
 
 
 @runtime_checkable

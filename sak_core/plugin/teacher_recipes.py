@@ -1,11 +1,11 @@
 """Building blocks of teacher plugins: common options, a recipe per variant, and one builder.
 
-The counterpart of :mod:`sak_core.tasklib` for teachers, after timm's ``build_model_with_cfg``:
+The counterpart of :mod:`sak_core.plugin.task_helpers` for teachers, after timm's ``build_model_with_cfg``:
 a plugin says what its options resolve to (a :class:`Recipe`: widths, taps, grid, weight
 sources, the model to build) and :func:`teacher_spec` does the rest, the same way for every
 teacher. ``configure(**options)`` parses the options once and returns a spec whose ``create()``
 is bound to them; ``create(**options)`` is ``configure(**options).create()``. The module class
-(:class:`sak_core.teachers.TimmTeacher` by default) builds the network, finds and loads its
+(:class:`sak_core.plugin.teachers.TimmTeacher` by default) builds the network, finds and loads its
 weights, freezes it and taps its blocks. A timm teacher plugin is a table of sizes plus one
 :func:`timm_recipe` call::
 
@@ -36,13 +36,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sak_core.errors import SpecError
-from sak_core.specs import (
+from sak_core.plugin.specs import (
     IMAGENET_MEAN, IMAGENET_STD, TEACHER_PRECISIONS, TeacherSpec, WeightSource, refuse_unknown_options,
 )
-from sak_core.taps import even_taps
+from sak_core.plugin.taps import even_taps
 
 T = TypeVar("T")
-TIMM_TEACHER = "sak_core.teachers:TimmTeacher"
+TIMM_TEACHER = "sak_core.plugin.teachers:TimmTeacher"
 
 
 def parse_options(options_type: type[T], teacher: str, options: Mapping[str, Any]) -> T:
@@ -104,13 +104,13 @@ class Recipe:
     """What a teacher's options resolve to: the spec's fields and how ``create()`` builds it.
 
     model: the library's model name (timm ``arch.tag``); model_args: its constructor arguments.
-    module: the :class:`~sak_core.teachers.Teacher` class that builds it, or its
+    module: the :class:`~sak_core.plugin.teachers.Teacher` class that builds it, or its
         ``"package.module:Class"`` so that it is imported by ``create()`` only (default
-        :class:`sak_core.teachers.TimmTeacher`).
+        :class:`sak_core.plugin.teachers.TimmTeacher`).
     label: the name messages use (default the teacher's name; the timm teacher says
         ``timm:MODEL``).
     precisions, random_init, has_weights, weight_layouts: what the teacher declares to the core
-        (see :class:`~sak_core.specs.TeacherSpec`).
+        (see :class:`~sak_core.plugin.specs.TeacherSpec`).
     """
 
     model: str
@@ -156,7 +156,7 @@ class TeacherPlugin:
         spec.check_weights(parsed.weights)
         return spec
 
-    def create(self, **options: Any) -> Any:  # a sak_core.teachers.Teacher
+    def create(self, **options: Any) -> Any:  # a sak_core.plugin.teachers.Teacher
         """Build the frozen teacher ``options`` choose."""
         return self.configure(**options).create()
 
@@ -173,7 +173,7 @@ class _Bound:
     def __repr__(self) -> str:
         return f"<create {self.plugin.name} {self.options}>"
 
-    def __call__(self, **more: Any) -> Any:  # a sak_core.teachers.Teacher
+    def __call__(self, **more: Any) -> Any:  # a sak_core.plugin.teachers.Teacher
         if more:  # options on top of the bound ones: a different variant
             return self.plugin.create(**{**self.options, **more})
         teacher_class = self.recipe.module
@@ -275,7 +275,7 @@ def timm_recipe(
     if shape.dynamic_img_size:
         arch.setdefault("dynamic_img_size", True)  # resample position embeddings per input grid
     if sources is None:
-        from sak_core.weights import timm_weight_sources
+        from sak_core.weights.sources import timm_weight_sources
 
         sources = timm_weight_sources(model)
     return Recipe(model=model, feature_dim=shape.embed_dim, tap_indices=taps, patch_size=shape.patch_size,

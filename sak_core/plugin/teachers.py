@@ -1,6 +1,6 @@
 """Teacher modules: the frozen base class, the one builder of plugin teachers, and their helpers.
 
-Plugins describe a teacher with :mod:`sak_core.teacherlib` (cheap to import); this module is
+Plugins describe a teacher with :mod:`sak_core.plugin.teacher_recipes` (cheap to import); this module is
 imported when a teacher is built.
 """
 
@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from sak_core.errors import SpecError
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
-from sak_core.teacherlib import Recipe, TeacherOptions, even_taps, parse_options  # noqa: F401 (re-exported)
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, TeacherSpec
+from sak_core.plugin.teacher_recipes import Recipe, TeacherOptions, even_taps, parse_options  # noqa: F401 (re-exported)
 
 
 class TeacherOutput(NamedTuple):
@@ -94,7 +94,7 @@ class Teacher(nn.Module):
         (a :class:`~sak_core.errors.SpecError` otherwise). The default casts the module's
         parameters and buffers; a teacher whose network is not a torch module (an ONNX session)
         overrides it to pick its own device and precision, and calls this for its buffers."""
-        from sak_core.runtime import DTYPES
+        from sak_core.runtime.device import DTYPES
 
         if precision not in self.spec.precisions:
             raise SpecError(f"teacher '{self.name}' runs in {', '.join(self.spec.precisions)} (its spec's "
@@ -166,11 +166,11 @@ def fit_to_patch_grid(images: torch.Tensor, patch_size: int, crop: bool = False)
 
 
 class TimmTeacher(Teacher):
-    """A frozen teacher built from a :class:`~sak_core.teacherlib.Recipe`; the one builder of
+    """A frozen teacher built from a :class:`~sak_core.plugin.teacher_recipes.Recipe`; the one builder of
     the teacher plugins (timm's ``build_model_with_cfg`` idea).
 
     ``__init__`` builds the network (:meth:`build`, timm by default) as ``self.model``, finds its
-    weights (:func:`~sak_core.weights.resolve_weights`: ``weights=None|"random"|PATH``,
+    weights (:func:`~sak_core.weights.sources.resolve_weights`: ``weights=None|"random"|PATH``,
     ``$SAK_WEIGHTS``), loads them strictly (:meth:`load_weights`) and freezes it. :meth:`extract`
     renormalises the images, fits them to the grid (:meth:`prepare`) and taps the blocks
     (:meth:`run_blocks`). A teacher on another library overrides those four methods.
@@ -178,7 +178,7 @@ class TimmTeacher(Teacher):
 
     def __init__(self, spec: TeacherSpec, options: TeacherOptions, recipe: Recipe) -> None:
         super().__init__(spec, options.input_mean, options.input_std, options.faithful)
-        from sak_core.weights import resolve_weights
+        from sak_core.weights.sources import resolve_weights
 
         self.recipe = recipe
         self.label = recipe.label or spec.name
@@ -196,7 +196,7 @@ class TimmTeacher(Teacher):
 
     def load_weights(self, path: Path, hint: str = "") -> None:
         """Load the weights file ``path`` into ``self.model`` strictly (timm converts known layouts)."""
-        from sak_core.weights import load_timm_weights
+        from sak_core.weights.sources import load_timm_weights
 
         load_timm_weights(self.model, path, self.label, hint, self.spec.weight_layouts)
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from sak_core.api import get_task_spec
 from sak_core.errors import MissingPluginError, SpecError, UnknownNameError
-from sak_core.plugins import get_registry
-from sak_core.specs import DatasetSpec
+from sak_core.plugin.registry import get_registry
+from sak_core.plugin.specs import DatasetSpec
 
 if TYPE_CHECKING:
-    from sak_core.evaluation.run import RunContext
+    from sak_core.run.context import RunContext
     from sak_core.model import SAKStudent
-    from sak_core.tasks import Task
+    from sak_core.plugin.tasks import Task
 
 
 def student_dataset_spec(student: SAKStudent) -> DatasetSpec:

@@ -16,13 +16,13 @@ from typing import Any
 
 import torch
 
-from sak_core.assemble import build_dataset
-from sak_core.checkpoint import load_student, read_metadata, resolve_checkpoint
+from sak_core.model.assemble import build_dataset
+from sak_core.run.checkpoint import load_student, read_metadata, resolve_checkpoint
 from sak_core.config import RunConfig, build_config, read_run_yaml
 from sak_core.errors import ConfigError, EnvironmentProblem
-from sak_core.io import read_text
+from sak_core.runtime.files import read_text
 from sak_core.model import SAKStudent
-from sak_core.specs import DatasetSpec
+from sak_core.plugin.specs import DatasetSpec
 CONFIG_FILE = "config.yaml"
 PLUGINS_FILE = "plugins.json"
 EVAL_FOLDER = "eval"  # RUN/eval/step-<N>/metrics.json: evaluation results of a run, by the step scored
@@ -78,7 +78,7 @@ class RunContext:
 
     def files_read(self) -> list[Path]:
         """The files a command on this context reads: the checkpoint, the run's config.yaml and
-        plugins.json (what :func:`sak_core.io.check_output` never lets it write over)."""
+        plugins.json (what :func:`sak_core.runtime.files.check_output` never lets it write over)."""
         run_files = [self.run_dir / CONFIG_FILE, self.run_dir / PLUGINS_FILE] if self.run_dir is not None else []
         return [self.checkpoint, *run_files]
 

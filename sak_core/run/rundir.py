@@ -27,9 +27,10 @@ from typing import Any
 
 import torch
 
-from sak_core.checkpoint import MODEL_FILE, load_torch_file, save_student
+from sak_core.run.checkpoint import MODEL_FILE, save_student
+from sak_core.weights.files import load_torch_file
 from sak_core.errors import CheckpointError, EnvironmentProblem
-from sak_core.io import atomic_write, atomic_write_text, describe_os_error, fsync_dir
+from sak_core.runtime.files import atomic_write, atomic_write_text, describe_os_error, fsync_dir
 from sak_core.model import SAKStudent
 
 TRAINER_FILE = "trainer.pt"
@@ -75,7 +76,7 @@ class RunDir:
         return None
 
     def remove_stale_temporaries(self) -> list[Path]:
-        """Remove the temporary files a killed writer left behind (:func:`sak_core.io.staged_writes`
+        """Remove the temporary files a killed writer left behind (:func:`sak_core.runtime.files.staged_writes`
         names them ``.NAME.XXXXXXXX.tmp.SUFFIX`` beside ``NAME``) in the run folder, ``best/`` and
         ``checkpoints/last``; returns them. Only the process holding the run's lock may call this."""
         removed = []

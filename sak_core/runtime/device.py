@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import torch
 
-from sak_core.config import PRECISION_SETTINGS
+from sak_core.runtime.precision import PRECISION_SETTINGS
 from sak_core.errors import ConfigError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}

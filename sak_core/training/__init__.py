@@ -6,7 +6,7 @@ docs/training.md for the run directory it writes.
 
 from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from sak_core.training.loop import Trainer, TrainResult, train
-from sak_core.training.rundir import RunDir
+from sak_core.run.rundir import RunDir
 from sak_core.training.schedules import Schedule
 
 __all__ = [

@@ -11,8 +11,8 @@ import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
 from sak_core.api import get_dataset_spec
-from sak_core import assemble
-from sak_core.batch import collate_samples
+from sak_core.model import assemble
+from sak_core.datasets.batch import collate_samples
 from sak_core.config import RunConfig
 from sak_core.datasets.loader import SakDataLoader
 from sak_core.errors import ConfigError

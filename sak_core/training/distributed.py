@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from sak_core.runtime import resolve_device
+from sak_core.runtime.device import resolve_device
 
 
 @dataclass(frozen=True)

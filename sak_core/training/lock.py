@@ -14,7 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from sak_core.io import environment_problem
+from sak_core.runtime.files import environment_problem
 from sak_core.training.errors import TrainingError
 
 try:  # POSIX; elsewhere runs are not locked

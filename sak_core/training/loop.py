@@ -14,26 +14,27 @@ from rich.console import Console
 from torch.utils.data import DataLoader
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
-from sak_core.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
-from sak_core.checkpoint import MODEL_FILE, load_state_strict, read_weights, save_student
+from sak_core.model.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
+from sak_core.run.checkpoint import MODEL_FILE, read_weights, save_student
+from sak_core.weights.files import load_state_strict
 from sak_core.config import RunConfig, write_resolved
 from sak_core.datasets.errors import SplitNotFoundError
-from sak_core.distill import distillation_loss
+from sak_core.model.distill import distillation_loss
 from sak_core.errors import ConfigError, TargetError
 from sak_core.evaluation.scoring import evaluate, primary_metrics, target_error_in
 from sak_core.model import SAKStudent
-from sak_core.plugins import get_registry
-from sak_core.runtime import Precision, autocast, grad_scaler, resolve_precision, teacher_precision
-from sak_core.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
-from sak_core.tasks import Task
-from sak_core.teachers import Teacher
+from sak_core.plugin.registry import get_registry
+from sak_core.runtime.device import Precision, autocast, grad_scaler, resolve_precision, teacher_precision
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
+from sak_core.plugin.tasks import Task
+from sak_core.plugin.teachers import Teacher
 from sak_core.training import data as data_mod
 from sak_core.training.distributed import DistContext, init_distributed, wrap_model
 from sak_core.training.errors import NonFiniteLossError, TrainingError, TrainingInterrupted
 from sak_core.training.lock import RunLock
 from sak_core.training.optimizer import build_optimizer, clip_gradients
 from sak_core.training.reporting import MetricsLog, ProgressReport, make_console
-from sak_core.training.rundir import RunDir, read_trainer_state, write_checkpoint
+from sak_core.run.rundir import RunDir, read_trainer_state, write_checkpoint
 from sak_core.training.schedules import Schedule, build_schedule
 from sak_core.training.seeding import rng_state, rng_untouched, seed_everything, set_rng_state, teacher_seed
 from sak_core.training.signals import StopRequest
@@ -67,8 +68,8 @@ def used_plugins(config: RunConfig, task_names: list[str]) -> list[dict[str, str
 
 
 def build_teachers(config: RunConfig, device: torch.device, precision: Precision) -> dict[str, Teacher]:
-    """The run's frozen teachers placed on ``device`` (:meth:`~sak_core.teachers.Teacher.place`),
-    each in ``precision`` when it declares it, else in its own (:func:`~sak_core.runtime.teacher_precision`),
+    """The run's frozen teachers placed on ``device`` (:meth:`~sak_core.plugin.teachers.Teacher.place`),
+    each in ``precision`` when it declares it, else in its own (:func:`~sak_core.runtime.device.teacher_precision`),
     fed the dataset's normalisation."""
     dataset = get_dataset_spec(config.data.dataset)
     norm: dict[str, Any] = {}

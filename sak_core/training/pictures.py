@@ -1,7 +1,7 @@
 """TensorBoard pictures of a run: prediction grids of fixed validation images and the router chart.
 
 At every validation the same few validation samples (the first ``count`` of the split) are
-predicted and drawn as :func:`sak_core.inference.prediction_grid` images (the image, each task's
+predicted and drawn as :func:`sak_core.evaluation.prediction.prediction_grid` images (the image, each task's
 prediction, the ground truth below), and a student with learned routers adds the chart of its
 mean expert weights over those images (:func:`sak_core.evaluation.routers.render_router_chart`).
 Neither touches the random number generators, so a run with pictures trains exactly as one
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from sak_core.model import SAKStudent
-from sak_core.tasks import Task
+from sak_core.plugin.tasks import Task
 
 PREDICTIONS_TAG = "predictions"  # predictions/<sample id>
 ROUTERS_TAG = "routers"
@@ -41,7 +41,7 @@ class RunPictures:
         """Draw the pictures of ``step``; returns their tags. ``dataset``: the validation split
         (test-time samples: normalised, padded, with ``meta.valid_box``)."""
         from sak_core.evaluation.routers import render_router_chart, router_summary
-        from sak_core.inference import PreparedImage, crop_box, denormalise, predict_prepared, prediction_grid
+        from sak_core.evaluation.prediction import PreparedImage, crop_box, denormalise, predict_prepared, prediction_grid
 
         if not tasks or dataset is None or len(dataset) == 0:
             return []

@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sak_core.io import atomic_write_text, environment_problem
+from sak_core.runtime.files import atomic_write_text, environment_problem
 
 
 class MetricsLog:
@@ -35,7 +35,7 @@ class MetricsLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step`` (a resumed run logs those steps again), and a line cut
-        short by a crash. The file is replaced as a whole (:func:`~sak_core.io.atomic_write_text`):
+        short by a crash. The file is replaced as a whole (:func:`~sak_core.runtime.files.atomic_write_text`):
         a kill or a full disk at any moment leaves the old file or the new one, never a part."""
         if not self.path.is_file():
             return

@@ -6,7 +6,7 @@ import signal
 import threading
 from types import FrameType
 
-from sak_core.interrupts import STOP_SIGNALS, note_stop_requested
+from sak_core.runtime.interrupts import STOP_SIGNALS, note_stop_requested
 
 
 class StopRequest:
@@ -14,7 +14,7 @@ class StopRequest:
 
     Use as a context manager around the training loop and poll :attr:`signal_number` between
     steps. Handlers are only installed from the main thread (elsewhere nothing is caught). Each
-    signal is counted by :func:`sak_core.interrupts.note_stop_requested`: the `sak` command then
+    signal is counted by :func:`sak_core.runtime.interrupts.note_stop_requested`: the `sak` command then
     ignores the next while it exits, and the third of a stop ends the process at once.
     """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sak_core.evaluation.scoring import EvalResult, primary_metrics
-from sak_core.multitask_gain import multitask_gain
-from sak_core.tasks import Task
+from sak_core.evaluation.multitask_gain import multitask_gain
+from sak_core.plugin.tasks import Task
 
 
 def selection_score(result: EvalResult, tasks: Mapping[str, Task], reference: Mapping[str, float] | str) -> float:

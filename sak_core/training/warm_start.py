@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from timm.layers import resample_abs_pos_embed
 
-from sak_core.checkpoint import CONFIG_KEY, is_torch_file_name, read_safetensors, resolve_checkpoint
+from sak_core.run.checkpoint import CONFIG_KEY, is_torch_file_name, read_safetensors, resolve_checkpoint
 from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 

@@ -1,6 +1,6 @@
 """Finding, fetching and loading teacher weights: the teacher-agnostic part of every teacher plugin.
 
-A teacher lists where its weights come from as :class:`~sak_core.specs.WeightSource` entries
+A teacher lists where its weights come from as :class:`~sak_core.plugin.specs.WeightSource` entries
 (a local file name and a download URL). ``weights=None`` looks for the file, in this order, in
 
 1. the sak weights folder, ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights`` (put files here by hand
@@ -12,7 +12,7 @@ and downloads it into that library cache when it is in neither place (never when
 ``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
 ``weights=PATH`` reads that file. Files are read with safetensors or
 ``torch.load(weights_only=True)``, renamed from the Hugging Face ``transformers`` layout when they
-are in a layout the teacher's spec lists (:mod:`sak_core.weight_layouts`, with a note that
+are in a layout the teacher's spec lists (:mod:`sak_core.weights.layouts`, with a note that
 says so), and loaded with
 ``strict=True``: a file that does not fit is an error naming it, never a half-loaded teacher.
 """
@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sak_core.errors import CheckpointError, RandomWeightsWarning
-from sak_core.specs import WeightSource
 
 if TYPE_CHECKING:  # torch is imported where weights are read, so plugins can name sources cheaply
     import torch
@@ -40,6 +39,19 @@ WEIGHTS_ENV = "SAK_WEIGHTS"
 OFFLINE_ENVS = ("SAK_OFFLINE", "HF_HUB_OFFLINE")
 RANDOM = "random"
 HF_HOST = "huggingface.co"
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a teacher's weights come from.
+
+    ``filename`` is the file a user can place in the weights cache folder (or pass with
+    ``--teacher-weights NAME=PATH``); ``url`` says where it is downloaded from.
+    """
+
+    filename: str
+    url: str = ""
+    license: str = ""
 
 
 def weights_dir() -> Path:
@@ -213,7 +225,7 @@ def read_state_dict(
 
     Unwraps ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and a ``module.`` prefix, and
     renames a file in one of ``layouts`` (the teacher spec's ``weight_layouts``) to the layout
-    the teacher reads (:func:`~sak_core.weight_layouts.convert_known_layout`, announced with a
+    the teacher reads (:func:`~sak_core.weights.layouts.convert_known_layout`, announced with a
     :class:`~sak_core.errors.ConvertedWeightsWarning`).
     A truncated or unreadable file raises :class:`CheckpointError` naming it; ``hint`` (e.g.
     where to download it again) is appended to the message.
@@ -232,7 +244,7 @@ def read_state_dict(
         else:
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # refused without torch's advice to load it unsafely
-        from sak_core.checkpoint import unpickling_refusal
+        from sak_core.weights.files import unpickling_refusal
 
         raise CheckpointError(
             f"weights file{who} {path} holds objects other than tensors and plain containers "
@@ -259,7 +271,7 @@ def read_state_dict(
     }
     if not state:
         raise CheckpointError(f"weights file{who} {path} contains no tensors. {hint}".strip())
-    from sak_core.weight_layouts import convert_known_layout
+    from sak_core.weights.layouts import convert_known_layout
 
     return convert_known_layout(state, layouts, teacher, path)
 
@@ -271,7 +283,7 @@ def load_state_dict_strict(
 
     Missing keys, unexpected keys and shape mismatches are all listed; nothing is loaded then.
     """
-    from sak_core.checkpoint import load_state_strict
+    from sak_core.weights.files import load_state_strict
 
     load_state_strict(
         module, state_dict, source=f"weights file {path}", target=f"teacher '{teacher}'",

@@ -20,7 +20,7 @@ from safetensors.torch import save_file
 sys.path.insert(0, str(Path(__file__).parent))
 from authors_reference import ReferenceMultiTask, ReferenceSAK, randomize_  # noqa: E402
 
-from sak_core.checkpoint import load_student, read_metadata  # noqa: E402
+from sak_core.run.checkpoint import load_student, read_metadata  # noqa: E402
 from sak_core.cli.main import main  # noqa: E402
 from sak_core.config import load_config  # noqa: E402
 from sak_core.convert import (  # noqa: E402
@@ -388,7 +388,7 @@ def test_unsupported_configs_are_explained(change, message):
 
 
 def test_to_official_refuses_a_student_the_authors_code_cannot_build(tmp_path):
-    from sak_core.checkpoint import save_student
+    from sak_core.run.checkpoint import save_student
 
     student = SAKStudent(StudentConfig(stem_overrides=dict(embed_dim=32, depth=4, num_heads=2), input_size=(32, 32),
                                        teachers=dict(mine=32), tasks=dict(seg=5)))

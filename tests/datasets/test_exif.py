@@ -14,7 +14,7 @@ from PIL import Image
 from sak_core.api import get_dataset_spec
 from sak_core.datasets.errors import CorruptFileError
 from sak_core.datasets.files import read_png, read_rgb
-from sak_core.inference import crop_box, denormalise, read_image, to_pixels
+from sak_core.evaluation.prediction import crop_box, denormalise, read_image, to_pixels
 from tests.datasets.conftest import SIZE
 
 ORIENTATION = 0x0112

@@ -11,7 +11,7 @@ import torch
 
 from sak_core.api import get_dataset_spec
 from sak_core import StudentConfig, create_student, save_student
-from sak_core.batch import collate_samples
+from sak_core.datasets.batch import collate_samples
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError
 from sak_core.datasets.loader import SakDataLoader, WorkerFailure
 from sak_core.errors import SakError

@@ -15,7 +15,7 @@ import yaml
 from sak_core import DatasetSpec, StudentConfig, create_student, hookimpl, save_student
 from sak_core.config import RunConfig
 from sak_core.datasets.transforms import DenseTransform, to_sample
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 
 TASKS = {"semseg": 3, "depth": 1, "normals": 3}
 INPUT_SIZE = (64, 64)

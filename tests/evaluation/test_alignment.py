@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from sak_core.evaluation.alignment import AlignmentScores, map_cosines
-from sak_core.teachers import TeacherOutput
+from sak_core.plugin.teachers import TeacherOutput
 
 FINITE = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
 SHAPES = st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 5), st.integers(1, 5))

@@ -19,7 +19,7 @@ from sak_core.evaluation import (
     make_metric,
     metrics_path,
 )
-from sak_core.multitask_gain import multitask_gain
+from sak_core.evaluation.multitask_gain import multitask_gain
 
 
 def hand_loop(probe, student, batch_size: int = 2) -> dict[str, dict[str, float]]:
@@ -334,7 +334,7 @@ def test_targets_a_task_cannot_take_name_the_task_and_the_samples(tiny_run):
 def test_results_of_a_live_run_survive_its_next_checkpoint_swap(probe, tiny_run, capsys):
     """Issue 21, case 3: metrics of RUN/checkpoints/last go to RUN/eval/step-<N>/, named by the step
     the checkpoint was saved at, not into the checkpoint folder the next swap deletes."""
-    from sak_core.training.rundir import RunDir, write_checkpoint
+    from sak_core.run.rundir import RunDir, write_checkpoint
 
     student = probe.tiny_student()
     (tiny_run / "model.safetensors").unlink()  # a run still training: only checkpoints/last

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from sak_core import load_student, save_student
-from sak_core.batch import non_finite_error
+from sak_core.datasets.batch import non_finite_error
 from sak_core.cli.main import main
 
 

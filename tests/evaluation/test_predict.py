@@ -15,7 +15,7 @@ from sak_core import load_student, save_student
 from sak_core.cli.main import main
 from sak_core.config import RunConfig
 from sak_core.evaluation import MissingPluginError, RunContext, bind_tasks
-from sak_core.inference import padded_size, prepare_image
+from sak_core.evaluation.prediction import padded_size, prepare_image
 
 
 def write_image(path, h, w, seed=0):
@@ -137,7 +137,7 @@ def test_bad_images_are_refused_with_a_hint(tiny_run, probe):
 
 
 def test_a_16_bit_png_is_scaled_not_clipped(tiny_run, probe, tmp_path):
-    from sak_core.inference import read_image
+    from sak_core.evaluation.prediction import read_image
 
     grey = (np.arange(30 * 20).reshape(30, 20) * 109).astype(np.uint16)  # up to 65291
     Image.fromarray(grey).save(tmp_path / "grey16.png")
@@ -195,7 +195,7 @@ def test_an_out_that_a_file_blocks_is_refused_before_predicting(tiny_run, tmp_pa
 
 
 def test_a_photo_with_an_exif_rotation_is_read_upright(tmp_path):
-    from sak_core.inference import read_image
+    from sak_core.evaluation.prediction import read_image
 
     pixels = np.zeros((20, 30, 3), np.uint8)
     pixels[:, :10] = 255  # a white band on the left of the upright picture

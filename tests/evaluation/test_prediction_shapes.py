@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from sak_core.specs import DatasetSpec
+from sak_core.plugin.specs import DatasetSpec
 
 # task plugin module -> the dataset options it needs to bind
 PLUGINS = {

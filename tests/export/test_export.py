@@ -12,7 +12,7 @@ import yaml
 from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
 from sak_core.config import RunConfig
-from sak_core.export import MIN_TORCH, compare_with_onnxruntime, export_onnx, read_onnx_metadata
+from sak_core.convert.onnx import MIN_TORCH, compare_with_onnxruntime, export_onnx, read_onnx_metadata
 
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

@@ -10,7 +10,7 @@ from torch.torch_version import TorchVersion
 
 from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
-from sak_core.export import MIN_TORCH
+from sak_core.convert.onnx import MIN_TORCH
 
 
 @pytest.mark.parametrize("old", ["2.7.1+cu126", "2.3.0"])

@@ -22,9 +22,9 @@ from safetensors.torch import load_file
 
 import sak_toy_plugin
 from sak_core.config import build_config, deep_merge
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 from sak_core.training import loop
-from sak_core.training.rundir import RunDir, read_trainer_state
+from sak_core.run.rundir import RunDir, read_trainer_state
 from sak_test_utils import TOY_RUN
 
 CONFIG = deep_merge(TOY_RUN, {"optim": {"iterations": 6}, "output": {"checkpoint_every": 3, "val_every": 3}})

@@ -7,8 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sak_core.checkpoint import load_student
-from sak_core.training.rundir import RunDir, write_checkpoint
+from sak_core.run.checkpoint import load_student
+from sak_core.run.rundir import RunDir, write_checkpoint
 
 
 def main(run: str, *students: str) -> None:

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sak_core.checkpoint import MODEL_FILE, read_metadata
+from sak_core.run.checkpoint import MODEL_FILE, read_metadata
 from sak_core.model import SAKStudent, StudentConfig
 from sak_core.training.loop import Trainer
-from sak_core.training.rundir import TRAINER_FILE, RunDir, read_trainer_state, write_checkpoint
+from sak_core.run.rundir import TRAINER_FILE, RunDir, read_trainer_state, write_checkpoint
 from sak_test_utils import sak_env
 
 SWAPPER = Path(__file__).with_name("swap_checkpoints.py")
@@ -126,7 +126,7 @@ def test_best_is_recovered_as_a_whole_with_its_score(tmp_path):
 def test_a_reader_loads_whole_students_while_another_process_swaps_checkpoints_without_pause(tmp_path):
     """`sak eval RUN` on a live run: every load gives one complete checkpoint and never an error,
     however its reads interleave with the writer's swap (last -> .last.old, .last.new -> last)."""
-    from sak_core.checkpoint import load_student, save_student
+    from sak_core.run.checkpoint import load_student, save_student
 
     for step in (1, 2):
         save_student(_student(step), tmp_path / f"{step}.safetensors")

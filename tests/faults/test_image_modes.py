@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from sak_core.datasets.files import read_rgb
-from sak_core.inference import read_image, to_pixels
+from sak_core.evaluation.prediction import read_image, to_pixels
 
 MODES = ["L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"]
 FORMATS = {"L": "PNG", "LA": "PNG", "P": "PNG", "RGB": "PNG", "RGBA": "PNG", "I;16": "PNG", "CMYK": "JPEG"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 from sak_core.evaluation import RunContext
-from sak_core.training.rundir import RunDir, read_trainer_state
+from sak_core.run.rundir import RunDir, read_trainer_state
 from sak_test_utils import TOY_ENV, run_sak, start_sak
 
 

@@ -24,7 +24,7 @@ from sak_core.cli.main import main
 from sak_core.config import RunConfig, read_yaml
 from sak_core.datasets.files import read_split
 from sak_core.errors import EnvironmentProblem
-from sak_core.io import atomic_write_text, describe_os_error, staged_writes
+from sak_core.runtime.files import atomic_write_text, describe_os_error, staged_writes
 
 SAK = [sys.executable, "-m", "sak_core"]
 BUG = "looks like a bug"

@@ -17,7 +17,7 @@ from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
 from sak_core.config import RunConfig
 from sak_core.errors import SakError
-from sak_core.io import check_output
+from sak_core.runtime.files import check_output
 
 SAK = [sys.executable, "-m", "sak_core"]
 

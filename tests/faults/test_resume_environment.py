@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from sak_core.cli.main import main
 from sak_core.training import Trainer
 from sak_core.training.lock import RunLock
-from sak_core.training.rundir import read_trainer_state
+from sak_core.run.rundir import read_trainer_state
 
 NOBODY = 65534
 

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from sak_core.training import Trainer, train
-from sak_core.training.rundir import read_trainer_state
+from sak_core.run.rundir import read_trainer_state
 
 
 def _same_weights(a, b):

@@ -11,7 +11,7 @@ import yaml
 
 from sak_core.cli.main import main
 from sak_core.training import Trainer
-from sak_core.training.rundir import read_trainer_state
+from sak_core.run.rundir import read_trainer_state
 from sak_test_utils import TOY_RUN
 
 

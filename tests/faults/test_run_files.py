@@ -17,7 +17,7 @@ from PIL import Image
 import sak_toy_plugin
 from sak_core.cli.main import main
 from sak_core.config import build_config, deep_merge
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 from sak_core.training.loop import Trainer
 from sak_test_utils import TOY_RUN
 

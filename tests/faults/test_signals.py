@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from sak_core import interrupts
+from sak_core.runtime import interrupts
 from sak_core.training.signals import StopRequest
 from sak_test_utils import TOY_ENV, start_sak
 
@@ -65,7 +65,7 @@ def test_the_third_ctrl_c_ends_a_stopping_process_at_once():
     KeyboardInterrupt and the second was ignored."""
     script = textwrap.dedent("""
         import os, signal, time
-        from sak_core import interrupts
+        from sak_core.runtime import interrupts
         signal.signal(signal.SIGINT, interrupts.interrupt_once)
         try:
             os.kill(os.getpid(), signal.SIGINT)

@@ -114,7 +114,7 @@ def test_two_processes_with_gloo_hold_identical_weights(tmp_path):
         import sak_toy_plugin
         from safetensors.torch import save_file
         from sak_core.config import build_config, deep_merge
-        from sak_core.plugins import temporary_plugin
+        from sak_core.plugin.registry import temporary_plugin
         from sak_core.training import Trainer
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from conftest import TOY_RUN

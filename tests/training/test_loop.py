@@ -10,9 +10,9 @@ from safetensors.torch import load_file
 
 import sak_core
 from sak_core.errors import CheckpointError
-from sak_core.plugins import temporary_plugin
+from sak_core.plugin.registry import temporary_plugin
 from sak_core.training import NonFiniteLossError, Trainer, train
-from sak_core.training.rundir import read_trainer_state
+from sak_core.run.rundir import read_trainer_state
 from sak_toy_plugin import TOY_DATASET
 
 
@@ -81,7 +81,7 @@ def test_resuming_with_fewer_iterations_than_trained_is_refused_and_changes_noth
 
 def test_a_target_the_loss_cannot_take_names_the_task_and_the_samples(toy_config, tmp_path):
     from sak_core.errors import TargetError
-    from sak_core.tasklib import cross_entropy_sum_over_valid
+    from sak_core.plugin.task_helpers import cross_entropy_sum_over_valid
 
     trainer = Trainer(toy_config(), tmp_path / "run")
     trainer.losses["toy_seg"] = cross_entropy_sum_over_valid  # the built-in tasks' loss
@@ -198,7 +198,7 @@ def test_the_logged_lr_of_each_step_is_the_schedule_of_that_step(toy_config, tmp
 def test_a_class_id_beyond_the_classes_names_the_task_and_samples_on_the_cpu(toy_config, tmp_path):
     """On the CPU the loss raises at once (it used to be torch's IndexError, shown as a sak bug)."""
     from sak_core.errors import TargetError
-    from sak_core.tasklib import cross_entropy_sum_over_valid
+    from sak_core.plugin.task_helpers import cross_entropy_sum_over_valid
 
     trainer = Trainer(toy_config(), tmp_path / "run")
     trainer.losses["toy_seg"] = cross_entropy_sum_over_valid
@@ -214,7 +214,7 @@ def test_on_a_gpu_a_bad_class_id_makes_the_loss_nan_and_the_trainer_names_it(toy
     """Where targets are not checked at once (a GPU, where checking would wait every step and an
     out-of-range id is a device-side assert), the id is ignored, the loss is NaN, and the trainer's
     finite check, which waits anyway, stops with the task, the samples and the id."""
-    from sak_core import tasklib
+    from sak_core.plugin import task_helpers as tasklib
     from sak_core.errors import TargetError
 
     trainer = Trainer(toy_config(), tmp_path / "run")

@@ -6,13 +6,13 @@ import pytest
 import torch
 import yaml
 
-from sak_core import runtime
+from sak_core.runtime import device as runtime
 from sak_core.api import create_teacher
 from sak_core.config import build_config
-from sak_core.distill import distillation_loss
+from sak_core.model.distill import distillation_loss
 from sak_core.errors import ConfigError
 from sak_core.presets.demo import DEMO, TINY_VIT
-from sak_core.runtime import autocast, grad_scaler, resolve_device, resolve_precision
+from sak_core.runtime.device import autocast, grad_scaler, resolve_device, resolve_precision
 
 CPU = torch.device("cpu")
 
@@ -108,7 +108,7 @@ def test_bf16_teacher_features_keep_cosine_0999_with_fp32(label):
 
 def _demo_student_and_teachers(stage: int):
     """The demo's student and a ``teachers(precision name)`` builder giving the same random teachers."""
-    from sak_core.assemble import create_student
+    from sak_core.model.assemble import create_student
     from sak_core.training.loop import build_teachers
 
     config = build_config(DEMO, {"stage": stage, "tasks": [] if stage == 1 else "all"})
@@ -136,7 +136,7 @@ def test_distillation_loss_at_bf16_is_within_one_percent_of_fp32():
 
 def test_a_stage2_step_at_bf16_gives_finite_gradients_to_every_trainable_parameter():
     from sak_core.api import create_task, get_dataset_spec
-    from sak_core.assemble import add_derived_targets
+    from sak_core.model.assemble import add_derived_targets
     from sak_core.evaluation import collate_samples
 
     student, teachers = _demo_student_and_teachers(stage=2)
@@ -189,7 +189,7 @@ def test_plain_training_picks_auto_says_why_and_records_the_resolved_value(nativ
 def test_a_compiled_student_trains_and_its_checkpoint_loads_uncompiled(tmp_path, toy_config, backend):
     """optim.compile traces the real student (aot_eager: dynamo and autograd, no code generation;
     true: inductor, which compiles C++ and takes minutes on a CPU)."""
-    from sak_core.checkpoint import load_student
+    from sak_core.run.checkpoint import load_student
     from sak_core.training.loop import Trainer
 
     torch._dynamo.reset()

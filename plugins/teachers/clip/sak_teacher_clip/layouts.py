@@ -1,6 +1,6 @@
 """The Hugging Face ``transformers`` layout of ``CLIPModel`` / ``CLIPVisionModelWithProjection`` (``vision_model.*``,
 ``visual_projection``): the image tower, the text tower left out, renamed on the fly to open_clip's layout
-(the family owns its format adapter; :mod:`sak_core.weight_layouts` holds the mechanism)."""
+(the family owns its format adapter; :mod:`sak_core.weights.layouts` holds the mechanism)."""
 
 from sak_core.plugin import LEAVE_OUT, Layout
 

@@ -19,7 +19,7 @@ from sak_core.plugin import (
     load_state_dict_strict,
     read_state_dict,
 )
-from sak_teacher_clip.plugin import OPENAI_MEAN, OPENAI_STD, open_clip_sources
+from sak_teacher_clip.sources import OPENAI_MEAN, OPENAI_STD, open_clip_sources
 from sak_teacher_clip.layouts import TRANSFORMERS
 
 ARCH_ALIASES = {"embed_dim": "width", "depth": "layers", "img_size": "image_size"}  # -> CLIPVisionCfg

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from sak_core.plugin import (
     Recipe,
     TeacherOptions,
-    WeightSource,
     even_taps,
     hookimpl,
-    hub_source,
     pick,
     teacher_spec,
     timm_recipe,
 )
 
 from sak_teacher_clip.layouts import TRANSFORMERS
+from sak_teacher_clip.sources import OPENAI_MEAN, OPENAI_STD, open_clip_sources
 
 SAK_API = ">=1.0,<2"  # the sak plugin API versions this plugin is built for (docs/plugins/api.md)
 
 NAME = "clip"
 # backend -> default model name and pretrained tag; timm's is the paper's teacher
 BACKENDS = {"open_clip": ("ViT-B-16", "laion2b_s34b_b88k"), "timm": ("vit_base_patch16_clip_384", "laion2b_ft_in12k_in1k")}
-OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass(frozen=True)
@@ -44,14 +40,6 @@ class ClipOptions(TeacherOptions):
 
     backend: str = "open_clip"
     pretrained: str | None = None
-
-
-def open_clip_sources(variant: str, tag: str, hub: str = "", url: str = "") -> tuple[WeightSource, ...]:
-    """Where open_clip's ``variant``/``tag`` weights come from (its pretrained config's hf_hub and url)."""
-    files = [(hub.rstrip("/"), n) for n in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")] \
-        if hub.endswith("/") else [os.path.split(hub)] if hub else []  # a repository: safetensors first
-    return tuple(hub_source(repo, name, f"open_clip_{variant}_{tag}{os.path.splitext(name)[1]}", "mit")
-                 for repo, name in files) + ((WeightSource(os.path.basename(url.split("?")[0]), url, "mit"),) if url else ())
 
 
 def resolve(options: ClipOptions) -> Recipe:

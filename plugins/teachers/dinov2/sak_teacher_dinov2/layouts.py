@@ -1,6 +1,6 @@
 """The Hugging Face ``transformers`` layout of ``Dinov2Model`` (``facebook/dinov2-*``: ``embeddings.*``, ``encoder.layer.*``; also under a
 ``dinov2.`` prefix, ``Dinov2ForImageClassification``, whose ``classifier.*`` head is left out), renamed on the fly to the original DINOv2 release layout that timm reads
-(the family owns its format adapter; :mod:`sak_core.weight_layouts` holds the mechanism)."""
+(the family owns its format adapter; :mod:`sak_core.weights.layouts` holds the mechanism)."""
 
 from sak_core.plugin import Layout
 

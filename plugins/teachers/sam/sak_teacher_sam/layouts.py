@@ -1,6 +1,6 @@
 """The Hugging Face ``transformers`` layout of ``SamModel`` (``facebook/sam-vit-*``: ``vision_encoder.*``): the image encoder, the
 prompt encoder and mask decoder left out (as from the official file), renamed on the fly to the official SAM layout
-(the family owns its format adapter; :mod:`sak_core.weight_layouts` holds the mechanism)."""
+(the family owns its format adapter; :mod:`sak_core.weights.layouts` holds the mechanism)."""
 
 from sak_core.plugin import LEAVE_OUT, Layout
 
