@@ -7,16 +7,28 @@ from pathlib import Path
 from string import Template
 
 from sak_core.errors import SakError
-from sak_core.io import check_output
+from sak_core.runtime.files import check_output
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("task", "teacher")
+# teacher kind -> its templates: a timm model built by sak's shared recipe builder, or a plain
+# torch module / function of the image wrapped in the teacher contract (no timm)
+TEACHER_KINDS = {"timm": "teacher", "module": "teacher-module"}
 
 
-def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
-    """Write plugin distribution ``sak-<kind>-<name>`` into ``parent``; returns its folder."""
+def scaffold(kind: str, name: str, parent: str | Path = ".", teacher_kind: str | None = None) -> Path:
+    """Write plugin distribution ``sak-<kind>-<name>`` into ``parent``; returns its folder.
+
+    ``teacher_kind`` (teachers only, one of :data:`TEACHER_KINDS`, default ``"timm"``) chooses
+    what the teacher is: a timm model, or a plain module that does not depend on timm.
+    """
     if kind not in KINDS:
         raise SakError(f"cannot scaffold a '{kind}': choose one of {', '.join(KINDS)}")
+    if teacher_kind is not None and kind != "teacher":
+        raise SakError(f"--kind {teacher_kind} chooses a kind of teacher; a {kind} scaffold has no --kind: leave it out")
+    teacher_kind = teacher_kind or "timm"
+    if teacher_kind not in TEACHER_KINDS:
+        raise SakError(f"no teacher kind '{teacher_kind}': choose one of {', '.join(TEACHER_KINDS)}")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise SakError(
             f"plugin name '{name}' must start with a lowercase letter and use only a-z, 0-9 and _ "
@@ -29,7 +41,7 @@ def scaffold(kind: str, name: str, parent: str | Path = ".") -> Path:
     if target.exists():
         raise SakError(f"{target} already exists: choose another name or remove it")
     values = {"name": name, "dist": dist, "package": package, "class_name": _camel(name)}
-    source = TEMPLATES / kind
+    source = TEMPLATES / (TEACHER_KINDS[teacher_kind] if kind == "teacher" else kind)
     for template in sorted(source.rglob("*.tmpl")):
         relative = template.relative_to(source).with_suffix("")
         out = target / Template(str(relative)).substitute(values)
@@ -43,7 +55,7 @@ def _refuse_installed_name(kind: str, name: str, dist: str) -> None:
     distribution) or conflict with it (same registry name): refuse, naming what holds it."""
     import importlib.metadata
 
-    from sak_core.plugins import get_registry
+    from sak_core.plugin.registry import get_registry
 
     entry = get_registry().entries[kind].get(name)
     if entry is not None:
