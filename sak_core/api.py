@@ -53,7 +53,7 @@ def get_dataset_spec(name: str) -> DatasetSpec:
 
 def create_teacher(name: str, **options: Any):
     """Build the frozen teacher ``name`` (``NAME`` or ``NAME:VARIANT``), e.g.
-    ``create_teacher("dinov2", size="small", weights="random")``."""
+    ``create_teacher("teacher_a:small", weights="random")``."""
     base, extra = split_variant(name)
     spec: TeacherSpec = get_registry().get("teacher", base).spec
     return spec.create(**extra, **options)

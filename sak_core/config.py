@@ -62,7 +62,7 @@ def parse_teachers(text: str) -> list[dict[str, Any]]:
     A comma-separated list in which an item without ``=`` names a teacher (``NAME`` or
     ``NAME:VARIANT``) and an item ``KEY=VALUE`` is an option of the teacher named before it::
 
-        dinov2:large,clip,backend=timm,variant=vit_base_patch16_clip_384,sam,input_size=512
+        teacher_a:large,teacher_b,backend=timm,variant=vit_base_patch16_384,teacher_c,input_size=512
 
     Values are read as YAML (``faithful=true``, ``taps=[2,5,8,11]``: commas inside brackets or
     quotes do not separate items); dotted keys nest (``arch.depth=4``); ``weights=PATH`` (or
@@ -76,10 +76,10 @@ def parse_teachers(text: str) -> list[dict[str, Any]]:
             continue
         if not entries:
             raise ConfigError(f"teachers '{text}': option '{item}' comes before any teacher name; write "
-                              f"{TEACHERS_SYNTAX}, e.g. clip,backend=timm")
+                              f"{TEACHERS_SYNTAX}, e.g. teacher_a,input_size=512")
         if not _OPTION_KEY.fullmatch(key):
             raise ConfigError(f"teachers '{text}': '{key}' in '{item}' is not an option name; write "
-                              f"{TEACHERS_SYNTAX}, e.g. sam,input_size=512")
+                              f"{TEACHERS_SYNTAX}, e.g. teacher_a,input_size=512")
         entry = entries[-1]
         if key == "weights":
             entry["weights"] = raw if raw == "random" else str(Path(raw).expanduser())
@@ -107,7 +107,7 @@ def parse_teacher_list(text: str) -> list[dict[str, Any]]:
         return []
     entries = parse_teachers(text)
     if not entries:
-        raise ConfigError(f"teachers '{text}' names no teacher: name them (e.g. --teachers dinov2,clip), "
+        raise ConfigError(f"teachers '{text}' names no teacher: name them (e.g. --teachers teacher_a,teacher_b), "
                           f"or write --teachers {NO_TEACHERS} to train stage 2 without teachers")
     if any(e["name"].lower() == NO_TEACHERS for e in entries):
         raise ConfigError(f"teachers '{text}': '{NO_TEACHERS}' means no teacher at all; it cannot be listed "
@@ -188,7 +188,7 @@ class OptimSection(_Section):
     grad_clip: float | None = Field(10.0, gt=0)
     alpha: float = Field(1.0, ge=0, description="weight of the distillation loss in stage 2")
     distill_valid_region: bool = Field(
-        True, description="crop padded teacher grids (SAM on non-square input) to the image before "
+        True, description="crop padded teacher grids (a teacher that pads non-square input) to the image before "
         "resizing; false stretches them as the reference does",
     )
     seed: int = 42
@@ -244,7 +244,7 @@ class RunConfig(_Section):
     @field_validator("teachers", mode="before")
     @classmethod
     def _teacher_strings(cls, v: Any) -> Any:
-        """Accept ``"dinov2,clip,backend=timm"`` (:func:`parse_teacher_list`: ``none`` for no
+        """Accept ``"teacher_a,teacher_b:large,input_size=512"`` (:func:`parse_teacher_list`: ``none`` for no
         teacher, an empty string refused), a list of such strings or full entries."""
         if isinstance(v, str):
             return parse_teacher_list(v)
@@ -255,7 +255,7 @@ class RunConfig(_Section):
     @field_validator("teachers")
     @classmethod
     def _teachers_once(cls, v: list[TeacherEntry]) -> list[TeacherEntry]:
-        _named_once("teachers", [e.name.partition(":")[0] for e in v])  # dinov2 and dinov2:large too
+        _named_once("teachers", [e.name.partition(":")[0] for e in v])  # teacher_a and teacher_a:large too
         return v
 
     @field_validator("task_weights")

@@ -4,6 +4,9 @@ its weights."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -147,20 +150,36 @@ def test_a_layout_renames_only_for_the_teacher_whose_spec_lists_it(tmp_path):
     assert state["attn.qkv.weight"].flatten().tolist() == [0, 0, 1, 1, 2, 2]
 
 
-def test_the_core_names_no_teacher():
-    """Outside presets/ and convert/, the teacher modules of sak_core name no specific teacher."""
-    import re
-    from pathlib import Path
+# A teacher's name as a word, any case (dinov2, DINOv2, sam, SAM, open_clip, segment-anything), and
+# CLIP in capitals or clip as a word that is not an attribute or a call (np.clip, torch.clip(x),
+# x.clip(0, 1), def clip(...), clip_grad_norm_, grad_clip are not teachers).
+TEACHER_NAMES = re.compile(
+    r"(?i:\bdinov2\b|\bopen_clip\b|\bsegment[-_ ]?anything\b|\bsam\b)|\bCLIP\b|(?<![.\w])clip\b(?!\s*\()"
+)
 
+
+@pytest.mark.parametrize("line, named", [
+    ("--teachers dinov2,clip,sam", True), ("Distil DINOv2, CLIP, SAM", True), ("pip install sak-teacher-clip", True),
+    ("backend: open_clip", True), ("segment-anything's encoder", True), ("e.g. clip,backend=timm", True),
+    ("x = np.clip(y, 0, 1)", False), ("torch.clip(x, 0)", False), ("img.clip(0, 255)", False),
+    ("def clip(x: np.ndarray):", False), ("clip_grad_norm_(params, 1.0)", False), ("optim.grad_clip", False),
+    ("Clip the global gradient norm", False), ("the same sample", False), ("teacher_a:large", False),
+])
+def test_the_teacher_name_pattern(line, named):
+    assert bool(TEACHER_NAMES.search(line)) is named
+
+
+def test_the_core_names_no_teacher():
+    """Outside presets/ and convert/, no module of sak_core (code, help texts, docstrings, examples in
+    messages) names a specific teacher: the core knows teachers through their specs only."""
     import sak_core
 
     root = Path(sak_core.__file__).parent
-    names = re.compile(r"dinov2|open_clip|\bCLIP\b|\bSAM\b|\bsam\b|['\"`]clip['\"`]|segment.anything", re.I)
-    for module in ("teachers.py", "teacherlib.py", "specs.py", "testing.py", "weight_layouts.py", "weights.py",
-                   "runtime.py", "assemble.py"):
-        hits = [f"{module}:{n}: {line.strip()}" for n, line in enumerate((root / module).read_text().splitlines(), 1)
-                if names.search(line)]
-        assert not hits, "\n".join(hits)
+    modules = sorted(p for p in root.rglob("*.py") if p.relative_to(root).parts[0] not in ("presets", "convert"))
+    assert root / "plugin" / "teachers.py" in modules and root / "cli" / "train.py" in modules
+    hits = [f"{p.relative_to(root)}:{n}: {line.strip()}" for p in modules
+            for n, line in enumerate(p.read_text().splitlines(), 1) if TEACHER_NAMES.search(line)]
+    assert not hits, "\n".join(hits)
 
 
 def test_a_weights_file_without_a_url_is_not_downloaded(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "task; tasks, input size and splits for a dataset.",
     )
     parser.add_argument("kind", choices=sorted(KINDS), help="teacher, task or dataset")
-    parser.add_argument("name", help="registry name, e.g. dinov2 or timm:vit_base_patch16_224")
+    parser.add_argument("name", help="registry name as sak plugins lists it, e.g. timm:vit_base_patch16_224")
     parser.set_defaults(func=run)
 
 

@@ -34,7 +34,7 @@ err_console = Console(stderr=True)
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sak",
-        description="Distil vision foundation models (DINOv2, CLIP, SAM, ...) into one multi-task "
+        description="Distil vision foundation models (the teacher plugins installed) into one multi-task "
         "dense-prediction student (SAK, ICLR 2025).",
     )
     parser.add_argument("--version", action="version", version=f"sak-core {version('sak-core')}")

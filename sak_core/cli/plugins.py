@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(*(row[c] for c in columns))
     console.print(table)
     if not rows:
-        console.print("no plugins installed: pip install sak-teacher-dinov2 sak-task-semseg ...")
+        console.print("no plugins installed: pip install teacher and task plugins (sak-teacher-NAME, "
+                      "sak-task-NAME; docs/teachers.md and docs/tasks.md list sak's own)")
     for f in failures:
         Console(stderr=True).print(
             f"plugin '{f['distribution']}' failed to load ({f['entry_point']}): {f['error']}",

@@ -35,7 +35,7 @@ settings are layered: --preset, then --config FILE, then the flags above, then o
 
 examples:
   sak train --preset demo
-  sak train --stage 1 --teachers dinov2,clip,sam --dataset imagenet --data-root /data/imagenet
+  sak train --stage 1 --teachers teacher_a,teacher_b:large --dataset imagenet --data-root /data/imagenet
   sak train --preset paper-pascal --init runs/stage1 --data-root /data/PASCALContext
   sak train --resume runs/paper-pascal-20250101-120000
   torchrun --nproc_per_node 8 -m sak_core.cli.main train --preset paper-stage1
@@ -52,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", metavar="NAME", help="paper-stage1, paper-pascal, paper-nyud or demo")
     p.add_argument("--teachers", metavar="SPEC", action="append",
                    help="teachers and their options, NAME[:VARIANT][,KEY=VALUE...] comma-separated, e.g. "
-                   "dinov2,clip,backend=timm,sam (docs/teachers.md); repeatable, a teacher of the "
+                   "teacher_a,teacher_b:large,input_size=512 (docs/teachers.md); repeatable, a teacher of the "
                    "preset/config keeps its options; 'none': stage 2 without teachers. Each name once")
     p.add_argument("--tasks", metavar="all|A,B", help="task names (each once), or all the dataset has labels for")
     p.add_argument("--dataset", metavar="NAME",
@@ -77,8 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> list[dict[str, Any]] | None:
     """The run's teacher list: a teacher of ``--teachers`` (:func:`~sak_core.config.parse_teacher_list`)
-    keeps the options the preset/file gave the teacher of the same NAME (``dinov2:large`` that of
-    ``dinov2``), its own on top; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
+    keeps the options the preset/file gave the teacher of the same NAME (``teacher_a:large`` that of
+    ``teacher_a``), its own on top; ``--teacher-weights NAME=PATH`` sets one teacher's weights."""
     entries = parse_teacher_list(known) if isinstance(known, str) else [
         e for item in known for e in (parse_teacher_list(item) if isinstance(item, str) else [dict(item)])]
     if names is not None:
@@ -93,7 +93,7 @@ def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> l
     for item in weights:
         name, sep, path = item.partition("=")
         if not sep or not path:
-            raise ConfigError(f"--teacher-weights '{item}' is not NAME=PATH (e.g. sam=~/weights/sam_vit_b.pth)")
+            raise ConfigError(f"--teacher-weights '{item}' is not NAME=PATH (e.g. teacher_a=~/weights/teacher_a.safetensors)")
         match = [e for e in entries if e["name"] == name]
         if not match:
             listed = ", ".join(e["name"] for e in entries) or "none"
@@ -206,7 +206,7 @@ def _note_plugin_failures() -> None:
 
 
 def _check_demo_plugins(console: Console, config: RunConfig) -> None:
-    """The demo needs its teachers (the preset's dinov2, clip and sam, or those --teachers gives
+    """The demo needs its teachers (the preset's, or those --teachers gives
     instead) and the synthetic dataset installed."""
     from sak_core.api import list_datasets, list_teachers, split_variant
     from sak_core.presets.demo import DEMO

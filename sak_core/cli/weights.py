@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Face / torch hub caches. Nothing is downloaded.",
     )
     parser.add_argument("teachers", nargs="*", metavar="SPEC",
-                        help="teachers to show, e.g. dinov2:large or clip,backend=timm (default: all)")
+                        help="teachers to show, e.g. teacher_a:large or teacher_b,input_size=512 (default: all)")
     parser.add_argument("--preset", metavar="NAME", help="show the files the teachers of preset NAME load")
     parser.add_argument("--check", action="store_true",
                         help="exit with status 1 when a teacher shown has none of its files on this machine "
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     entries = [e for text in args.teachers for e in parse_teachers(text)]
     if args.teachers and not entries:
         raise SakError(f"no teacher named in {' '.join(args.teachers)!r}: give NAME[:VARIANT][,KEY=VALUE...], "
-                       "e.g. dinov2:large, or nothing for every installed teacher")
+                       "e.g. teacher_a:large, or nothing for every installed teacher")
     if args.preset:
         from sak_core.config import RunConfig
         from sak_core.presets import get_preset
@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     offline = f", offline ({' / '.join(OFFLINE_ENVS)} set)" if is_offline() else ""
     console.print(f"weights folder: {weights_dir()} (set {WEIGHTS_ENV} to change it){offline}", soft_wrap=True)
     if not entries:
-        console.print("no teachers installed: pip install sak-teacher-dinov2 (or -clip, -sam, -timm)")
+        console.print("no teachers installed: pip install a teacher plugin (sak-teacher-NAME; docs/teachers.md "
+                      "lists sak's own)")
         return 0
     per_teacher = [teacher_rows(entry) for entry in entries]
     print_rows(console, [row for rows in per_teacher for row in rows])

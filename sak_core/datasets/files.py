@@ -85,7 +85,7 @@ def require_files(paths: list[Path], dataset: str, layout: str) -> None:
 def rgb_array(image: Image.Image) -> np.ndarray:
     """Any PIL image as ``H x W x 3`` float32 in [0, 255]: 16- and 32-bit grey (I;16, I;16B,
     I, 16-bit PNGs) are scaled from [0, 65535] and float grey (F) from [0, 1] when it fits there
-    (``convert("RGB")`` would clip them to white); alpha is dropped; CMYK, P, L, LA, 1 convert."""
+    (``convert("RGB")`` would saturate them to white); alpha is dropped; CMYK, P, L, LA, 1 convert."""
     if image.mode.startswith("I") or image.mode == "F":
         grey = np.asarray(image, dtype=np.float64)
         if image.mode == "F":

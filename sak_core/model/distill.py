@@ -79,7 +79,7 @@ def distillation_loss(
     """Unweighted sum over teachers and levels of :func:`level_loss`.
 
     ``use_valid_region`` crops each teacher grid to the part that covers the image before
-    resizing (False reproduces the reference, which stretches a padded SAM grid).
+    resizing (False reproduces the reference, which stretches a padded grid).
     Returns the total and the per-term losses keyed ``"{teacher}/level{l}"``.
     """
     terms = {f"{name}/level{level}": level_loss(s, t)

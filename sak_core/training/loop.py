@@ -406,16 +406,16 @@ class Trainer:
         return result
 
     def _backward_and_update(self, total: torch.Tensor) -> None:
-        clip = self.config.optim.grad_clip
+        max_norm = self.config.optim.grad_clip
         if self.scaler is not None:
             self.scaler.scale(total).backward()
             self.scaler.unscale_(self.optimizer)
-            clip_gradients(self.student, clip)
+            clip_gradients(self.student, max_norm)
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             total.backward()
-            clip_gradients(self.student, clip)
+            clip_gradients(self.student, max_norm)
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
