@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="scaffold a teacher or task plugin",
         description="Create a plugin distribution sak-<kind>-<name> (pyproject with the entry point, "
         "a package with the hook implementation, a README and a passing test). "
-        "`pip install -e` it and `sak plugins` lists it.",
+        "`pip install -e` it and `sak plugins` lists it. A teacher wraps a timm model (--kind timm) or "
+        "any torch module or function of the image (--kind module).",
     )
     parser.add_argument("kind", choices=KINDS, help="what the plugin provides")
     parser.add_argument("name", help="registry name: lowercase letters, digits and _")
