@@ -196,3 +196,13 @@ def test_a_weights_file_without_a_url_is_not_downloaded(tmp_path, monkeypatch):
     assert f"download (no public URL)\n    and save it as {tmp_path / 'mine.safetensors'}" in str(told.value)
     (tmp_path / "mine.safetensors").write_bytes(b"")
     assert resolve_weights("mine", None, (WeightSource("mine.safetensors"),)) == tmp_path / "mine.safetensors"
+
+
+def test_each_family_owns_its_transformers_layout_and_the_generic_timm_teacher_reads_none():
+    """docs/teachers.md: the dinov2, clip and sam plugins declare their `transformers` layouts;
+    the generic timm teacher, given a model of those families, declares none."""
+    declared = {name: [layout.name for layout in get_teacher_spec(name).weight_layouts] for name in ("dinov2", "clip", "sam")}
+    assert declared == {"dinov2": ["transformers Dinov2Model"], "clip": ["transformers CLIPModel"],
+                        "sam": ["transformers SamModel"]}
+    for model in ("vit_small_patch14_dinov2.lvd142m", "vit_base_patch16_clip_224.laion2b", "samvit_base_patch16.sa1b"):
+        assert get_teacher_spec(f"timm:{model}").weight_layouts == ()
