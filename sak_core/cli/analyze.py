@@ -55,12 +55,11 @@ def run_routers(args: argparse.Namespace) -> int:
 
     console = Console()
     context = RunContext.open(args.checkpoint)
+    for note in context.notes:
+        Console(stderr=True).print(f"note: {note}", style="yellow", highlight=False, markup=False)
     dataset_name = context.dataset_name(args.dataset)
     if dataset_name is None:
-        raise SakError(
-            f"{context.checkpoint} is not inside a run with a config.yaml: pass --dataset NAME "
-            f"(installed: {', '.join(list_datasets()) or 'none'})"
-        )
+        raise context.unknown_dataset(list_datasets())
     if args.out and Path(args.out).suffix.lower() != ".png":
         raise SakError(f"--out {args.out}: give a .png path (the numbers go beside it, as .json)")
     dataset = get_dataset_spec(dataset_name)

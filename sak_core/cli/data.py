@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from rich.console import Console
 
@@ -52,10 +51,10 @@ def _fraction(text: str) -> float:
 def run_synth(args: argparse.Namespace) -> int:
     from sak_core.datasets.synthetic.layouts import write_layout_in_place
     from sak_core.errors import SakError
-    from sak_core.runtime.files import environment_problem
+    from sak_core.runtime.files import check_output, environment_problem
 
     size = args.size
-    out = Path(args.out)
+    out = check_output(args.out, folder=True)  # a file on the way to it is named as such
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         what = "a folder that is not empty" if out.is_dir() else "a file"
         raise SakError(f"--out {out} is {what}: sak data synth writes only into a new or empty folder, "

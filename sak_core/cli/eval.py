@@ -124,10 +124,7 @@ def run(args: argparse.Namespace) -> int:
         notes.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     dataset_name = context.dataset_name(args.dataset)
     if dataset_name is None:
-        raise SakError(
-            f"{context.checkpoint} is not inside a run with a config.yaml, so its dataset is unknown: "
-            f"pass --dataset NAME (installed: {', '.join(list_datasets()) or 'none'})"
-        )
+        raise context.unknown_dataset(list_datasets())
     dataset = get_dataset_spec(dataset_name)
     device, precision = resolve_runtime(args, notes)
     student = context.load_student(device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import importlib
 import os
 import pkgutil
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a refusal of the machine, else a bug (in sak or a plugin)
         if debug:
             raise
-        environment = describe_os_error(exc)
+        unnamed = isinstance(exc, OSError) and exc.filename is None
+        environment = describe_os_error(exc, "the standard output" if unnamed and _stdout_refuses(exc) else None)
         if environment is not None:  # a read-only folder, a full disk, a file that is not UTF-8, ...
             _error(environment)
             return 1
@@ -90,6 +92,20 @@ def main(argv: list[str] | None = None) -> int:
                "hint: this looks like a bug in sak or in a plugin; run again with SAK_DEBUG=1 for the traceback "
                "and report it")
         return 1
+
+
+def _stdout_refuses(exc: OSError) -> bool:
+    """True when the standard output, redirected, cannot be written (a full disk, /dev/full, a
+    file-size limit): the OSError of a print names no file. Probed by writing a newline to it."""
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO):
+        return False
+    try:
+        if os.isatty(1):
+            return False
+        os.write(1, b"\n")
+    except OSError:
+        return True
+    return False
 
 
 def _error(message: str, hint: str | None = None) -> None:

@@ -19,6 +19,7 @@ import yaml
 
 from sak_core.errors import SpecError
 from sak_core.plugin.specs import TaskSpec
+from sak_core.runtime.files import read_text
 
 BASELINE_PACKAGE = "sak_core.baselines"
 
@@ -51,7 +52,7 @@ def load_baseline(name_or_path: str | os.PathLike) -> BaselineTable:
     if path.suffix in {".yaml", ".yml"} or path.exists():
         if not path.is_file():
             raise SpecError(f"baseline table file '{path}' does not exist")
-        text = path.read_text()
+        text = read_text(path)  # not UTF-8: an error naming the file
     else:
         resource = resources.files(BASELINE_PACKAGE) / f"{name_or_path}.yaml"
         if not resource.is_file():
@@ -60,10 +61,18 @@ def load_baseline(name_or_path: str | os.PathLike) -> BaselineTable:
                 f"{', '.join(list_baselines())}; or pass the path of a YAML file with 'metrics'"
             )
         text = resource.read_text()
-    data = yaml.safe_load(text) or {}
-    metrics = data.get("metrics")
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"baseline table '{name_or_path}' is not valid YAML ({first}): fix the file") from None
+    metrics = data.get("metrics") if isinstance(data, Mapping) else None
     if not isinstance(metrics, Mapping) or not metrics:
         raise SpecError(f"baseline table '{name_or_path}' has no 'metrics' mapping (task: value)")
+    not_numbers = [str(k) for k, v in metrics.items() if not _is_number(v)]
+    if not_numbers:
+        raise SpecError(f"baseline table '{name_or_path}': the metric of {', '.join(not_numbers)} is not a number; "
+                        "give each task's value as a number (task: value)")
     known = {"name", "metrics", "dataset", "backbone", "source"}
     return BaselineTable(
         name=str(data.get("name", path.stem)),
@@ -133,3 +142,14 @@ def _registered_spec(name: str) -> TaskSpec:
     from sak_core.api import get_task_spec
 
     return get_task_spec(name)
+
+
+def _is_number(value: Any) -> bool:
+    """True for a number, or text that is one (``"51.2"``); a YAML boolean is not."""
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

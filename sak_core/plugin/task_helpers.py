@@ -333,8 +333,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # a refused write names the file asked for
+            exc.filename = str(path)
         raise
     return path
 

@@ -104,6 +104,17 @@ class RunContext:
         relative = self.checkpoint.parent.relative_to(self.run_dir)
         return self.run_dir / EVAL_FOLDER / ("-".join(relative.parts) or "model")
 
+    def unknown_dataset(self, installed: Sequence[str]) -> ConfigError:
+        """The error of a command that needs a dataset when neither its ``--dataset`` nor the
+        run's config.yaml names one; a run whose config.yaml could not be read is named as such."""
+        if self.run_dir is not None and self.config is None:
+            why = f"{self.run_dir / CONFIG_FILE} could not be read (the note above says why), so its dataset is " \
+                  "unknown: fix the file or pass --dataset NAME"
+        else:
+            why = f"{self.checkpoint} is not inside a run with a config.yaml, so its dataset is unknown: pass " \
+                  "--dataset NAME"
+        return ConfigError(f"{why} (installed: {', '.join(installed) or 'none'})")
+
     def dataset_name(self, override: str | None = None) -> str | None:
         """``override``, else the run's dataset, else None."""
         if override:

@@ -60,9 +60,23 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed to ``path``.
 
     A crash or exception leaves any previous ``path`` untouched and removes the temporary file.
+    A refused write (a full disk, a file-size limit) is raised naming ``path``.
     """
-    with staged_writes() as stage:
-        yield stage(path)
+    tmp = None
+    try:
+        with staged_writes() as stage:
+            tmp = stage(path)
+            yield tmp
+    except OSError as exc:
+        name_the_target(exc, path, tmp)
+        raise
+
+
+def name_the_target(exc: OSError, path: str | Path, tmp: str | Path | None = None) -> None:
+    """Make ``exc`` name ``path`` when it names no file (a write refused with EFBIG or ENOSPC) or
+    only ``tmp``, the temporary file written for it, so its message says which output failed."""
+    if exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp)):
+        exc.filename = str(path)
 
 
 def fsync_file(path: str | Path) -> None:

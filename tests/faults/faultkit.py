@@ -38,7 +38,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 CLASSES = ("data lost", "silent wrong", "traceback", "unclear", "clean")
 RUNTIME = ["--device", "cpu", "--precision", "fp32"]
 SIZE = (32, 48)  # H x W of the dataset's images: not square, so a sideways photo shows
-FOREIGN = re.compile(r"\[Errno \d+\]|\b[A-Z][A-Za-z]*(Error|Exception): |Traceback")
+# another library's error in place of sak's: a bare "SomeError: ..." as the message, or an errno
+FOREIGN = re.compile(r"^(error: )?[A-Za-z_.]*(Error|Exception)\b|\[Errno \d+\]|Traceback")
 
 # the toy stage-2 run on the NYUD layout: two toy teachers, semseg and depth, 2 iterations
 TRAIN_CONFIG = {
@@ -282,7 +283,7 @@ def classify(case: Case, ws: Path, before: dict[str, str], after: dict[str, str]
     if case.exit_code == 2:  # argparse's usage error: "sak ...: error: ..."
         errors = [line for line in err.splitlines() if ": error: " in line]
         line = errors[0] if errors else ""
-    if len(errors) != 1 or FOREIGN.search(line.split(": ", 1)[-1]):
+    if len(errors) != 1 or FOREIGN.search(line):
         return Outcome(case.id, "traceback" if FOREIGN.search(line) else "unclear", code,
                        (line or err.strip()[-300:]) + f" ({len(errors)} error lines)")
     missing = [name for name in case.names(ws) if name not in line]
