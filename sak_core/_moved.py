@@ -39,7 +39,11 @@ MOVED_MODULES = {
     "sak_core.weight_layouts": "sak_core.weights.layouts",
 }
 # old modules that are now packages of the same name: their names come from one module of the package
-MOVED_NAMES = {"sak_core.runtime": "sak_core.runtime.device", "sak_core.weights": "sak_core.weights.sources"}
+MOVED_NAMES = {
+    "sak_core.runtime": "sak_core.runtime.device",
+    "sak_core.weights": "sak_core.weights.sources",
+    "sak_core.config": "sak_core.run.layout",  # resolved_files, write_resolved only (config.__getattr__)
+}
 REMOVAL = "sak-core 0.3"
 
 

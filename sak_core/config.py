@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -152,6 +151,9 @@ class ModelSection(_Section):
     noisy_gating: bool = True
     freeze_stem: bool = False
     freeze_all_but_routers: bool = Field(False, description="train only routers and heads")
+    grad_checkpointing: bool = Field(
+        False, description="recompute the stem's blocks in the backward pass: less activation memory, more time"
+    )
 
     @field_validator("tap_indices")
     @classmethod
@@ -385,19 +387,17 @@ def load_config(
     return build_config(*layers, source=f"config {path}" if path else "configuration")
 
 
-def resolved_files(config: RunConfig, plugins: list[dict[str, str]]) -> dict[str, str]:
-    """The texts of a run's ``config.yaml`` (the resolved run config) and ``plugins.json``, by file name."""
-    return {
-        "config.yaml": yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
-        "plugins.json": json.dumps(plugins, indent=2) + "\n",
-    }
+def config_yaml(config: RunConfig) -> str:
+    """``config`` as the YAML text of a run's config file (what ``sak train --print-config`` shows)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
-def write_resolved(run_dir: str | Path, config: RunConfig, plugins: list[dict[str, str]]) -> None:
-    """Write ``config.yaml`` (the resolved run config) and ``plugins.json`` into ``run_dir``."""
-    from sak_core.runtime.files import atomic_write_text
+_MOVED_TO_RUN_LAYOUT = ("resolved_files", "write_resolved")  # sak-core 0.1 names, now in sak_core.run.layout
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in resolved_files(config, plugins).items():
-        atomic_write_text(run_dir / name, text)
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_RUN_LAYOUT:
+        from sak_core._moved import moved_name
+
+        return moved_name(__name__, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,8 @@ import json
 import pytest
 import yaml
 
-from sak_core.config import RunConfig, load_config, parse_override, parse_teachers, write_resolved
+from sak_core.config import RunConfig, load_config, parse_override, parse_teachers
+from sak_core.run.layout import write_resolved
 from sak_core.errors import ConfigError
 
 

@@ -92,7 +92,8 @@ def test_predict_image_script(tmp_path):
     from PIL import Image
 
     import sak_core
-    from sak_core.config import RunConfig, write_resolved
+    from sak_core.config import RunConfig
+    from sak_core.run.layout import write_resolved
 
     run = tmp_path / "run"
     student = sak_core.create_student(sak_core.StudentConfig(

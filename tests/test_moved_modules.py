@@ -13,7 +13,8 @@ from sak_core._moved import MOVED_MODULES, MOVED_NAMES
 
 OLD_MODULES = ["sak_core.teacherlib", "sak_core.tasklib", "sak_core.checkpoint", "sak_core.training.rundir",
                "sak_core.evaluation.run"]
-OLD_NAMES = [("sak_core.runtime", "resolve_precision"), ("sak_core.weights", "hub_source")]
+OLD_NAMES = [("sak_core.runtime", "resolve_precision"), ("sak_core.weights", "hub_source"),
+             ("sak_core.config", "write_resolved"), ("sak_core.config", "resolved_files")]
 
 # One fresh interpreter answers every case: the DeprecationWarnings each import raises.
 PROBE = """

@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fp32; its metadata holds the student config, the run's config and the mean/std. Unless "
         "--no-check, onnxruntime runs the file and the largest difference from PyTorch is printed.",
     )
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                        help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
     parser.add_argument("--format", choices=("onnx",), default="onnx", help="output format (default onnx)")
     parser.add_argument("--out", required=True, help="the file to write, e.g. student.onnx")
     add_overwrite_option(parser, "the --out file")
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from sak_core.errors import UnknownNameError
     from sak_core.evaluation import RunContext
     from sak_core.convert.onnx import compare_with_onnxruntime, export_onnx
+    from sak_core.run.layout import CONFIG_FILE
     from sak_core.runtime.files import check_output
     from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
 
@@ -71,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
                           style="yellow", highlight=False)
     metadata = {"sak_mean": json.dumps([float(v) for v in mean]), "sak_std": json.dumps([float(v) for v in std]),
                 "sak_normalisation": source, "sak_checkpoint": context.checkpoint.name}
-    if context.run_dir is not None and (context.run_dir / "config.yaml").is_file():
-        metadata["sak_run_config"] = (context.run_dir / "config.yaml").read_text()
+    if context.run_dir is not None and (context.run_dir / CONFIG_FILE).is_file():
+        metadata["sak_run_config"] = (context.run_dir / CONFIG_FILE).read_text()
 
     result = export_onnx(student, args.out, size=args.size, dynamic=args.dynamic, tasks=tasks,
                          distill=args.distill, metadata=metadata, opset=args.opset)

@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rich.console import Console
 
 from sak_core.cli.options import absolute_path, positive_int
@@ -18,6 +17,7 @@ from sak_core.config import (
     PRECISION_SETTINGS,
     RunConfig,
     build_config,
+    config_yaml,
     deep_merge,
     merge_layers,
     parse_override,
@@ -26,6 +26,8 @@ from sak_core.config import (
     read_yaml,
 )
 from sak_core.errors import ConfigError
+from sak_core.run.layout import BEST_FOLDER, CHECKPOINTS_FOLDER, CONFIG_FILE, MODEL_FILE
+from sak_core.weights.hub import is_hub_ref
 
 RUNS_DIR = Path("runs")
 
@@ -61,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-weights", metavar="NAME=PATH", action="append", default=[],
                    help="weights file (or 'random') for one teacher; repeatable")
     p.add_argument("--stage", type=int, choices=(1, 2), help="1: distillation only, 2: tasks + distillation")
-    p.add_argument("--init", metavar="PATH", help="start from this checkpoint or run (stage 1 -> stage 2)")
+    p.add_argument("--init", metavar="PATH", help="start from this checkpoint or run, or a Hub student "
+                   "hf://ORG/NAME[@REVISION] (stage 1 -> stage 2)")
     p.add_argument("--strict", action="store_true", help="with --init: fail when any key does not load")
     p.add_argument("--resume", metavar="RUN", nargs="?", const="",
                    help="continue a run from its last checkpoint (default: --out, or the newest run in ./runs)")
@@ -112,7 +115,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     resume_dir: Path | None = None
     if args.resume is not None:
         resume_dir = _resume_dir(args.resume or args.out)
-        layers.append(read_run_yaml(resume_dir / "config.yaml"))
+        layers.append(read_run_yaml(resume_dir / CONFIG_FILE))
     if args.preset:
         layers.append(get_preset(args.preset).as_layer())
     if args.config:
@@ -142,7 +145,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     if args.out is not None and resume_dir is None:
         flags.setdefault("output", {})["dir"] = args.out
     overrides = [parse_override(o) for o in args.overrides]
-    sources = [str(resume_dir / "config.yaml")] if resume_dir is not None else []
+    sources = [str(resume_dir / CONFIG_FILE)] if resume_dir is not None else []
     sources += [f"preset {args.preset}"] if args.preset else []
     sources += [str(args.config)] if args.config else []
     sources += ["the command line"] if flags or overrides else []
@@ -168,7 +171,7 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     changes: dict[str, Any] = {}
     if config.data.root:
         changes["data"] = config.data.model_copy(update={"root": absolute_path(config.data.root)})
-    if config.init:
+    if config.init and not is_hub_ref(config.init):  # hf://ORG/NAME is a name, not a path
         changes["init"] = absolute_path(config.init)
     if any(t.weights not in (None, "random") for t in config.teachers):
         changes["teachers"] = [t.model_copy(update={"weights": absolute_path(t.weights)})
@@ -187,10 +190,10 @@ def _default_run_dir(preset: str | None, stage: int) -> Path:
 def _resume_dir(path: str | None) -> Path:
     if path:
         run = Path(path)
-        if not (run / "config.yaml").is_file():
-            raise ConfigError(f"--resume {run}: no config.yaml there; is it a sak run directory?")
+        if not (run / CONFIG_FILE).is_file():
+            raise ConfigError(f"--resume {run}: no {CONFIG_FILE} there; is it a sak run directory?")
         return run
-    runs = sorted((p for p in RUNS_DIR.glob("*") if (p / "checkpoints").is_dir()), key=lambda p: p.stat().st_mtime)
+    runs = sorted((p for p in RUNS_DIR.glob("*") if (p / CHECKPOINTS_FOLDER).is_dir()), key=lambda p: p.stat().st_mtime)
     if not runs:
         raise ConfigError(f"--resume: no run with checkpoints under ./{RUNS_DIR}; pass the run directory")
     return runs[-1]
@@ -239,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
     console = make_console()
     _note_plugin_failures()
     if args.print_config:
-        console.print(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), markup=False, highlight=False)
+        console.print(config_yaml(config), markup=False, highlight=False)
         return 0
     demo = args.preset == "demo" and not resume
     if demo:
@@ -253,8 +256,8 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     seconds = time.perf_counter() - started
-    console.print(f"done: {result.step} iterations in {seconds:.0f} s; student in {run_dir / 'model.safetensors'}"
-                  + (f", best in {run_dir / 'best'}" if result.best_score is not None else ""), highlight=False)
+    console.print(f"done: {result.step} iterations in {seconds:.0f} s; student in {run_dir / MODEL_FILE}"
+                  + (f", best in {run_dir / BEST_FOLDER}" if result.best_score is not None else ""), highlight=False)
     if result.initial_scores and result.final_scores:
         labels = ("untrained", "trained") if demo else ("start", "end")
         console.print(scores_table(result.initial_scores, result.final_scores, f"validation ({config.data.dataset})",

@@ -21,7 +21,8 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from sak_core.run.checkpoint import MODEL_FILE, load_student, read_metadata, resolve_checkpoint, write_student
+from sak_core.run.checkpoint import load_student, read_metadata, resolve_checkpoint, write_student
+from sak_core.run.layout import CONFIG_FILE, MODEL_FILE, PLUGINS_FILE, resolved_files
 from sak_core.weights.files import load_state_strict, load_torch_file
 from sak_core.config import (
     DataSection,
@@ -29,7 +30,6 @@ from sak_core.config import (
     RunConfig,
     TeacherEntry,
     deep_merge,
-    resolved_files,
 )
 from sak_core.convert.official_config import (
     DATASETS,
@@ -401,8 +401,6 @@ def convert_official(
 ) -> Conversion:
     """Convert an authors' checkpoint into a sak run directory: ``config.yaml``, ``plugins.json``
     and ``model.safetensors`` (which also keeps the authors' config, for the way back)."""
-    from sak_core.run.context import CONFIG_FILE, PLUGINS_FILE
-
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise SakError(f"--out {out_dir} is a file, not a run directory; choose a directory to write the run to")
@@ -550,7 +548,7 @@ def export_official(
 
     Existing files are replaced only with ``overwrite``; the files being read (the checkpoint and
     its run's ``config.yaml`` and ``plugins.json``) never are."""
-    from sak_core.run.context import CONFIG_FILE, PLUGINS_FILE, RunContext
+    from sak_core.run.context import RunContext
 
     checkpoint = resolve_checkpoint(run_or_checkpoint)
     context = RunContext.open(checkpoint)

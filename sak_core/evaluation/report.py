@@ -12,11 +12,10 @@ from rich.table import Table
 
 from sak_core.errors import SakError
 from sak_core.evaluation.scoring import EvalResult, GainSummary
+from sak_core.run.layout import LIMITED_METRICS_FILE, METRICS_FILE
 from sak_core.runtime.files import atomic_write_text, write_failure
 from sak_core.plugin.tasks import Task
 
-METRICS_FILE = "metrics.json"
-LIMITED_METRICS_FILE = "metrics.limited.json"
 FORMAT_VERSION = 1
 
 

@@ -17,11 +17,12 @@ from safetensors.torch import safe_open, save_file
 
 from sak_core.config import validation_problems
 from sak_core.errors import CheckpointError
+from sak_core.run.hub import hub_checkpoint, is_hub_ref
+from sak_core.run.layout import CHECKPOINTS_FOLDER, LAST_FOLDER, LAST_SWAP_FOLDERS, MODEL_FILE
 from sak_core.runtime.files import atomic_write, describe_os_error, environment_problem
 from sak_core.weights.files import load_state_strict
 from sak_core.model import SAKStudent, StudentConfig
 
-MODEL_FILE = "model.safetensors"
 CONFIG_KEY = "sak_student_config"
 
 
@@ -62,16 +63,19 @@ def sort_metadata(path: str | Path) -> None:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A run directory or a .safetensors file -> the weights file.
+    """A run directory, a .safetensors file or a Hub student ``hf://ORG/NAME[@REVISION]`` (its
+    file in the Hugging Face cache: :func:`sak_core.run.hub.hub_checkpoint`) -> the weights file.
 
     While a run is training, its checkpoint is swapped in place: ``.last.old`` / ``.last.new``
     hold it for a moment (a file that exists there is whole: each is renamed in once written).
     So a run directory resolves to whichever holds it, and a file of ``checkpoints/last`` (or
     its swap folders) that is gone resolves to the run's checkpoint found now."""
+    if is_hub_ref(path):
+        return hub_checkpoint(str(path))
     path = Path(path)
     if path.is_dir():
-        checkpoints = path / "checkpoints"
-        candidates = (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in _SWAP_FOLDERS))
+        checkpoints = path / CHECKPOINTS_FOLDER
+        candidates = (path / MODEL_FILE, *(checkpoints / name / MODEL_FILE for name in LAST_SWAP_FOLDERS))
         # a scan can miss a swap's every folder in turn (each renamed just after its look): look again
         attempts = _SWAP_RETRIES if checkpoints.is_dir() else 1
         for attempt in range(1, attempts + 1):
@@ -80,7 +84,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
                     return candidate
             if attempt < attempts:
                 time.sleep(0.01 * attempt)
-        raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor checkpoints/last/{MODEL_FILE}); is it a sak run?")
+        raise CheckpointError(f"{path} holds no {MODEL_FILE} (nor {CHECKPOINTS_FOLDER}/{LAST_FOLDER}/{MODEL_FILE}); is it a sak run?")
     if not path.is_file():
         run = _live_run_of(path)
         if run is not None and run.is_dir():
@@ -151,7 +155,6 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
 
 
 _SWAP_RETRIES = 10
-_SWAP_FOLDERS = ("last", ".last.old", ".last.new")
 
 
 def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict[str, str], dict[str, torch.Tensor], Path]:
@@ -187,7 +190,7 @@ def _identity(file: Path) -> tuple[int, ...] | None:
 
 def _live_run_of(file: Path) -> Path | None:
     """The run directory of a checkpoint file inside ``checkpoints/last`` (or its swap folders)."""
-    if file.parent.name in _SWAP_FOLDERS and file.parent.parent.name == "checkpoints":
+    if file.parent.name in LAST_SWAP_FOLDERS and file.parent.parent.name == CHECKPOINTS_FOLDER:
         return file.parent.parent.parent
     return None
 

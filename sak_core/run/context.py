@@ -18,14 +18,13 @@ import torch
 
 from sak_core.model.assemble import build_dataset
 from sak_core.run.checkpoint import load_student, read_metadata, resolve_checkpoint
+from sak_core.run.hub import HubRef, hub_results_folder, is_hub_ref, parse_hub_ref
+from sak_core.run.layout import CONFIG_FILE, PLUGINS_FILE, eval_folder
 from sak_core.config import RunConfig, build_config, read_run_yaml
 from sak_core.errors import ConfigError, EnvironmentProblem
 from sak_core.runtime.files import read_text
 from sak_core.model import SAKStudent
 from sak_core.plugin.specs import DatasetSpec
-CONFIG_FILE = "config.yaml"
-PLUGINS_FILE = "plugins.json"
-EVAL_FOLDER = "eval"  # RUN/eval/step-<N>/metrics.json: evaluation results of a run, by the step scored
 _RUN_DIR_DEPTH = 3  # RUN/checkpoints/last/model.safetensors is three levels below RUN
 
 
@@ -41,6 +40,8 @@ class RunContext:
         notes: things the user should know (an unreadable config, ...).
         step: the training step the loaded student was saved at (None before :meth:`load_student`,
             or for a checkpoint saved without one).
+        hub: the Hub repository of a student opened as ``hf://ORG/NAME[@REVISION]`` (its
+            ``run_dir`` is then its snapshot in the Hugging Face cache), else None.
     """
 
     checkpoint: Path
@@ -49,13 +50,15 @@ class RunContext:
     plugins: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     step: int | None = None
+    hub: HubRef | None = None
 
     @classmethod
     def open(cls, run_or_checkpoint: str | Path) -> RunContext:
-        """Resolve a run directory or a checkpoint file (``RUN/best/model.safetensors`` also
-        finds ``RUN/config.yaml``)."""
+        """Resolve a run directory, a checkpoint file (``RUN/best/model.safetensors`` also
+        finds ``RUN/config.yaml``) or a Hub student ``hf://ORG/NAME[@REVISION]``."""
         checkpoint = resolve_checkpoint(run_or_checkpoint)
-        context = cls(checkpoint=checkpoint)
+        hub = parse_hub_ref(run_or_checkpoint) if is_hub_ref(run_or_checkpoint) else None
+        context = cls(checkpoint=checkpoint, hub=hub)
         for folder in list(checkpoint.parents)[:_RUN_DIR_DEPTH]:
             if (folder / CONFIG_FILE).is_file():
                 context.run_dir = folder
@@ -95,14 +98,14 @@ class RunContext:
     def results_folder(self) -> Path:
         """Where evaluation results of this checkpoint go and stay: ``RUN/eval/step-<N>`` for a
         checkpoint of a run (never inside ``checkpoints/``, whose folders a live run swaps away),
-        ``RUN/eval/<checkpoint's folder>`` for one saved without a step, else beside the checkpoint."""
+        ``RUN/eval/<checkpoint's folder>`` for one saved without a step, else beside the checkpoint;
+        ``./ORG--NAME/eval/step-<N>`` for a Hub student (never inside the Hugging Face cache)."""
+        if self.hub is not None:
+            return hub_results_folder(self.hub, self.step if self.step is not None else self._saved_step())
         if self.run_dir is None:
             return self.checkpoint.parent
         step = self.step if self.step is not None else self._saved_step()
-        if step is not None:
-            return self.run_dir / EVAL_FOLDER / f"step-{step}"
-        relative = self.checkpoint.parent.relative_to(self.run_dir)
-        return self.run_dir / EVAL_FOLDER / ("-".join(relative.parts) or "model")
+        return eval_folder(self.run_dir, step, self.checkpoint.parent)
 
     def unknown_dataset(self, installed: Sequence[str]) -> ConfigError:
         """The error of a command that needs a dataset when neither its ``--dataset`` nor the

@@ -1,15 +1,6 @@
-"""The run directory layout and its checkpoints (model and trainer state, committed as a pair).
+"""A run directory's paths and its checkpoints (model and trainer state, committed as a pair).
 
-::
-
-    RUN/config.yaml                       resolved run config
-    RUN/plugins.json                      [{kind, name, distribution, version}, ...]
-    RUN/metrics.jsonl                     one JSON object per log line / validation
-    RUN/model.safetensors                 final student (written at the end)
-    RUN/best/model.safetensors            best validation score so far (+ best/score.json)
-    RUN/checkpoints/last/model.safetensors  latest checkpoint: the student
-    RUN/checkpoints/last/trainer.pt         latest checkpoint: optimizer, scaler, step, RNG state
-    RUN/writer.lock                       the lock of the process training the run (see lock.py)
+The names of its files and folders are spelled in :mod:`sak_core.run.layout`.
 
 A checkpoint is committed as a whole: written to ``.last.new``, synced, then swapped in
 (``last`` -> ``.last.old``, ``.last.new`` -> ``last``, ``.last.old`` removed), so a crash at
@@ -27,13 +18,28 @@ from typing import Any
 
 import torch
 
-from sak_core.run.checkpoint import MODEL_FILE, save_student
+from sak_core.run.checkpoint import save_student
+from sak_core.run.layout import (
+    BEST_FILES,
+    BEST_FOLDER,
+    CHECKPOINTS_FOLDER,
+    CONFIG_FILE,
+    EVAL_FOLDER,
+    LAST_FILES,
+    LAST_FOLDER,
+    LOCK_FILE,
+    METRICS_LOG,
+    MODEL_FILE,
+    PLUGINS_FILE,
+    SCORE_FILE,
+    TENSORBOARD_FOLDER,
+    TRAINER_FILE,
+    swap_folders,
+)
 from sak_core.weights.files import load_torch_file
 from sak_core.errors import CheckpointError, EnvironmentProblem
 from sak_core.runtime.files import atomic_write, atomic_write_text, describe_os_error, fsync_dir
 from sak_core.model import SAKStudent
-
-TRAINER_FILE = "trainer.pt"
 
 
 @dataclass(frozen=True)
@@ -44,15 +50,15 @@ class RunDir:
 
     @property
     def config(self) -> Path:
-        return self.root / "config.yaml"
+        return self.root / CONFIG_FILE
 
     @property
     def plugins(self) -> Path:
-        return self.root / "plugins.json"
+        return self.root / PLUGINS_FILE
 
     @property
     def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.root / METRICS_LOG
 
     @property
     def final_model(self) -> Path:
@@ -60,16 +66,28 @@ class RunDir:
 
     @property
     def best(self) -> Path:
-        return self.root / "best"
+        return self.root / BEST_FOLDER
 
     @property
     def last(self) -> Path:
-        return self.root / "checkpoints" / "last"
+        return self.root / CHECKPOINTS_FOLDER / LAST_FOLDER
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / TENSORBOARD_FOLDER
+
+    @property
+    def evaluations(self) -> Path:
+        return self.root / EVAL_FOLDER
 
     def last_checkpoint(self) -> Path | None:
         """The newest complete checkpoint folder, without changing anything (readers use this;
         a writer calls :meth:`recover` first)."""
-        new, old = _siblings(self.last)
+        new, old = swap_folders(self.last)
         for folder in (new, self.last, old):
             if is_complete(folder, LAST_FILES):
                 return folder
@@ -98,14 +116,6 @@ class RunDir:
 
 # io.staged_writes' temporary names: "." + target + "." + mkstemp's 8 random characters + ".tmp" + suffix
 _STAGED = re.compile(r"\.(?P<target>.+)\.[a-z0-9_]{8}\.tmp(?P<suffix>\.[^.]+)?")
-
-LAST_FILES = (MODEL_FILE, TRAINER_FILE)
-SCORE_FILE = "score.json"
-BEST_FILES = (MODEL_FILE, SCORE_FILE)
-
-
-def _siblings(folder: Path) -> tuple[Path, Path]:
-    return folder.with_name(f".{folder.name}.new"), folder.with_name(f".{folder.name}.old")
 
 
 def is_complete(folder: Path, files: tuple[str, ...]) -> bool:
@@ -138,7 +148,7 @@ def _swap(folder: Path, new: Path, old: Path, files: tuple[str, ...]) -> None:
 def finish_swap(folder: Path, files: tuple[str, ...]) -> Path | None:
     """Bring ``folder`` to the newest complete state its ``.new`` / ``.old`` siblings hold."""
     folder = Path(folder)
-    new, old = _siblings(folder)
+    new, old = swap_folders(folder)
     if is_complete(new, files):  # written in full, the crash came before or during the swap
         _swap(folder, new, old, files)
     elif not is_complete(folder, files) and is_complete(old, files):
@@ -158,7 +168,7 @@ def write_checkpoint(folder: Path, student: SAKStudent, trainer_state: dict[str,
     whole: everything goes to ``.NAME.new`` first and is synced to disk, then swapped in
     (the previous checkpoint is kept as ``.NAME.old`` until the new one is in place)."""
     folder = Path(folder)
-    new, old = _siblings(folder)
+    new, old = swap_folders(folder)
     files = [MODEL_FILE]
     kept = (f"{folder} keeps its previous checkpoint" if is_complete(folder, (MODEL_FILE,))
             else f"no checkpoint of {folder.name} was written")

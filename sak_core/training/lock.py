@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from sak_core.run.layout import LOCK_FILE
 from sak_core.runtime.files import environment_problem
 from sak_core.training.errors import TrainingError
 
@@ -21,8 +22,6 @@ try:  # POSIX; elsewhere runs are not locked
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-LOCK_FILE = "writer.lock"
 
 
 class RunLockedError(TrainingError):

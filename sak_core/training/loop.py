@@ -15,9 +15,10 @@ from torch.utils.data import DataLoader
 
 from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
 from sak_core.model.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
-from sak_core.run.checkpoint import MODEL_FILE, read_weights, save_student
+from sak_core.run.checkpoint import read_weights, save_student
+from sak_core.run.layout import MODEL_FILE, write_resolved
 from sak_core.weights.files import load_state_strict
-from sak_core.config import RunConfig, write_resolved
+from sak_core.config import RunConfig
 from sak_core.datasets.errors import SplitNotFoundError
 from sak_core.model.distill import distillation_loss
 from sak_core.errors import ConfigError, TargetError
@@ -246,7 +247,7 @@ class Trainer:
         self.ctx.barrier()
 
     def _write_config(self) -> None:
-        """config.yaml and plugins.json of this run (:func:`~sak_core.config.write_resolved`)."""
+        """config.yaml and plugins.json of this run (:func:`~sak_core.run.layout.write_resolved`)."""
         write_resolved(self.rundir.root, self.config, used_plugins(self.config, self.task_names))
 
     # -- validation -----------------------------------------------------------------------------

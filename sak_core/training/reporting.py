@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from sak_core.run.layout import TENSORBOARD_FOLDER
 from sak_core.runtime.files import atomic_write_text, environment_problem
 
 
@@ -28,7 +29,7 @@ class MetricsLog:
             if importlib.util.find_spec("tensorboard") is not None:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self.writer = SummaryWriter(str(path.parent / "tensorboard"))
+                self.writer = SummaryWriter(str(path.parent / TENSORBOARD_FOLDER))
             elif console is not None:
                 console.print("[dim]tensorboard is not installed: metrics go to metrics.jsonl only "
                               "(pip install 'sak-core[tensorboard]' for TensorBoard scalars and pictures)[/dim]")
