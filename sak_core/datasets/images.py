@@ -21,6 +21,7 @@ from sak_core.datasets.base import parse_size
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError, LoadErrors, SplitNotFoundError
 from sak_core.datasets.files import cache_dir, read_json, read_rgb, resolve_root
 from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD
+from sak_core.runtime.files import atomic_write_text
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff")
 
@@ -60,10 +61,7 @@ class _TarIndex:
             except tarfile.TarError as exc:
                 raise CorruptFileError(f"cannot read tar archive {path}: {exc}") from exc
             entries.sort()
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(entries))
-            os.replace(tmp, cached)
+            atomic_write_text(cached, json.dumps(entries))
         self.names = [e[0] for e in entries]
         self.offsets = np.array([e[1] for e in entries], dtype=np.int64)
         self.sizes = np.array([e[2] for e in entries], dtype=np.int64)

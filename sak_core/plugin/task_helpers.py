@@ -8,7 +8,6 @@ task can use.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from torch import nn
 from sak_core.errors import SpecError, TargetError
 from sak_core.plugin.specs import IGNORE_INDEX
 from sak_core.plugin.tasks import Task
+from sak_core.runtime.files import atomic_write
 
 VOID_COLOUR = (224, 223, 192)
 """Colour of ignored pixels in every rendering (off-grey, so it never looks like a value)."""
@@ -325,20 +325,15 @@ def to_uint8(values: np.ndarray, scale: float = 255.0) -> np.ndarray:
 # -- writers --------------------------------------------------------------------------------
 def write_atomic(path: str | os.PathLike, write: Callable[[Any], None]) -> Path:
     """Call ``write(file_object)`` on a temporary file next to ``path`` and move it into place, so
-    a reader never sees a half-written file. Parent folders are created."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    a reader never sees a half-written file. Parent folders are created. The one durable writer
+    does it (:func:`sak_core.runtime.files.atomic_write`: synced, the umask's permissions, a
+    refused write naming ``path``)."""
+
+    def to_file(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
             write(handle)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError) and exc.filename in (None, tmp):  # a refused write names the file asked for
-            exc.filename = str(path)
-        raise
-    return path
+
+    return atomic_write(path, to_file)
 
 
 def write_png(array: np.ndarray, path: str | os.PathLike, palette: np.ndarray | None = None) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -115,6 +116,30 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda p: p.write_bytes(data))
+
+
+@contextmanager
+def staged_folder(path: str | Path) -> Iterator[Path]:
+    """A folder written as one: yield a temporary folder beside ``path`` (``.NAME.XXXXXXXX``) to
+    fill; when the block ends without an error its files are synced and it is renamed to ``path``
+    (which must not exist, or be an empty folder: the rename's ``OSError`` says so otherwise).
+    An error in the block, or in the rename, removes the temporary folder and leaves ``path`` as
+    it was, so an interrupted writer never leaves half a folder under the final name."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+        for folder, _, files in os.walk(tmp, topdown=False):
+            for name in files:
+                fsync_file(Path(folder) / name)
+            fsync_dir(folder)
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    finally:
+        if tmp.exists():  # an error before or in the rename: nothing is left once renamed
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def file_in_the_way(folder: str | Path) -> Path | None:

@@ -10,8 +10,6 @@ import io
 import json
 import multiprocessing
 import os
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from sak_core.datasets.errors import DatasetError
+from sak_core.runtime.files import staged_folder
 from sak_core.datasets.synthetic.render import ROOM_PLANES, Rendering, render_index
 from sak_core.datasets.synthetic.scene import BALL, BOX, CLASSES, CYLINDER, FLOOR, PART_GROUPS, PERSON, WALL
 
@@ -208,11 +207,6 @@ def write_layout_in_place(out: str | os.PathLike, layout: str, count: int, size:
     renamed to ``out`` once complete, so an interrupted run leaves no half dataset. ``out`` must
     not exist or be an empty folder; the rename's ``OSError`` is raised when it does not."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with staged_folder(out) as tmp:
         write_layout(tmp, layout, count, size, **options)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)  # nothing left once renamed
     return out
