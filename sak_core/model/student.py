@@ -7,6 +7,7 @@ from typing import NamedTuple
 import torch
 from pydantic import Field, model_validator
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from sak_core.config import InputSize, ModelSection
 from sak_core.errors import ConfigError
@@ -168,10 +169,13 @@ class SAKStudent(nn.Module):
         routed: dict[str, list[torch.Tensor]] = {task: [] for task in self.task_names}
         level_of = {block: level for level, block in enumerate(self.tap_indices)}
 
-        for i, block in enumerate(self.stem.blocks):
-            x = block(x)
-            for t, path in self.adapter_paths.items():
-                states[t] = path.step(i, states[t], x)
+        checkpointed = self.config.grad_checkpointing and torch.is_grad_enabled()
+        for i in range(len(self.stem.blocks)):
+            if checkpointed:  # keep only the block's inputs; recompute its inside in the backward pass
+                x, *paths = checkpoint(self._block_step, i, x, *states.values(), use_reentrant=False)
+            else:
+                x, *paths = self._block_step(i, x, *states.values())
+            states = dict(zip(states, paths))
             if i not in level_of:
                 continue
             key = f"level{level_of[i]}"
@@ -191,6 +195,13 @@ class SAKStudent(nn.Module):
 
         tasks = {task: self.heads[task](routed[task], (H, W)) for task in self.task_names}
         return StudentOutput(tasks=tasks, distill=distill)
+
+    def _block_step(self, i: int, x: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Stem block ``i`` and the adapter-path steps that follow it: ``(x, *states)`` -> the same after
+        block ``i``, states in teacher order. One unit for activation checkpointing (exact: the
+        recomputation replays the same operations, dropout included, from the saved inputs)."""
+        x = self.stem.blocks[i](x)  # B, prefix + h*w, C
+        return (x, *(path.step(i, state, x) for path, state in zip(self.adapter_paths.values(), states)))
 
     def routing_weights(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         """Eval-mode expert weights per task: ``task -> B x levels x E`` (for router analysis)."""
