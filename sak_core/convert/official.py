@@ -43,7 +43,7 @@ from sak_core.convert.official_config import (
 )
 from sak_core.convert.official_keys import STAGE2_PREFIX, official_key_map, official_task_name, remap_state
 from sak_core.errors import CheckpointError, ConfigError, SakError
-from sak_core.runtime.files import check_output, staged_writes, write_failure
+from sak_core.runtime.files import check_output, describe_os_error, staged_writes, write_failure
 from sak_core.model import SAKStudent, StudentConfig
 
 OFFICIAL_CONFIG_KEY = "sak_official_config"
@@ -577,7 +577,9 @@ def export_official(
             torch.save({"model": state}, stage(out_file))
             if config_out is not None and config_text is not None:
                 stage(config_out).write_text(config_text)
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # torch.save's refused write is a RuntimeError (inline_container.cc)
+        if describe_os_error(exc) is None:
+            raise
         targets = " and ".join(str(p) for p in outputs)
         raise SakError(f"could not write {targets} ({write_failure(exc)})") from None
     return out_file, notes

@@ -152,7 +152,8 @@ def shape_mismatch(path: Path, shape: tuple[int, ...], image_path: Path,
                       f"stored, so it must be drawn on the upright image)")
     except (OSError, ValueError, SyntaxError):
         pass  # the image was read a moment ago; the size mismatch is the error either way
-    return CorruptFileError(f"{path} is {tuple(shape)}, its image {image_path} is {tuple(image_shape)}{turned}")
+    return CorruptFileError(f"{path} is {tuple(shape)}, its image {image_path} is {tuple(image_shape)}{turned}: "
+                            "a label must have its image's height and width; fix or replace one of them")
 
 
 def read_grey(path: Path, what: str) -> np.ndarray:

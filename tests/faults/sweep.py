@@ -72,7 +72,9 @@ def _resume(*extra: str):
 
 
 def _fresh(*extra: str):
-    return lambda ws: ["train", "--config", str(ws / "train.yaml"), "--out", str(ws / "new"), *RUNTIME[:2], *extra]
+    """A new run of the workspace's train.yaml on the copy's data (unless ``extra`` gives --data-root)."""
+    return lambda ws: ["train", "--config", str(ws / "train.yaml"), "--out", str(ws / "new"), *RUNTIME[:2],
+                       *([] if "--data-root" in extra else [f"data.root={ws / 'data'}"]), *extra]
 
 
 def _val(ws: Path, folder: str, suffix: str = ".png") -> Path:
