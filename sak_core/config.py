@@ -122,7 +122,7 @@ def _named_once(kind: str, names: list[str]) -> None:
                          f"{kind} once: drop the repeat")
 
 
-PATCH_SIZE = 16  # the student's stem patch: input sides must be multiples of it
+PATCH_SIZE = 16  # the student's stem patch: input sides must be multiples of it (the one place it is spelled)
 
 
 def _patch_multiples(size: tuple[int, int]) -> tuple[int, int]:
@@ -166,7 +166,7 @@ class ModelSection(_Section):
 class DataSection(_Section):
     dataset: str = "synthetic"
     root: str | None = Field(None, description="dataset root; default $SAK_DATA or the dataset's own default")
-    input_size: InputSize | None = Field(None, description="(H, W), multiples of 16; default: the dataset's")
+    input_size: InputSize | None = Field(None, description=f"(H, W), multiples of {PATCH_SIZE}; default: the dataset's")
     train_split: str = "train"
     val_split: str = "val"
     batch_size: int = Field(4, ge=1, description="global batch size")

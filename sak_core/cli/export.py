@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 
 from sak_core.cli.options import add_overwrite_option, image_size
+from sak_core.config import PATCH_SIZE
 from sak_core.errors import SakError
 
 
@@ -27,9 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="the file to write, e.g. student.onnx")
     add_overwrite_option(parser, "the --out file")
     parser.add_argument("--size", type=image_size, metavar="HxW",
-                        help="input size to trace at, multiples of 16 (default: the student's input size)")
+                        help=f"input size to trace at, multiples of {PATCH_SIZE} (default: the student's input size)")
     parser.add_argument("--dynamic", action="store_true",
-                        help="accept any input height and width (multiples of 16); the batch is always free")
+                        help=f"accept any input height and width (multiples of {PATCH_SIZE}); the batch is always free")
     parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all)")
     parser.add_argument("--distill", action="store_true",
                         help="also output the distillation maps (distill.<teacher>.level<l>)")
@@ -79,12 +80,12 @@ def run(args: argparse.Namespace) -> int:
     result = export_onnx(student, args.out, size=args.size, dynamic=args.dynamic, tasks=tasks,
                          distill=args.distill, metadata=metadata, opset=args.opset)
     h, w = result.size
-    shape = "B x 3 x H x W (H, W multiples of 16)" if result.dynamic else f"B x 3 x {h} x {w}"
+    shape = f"B x 3 x H x W (H, W multiples of {PATCH_SIZE})" if result.dynamic else f"B x 3 x {h} x {w}"
     console.print(f"wrote {result.path}: input image {shape}, normalised with the mean/std of {source}",
                   highlight=False, soft_wrap=True)
     for name, channels in result.outputs.items():
         console.print(f"  output {name}: B x {channels} x H x W" if not name.startswith("distill.")
-                      else f"  output {name}: B x {channels} x H/16 x W/16", highlight=False)
+                      else f"  output {name}: B x {channels} x H/{PATCH_SIZE} x W/{PATCH_SIZE}", highlight=False)
 
     if args.no_check:
         return 0
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     sizes = [result.size]
     if result.dynamic:
-        sizes.append((h + 16, w + 32))
+        sizes.append((h + PATCH_SIZE, w + 2 * PATCH_SIZE))  # another size than the traced one
     generator = torch.Generator().manual_seed(0)
     for size in sizes:
         images = torch.randn(2, 3, *size, generator=generator)

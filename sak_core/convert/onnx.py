@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from sak_core.config import PATCH_SIZE
 from sak_core.errors import ExportError
 from sak_core.runtime.files import atomic_path
 from sak_core.model import SAKStudent
 
 INPUT_NAME = "image"
-PATCH = 16  # H and W of the input must be multiples of the stem's patch size
 MIN_TORCH = "2.8"  # torch.export traces the student from 2.8 on (2.5-2.7 fail); the onnx extra asks for it
 MIN_OPSET = 18  # torch's dynamo exporter writes 18 and up; the resize with antialias needs it
 FORMATS = ("onnx",)
@@ -89,8 +89,8 @@ def _check_exporter() -> None:
 
 def _checked_size(size: Sequence[int]) -> tuple[int, int]:
     h, w = (int(v) for v in size)
-    if h <= 0 or w <= 0 or h % PATCH or w % PATCH:
-        raise ExportError(f"export size {h}x{w}: height and width must be positive multiples of {PATCH}")
+    if h <= 0 or w <= 0 or h % PATCH_SIZE or w % PATCH_SIZE:
+        raise ExportError(f"export size {h}x{w}: height and width must be positive multiples of {PATCH_SIZE}")
     return h, w
 
 
@@ -168,8 +168,8 @@ def export_onnx(
     batch = torch.export.Dim("batch", min=1)
     axes: dict[int, Any] = {0: batch}
     if dynamic:
-        axes[2] = PATCH * torch.export.Dim("height_patches", min=1)
-        axes[3] = PATCH * torch.export.Dim("width_patches", min=1)
+        axes[2] = PATCH_SIZE * torch.export.Dim("height_patches", min=1)
+        axes[3] = PATCH_SIZE * torch.export.Dim("width_patches", min=1)
     with torch.autocast(device_type="cpu", enabled=False), torch.autocast(device_type="cuda", enabled=False), \
             _quiet_onnxscript() as onnxscript_log:
         try:
@@ -197,7 +197,7 @@ def export_onnx(
         "sak_student_config": student.config.model_dump_json(),
         "sak_outputs": json.dumps(outputs),
         "sak_input": json.dumps({"name": INPUT_NAME, "layout": "NCHW", "dtype": "float32",
-                                 "multiple_of": PATCH, "size": [h, w], "dynamic": dynamic}),
+                                 "multiple_of": PATCH_SIZE, "size": [h, w], "dynamic": dynamic}),
         **(metadata or {}),
     }
     program.model.metadata_props.update(props)

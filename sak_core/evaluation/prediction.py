@@ -28,6 +28,7 @@ from sak_core.datasets.batch import non_finite_error
 from sak_core.run.binding import bind_tasks
 from sak_core.datasets.files import read_rgb, rgb_array, upright
 from sak_core.datasets.transforms import normalise, pad
+from sak_core.config import PATCH_SIZE
 from sak_core.errors import SakError
 from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from sak_core.plugin.tasks import Task
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
-PATCH = 16
 PAD_MODES = ("input", "multiple")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -121,7 +121,7 @@ def padded_size(size: tuple[int, int], input_size: Sequence[int] | None, mode: s
     if mode not in PAD_MODES:
         raise SakError(f"pad mode must be one of {', '.join(PAD_MODES)}, not {mode!r}")
     floor = tuple(input_size) if (mode == "input" and input_size is not None) else (0, 0)
-    return tuple(math.ceil(max(s, f) / PATCH) * PATCH for s, f in zip(size, floor))  # type: ignore[return-value]
+    return tuple(math.ceil(max(s, f) / PATCH_SIZE) * PATCH_SIZE for s, f in zip(size, floor))  # type: ignore[return-value]
 
 
 def prepare_image(

@@ -9,6 +9,7 @@ import timm
 import torch
 from torch import nn
 
+from sak_core.config import PATCH_SIZE
 from sak_core.errors import ConfigError
 from sak_core.plugin.taps import even_taps
 
@@ -54,20 +55,20 @@ class TeacherAgnosticStem(nn.Module):
             kwargs["pretrained_cfg_overlay"] = dict(file=str(file))
         if not timm.is_model(timm_name):
             raise ConfigError(f"unknown stem '{model_name}': use vit_small, vit_base, vit_large or a timm ViT name "
-                              "with patch size 16 (e.g. vit_base_patch16_224)")
+                              f"with patch size {PATCH_SIZE} (e.g. vit_base_patch{PATCH_SIZE}_224)")
         try:
             self.vit = timm.create_model(timm_name, pretrained=bool(pretrained), **kwargs)
         except (OSError, RuntimeError) as exc:  # no network / cache for the hub weights, or a bad file
             source = f"file {pretrained}" if isinstance(pretrained, str) else "download (timm's hub)"
             raise ConfigError(f"the stem's pretrained weights ({source}) could not be loaded: {exc}; set "
                               "model.stem_pretrained to a local weights file, or false") from None
-        if self.vit.patch_embed.patch_size != (16, 16):
-            raise ConfigError(f"stem '{model_name}' must have patch size 16, not {self.vit.patch_embed.patch_size}")
+        if self.vit.patch_embed.patch_size != (PATCH_SIZE, PATCH_SIZE):
+            raise ConfigError(f"stem '{model_name}' must have patch size {PATCH_SIZE}, not {self.vit.patch_embed.patch_size}")
         self.vit.norm = nn.Identity()  # the reference removes the final norm
         self.embed_dim: int = self.vit.embed_dim
         self.depth: int = len(self.vit.blocks)
         self.num_prefix_tokens: int = self.vit.num_prefix_tokens
-        self.patch_size = 16
+        self.patch_size = PATCH_SIZE
 
     @property
     def blocks(self) -> nn.Sequential:

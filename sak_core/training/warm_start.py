@@ -15,6 +15,7 @@ import torch
 from timm.layers import resample_abs_pos_embed
 
 from sak_core.run.checkpoint import CONFIG_KEY, is_torch_file_name, read_safetensors, resolve_checkpoint
+from sak_core.config import PATCH_SIZE
 from sak_core.errors import CheckpointError
 from sak_core.model import SAKStudent
 
@@ -63,8 +64,8 @@ STEM_PREFIX = "stem."
 
 def _grid(config: dict, prefix: int, tokens: int) -> tuple[int, int]:
     h, w = config.get("input_size", (0, 0))
-    if (h // 16) * (w // 16) == tokens - prefix:
-        return h // 16, w // 16
+    if (h // PATCH_SIZE) * (w // PATCH_SIZE) == tokens - prefix:  # the saved student's patch grid
+        return h // PATCH_SIZE, w // PATCH_SIZE
     side = int(round((tokens - prefix) ** 0.5))
     return side, side
 
