@@ -34,6 +34,7 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # sak reads the variable on each call
     return folder
 
 
@@ -176,9 +177,9 @@ def test_sak_weights_command_lists_sources(cache, capsys, monkeypatch):
 
 
 PAPER_FILES = {  # the teachers of the paper presets: the file each loads (first) or accepts instead
-    "dinov2": ["vit_base_patch14_dinov2.lvd142m.safetensors", "dinov2_vitb14_pretrain.pth"],
+    "dinov2": ["vit_base_patch14_dinov2.lvd142m.safetensors", "dinov2-base.safetensors", "dinov2_vitb14_pretrain.pth"],
     "clip": ["vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors"],
-    "sam": ["samvit_base_patch16.sa1b.safetensors", "sam_vit_b_01ec64.pth"],
+    "sam": ["samvit_base_patch16.sa1b.safetensors", "sam_vit_b_01ec64.pth", "sam-vit-base.safetensors"],
 }
 
 
@@ -205,7 +206,7 @@ def test_preset_lists_exactly_its_files_and_finds_one_in_the_weights_folder(cach
     lines = out.splitlines()
     assert f"  found at {cache / 'samvit_base_patch16.sa1b.safetensors'}" in lines
     assert f"  save as  {cache / 'vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors'}" in lines
-    assert "sam  samvit_base_patch16.sa1b.safetensors  found" in lines
+    assert "sam  samvit_base_patch16.sa1b.safetensors  found ($SAK_WEIGHTS)" in lines  # and where
     assert "clip  vit_base_patch16_clip_384.laion2b_ft_in12k_in1k.safetensors  missing" in lines
     assert "without weights on this machine: dinov2, clip." in out  # sam has one of its files
     assert main(["weights", "--preset", "paper-pascal", "--check"]) == 1  # a script can stop here

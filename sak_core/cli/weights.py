@@ -20,8 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="List the weight files of each installed teacher (default variant), of the "
         "teachers given as NAME[:VARIANT][,KEY=VALUE...] (the syntax of sak train --teachers), or of "
         "a preset's teachers, with the path where each was found or where it goes, and its URL. "
-        "Weights are looked for in $SAK_WEIGHTS (default ~/.cache/sak/weights), then in the Hugging "
-        "Face / torch hub caches. Nothing is downloaded.",
+        "Weights are looked for in the Hugging Face cache (HF_HOME / HF_HUB_CACHE honoured) for the "
+        "sources on the Hub, then in $SAK_WEIGHTS (default ~/.cache/sak/weights), then in the torch hub "
+        "folder; the 'where' column says which held each file. Nothing is downloaded.",
     )
     parser.add_argument("teachers", nargs="*", metavar="SPEC",
                         help="teachers to show, e.g. teacher_a:large or teacher_b,input_size=512 (default: all)")
@@ -42,6 +43,7 @@ class FileRow:
     goes: Path | None
     url: str = ""
     alternative: bool = False  # another file the teacher accepts when the first is absent
+    place: str = ""  # where it was found: Hub cache, sak cache, $SAK_WEIGHTS, torch hub (or the path given)
 
 
 def teacher_rows(entry: dict[str, Any]) -> list[FileRow]:
@@ -54,13 +56,13 @@ def teacher_rows(entry: dict[str, Any]) -> list[FileRow]:
         return [FileRow(name, "(random weights: no file)", None, None)]
     if weights is not None:
         path = Path(weights).expanduser()
-        return [FileRow(name, path.name, path if path.is_file() else None, path)]
+        return [FileRow(name, path.name, path if path.is_file() else None, path, place="weights=PATH")]
     spec = get_teacher_spec(name, **entry.get("options", {}))
     statuses = sources_status(spec.weights)
     if not statuses:
         return [FileRow(name, "(no default source: pass weights=PATH)", None, None)]
-    return [FileRow(name, s.source.filename, s.path, weights_dir() / s.source.filename, s.source.url, i > 0)
-            for i, s in enumerate(statuses)]
+    return [FileRow(name, s.source.filename, s.path, weights_dir() / s.source.filename, s.source.url, i > 0,
+                    s.place) for i, s in enumerate(statuses)]
 
 
 def _status(row: FileRow) -> str:
@@ -72,18 +74,20 @@ def _status(row: FileRow) -> str:
 def print_rows(console: Console, rows: list[FileRow]) -> None:
     """A table when it fits the console unfolded; else one block per file, whose path and URL
     are each alone on a line (never folded, so they copy whole)."""
-    table = Table("teacher", "file", "status", "path (found, or where it goes)", "url")
+    table = Table("teacher", "file", "status", "where", "path (found, or where it goes)", "url")
     for column in table.columns:
         column.no_wrap = True
     for row in rows:
         file = f"or {row.file}" if row.alternative else row.file
-        table.add_row(row.teacher, escape(file), _status(row), escape(str(row.found or row.goes or "")), row.url)
+        table.add_row(row.teacher, escape(file), _status(row), escape(row.place if row.found else ""),
+                      escape(str(row.found or row.goes or "")), row.url)
     if console.measure(table, options=console.options.update_width(10**6)).maximum <= console.width:
         console.print(table)
         return
     for row in rows:
         file = f"or {row.file}" if row.alternative else row.file
-        console.print(f"[bold]{escape(row.teacher)}[/bold]  {escape(file)}  {_status(row)}", soft_wrap=True)
+        place = f" ({escape(row.place)})" if row.found and row.place else ""
+        console.print(f"[bold]{escape(row.teacher)}[/bold]  {escape(file)}  {_status(row)}{place}", soft_wrap=True)
         if row.found or row.goes:
             where = "found at" if row.found else "save as "
             console.print(f"  {where} {escape(str(row.found or row.goes))}", soft_wrap=True, highlight=False)

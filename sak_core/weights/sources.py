@@ -1,15 +1,16 @@
 """Finding, fetching and loading teacher weights: the teacher-agnostic part of every teacher plugin.
 
 A teacher lists where its weights come from as :class:`~sak_core.plugin.specs.WeightSource` entries
-(a local file name and a download URL). ``weights=None`` looks for the file, in this order, in
+(a local file name and a download URL; a Hub source, :func:`hub_source`, names a Hub repository
+and file). ``weights=None`` looks for a file of its sources, in this order, in
 
-1. the sak weights folder, ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights`` (put files here by hand
-   on machines without internet),
-2. the library cache the URL belongs to (the Hugging Face hub cache shared with timm and
-   the model libraries, or torch's hub checkpoint folder for other URLs),
+1. the Hugging Face cache (huggingface_hub's, shared with timm and ``transformers``; ``HF_HOME`` /
+   ``HF_HUB_CACHE`` honoured, :mod:`sak_core.weights.hub`), for every Hub source,
+2. the sak weights folder, ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights`` (put files here by hand
+   on machines without internet), then torch's hub checkpoint folder for other URLs,
 
-and downloads it into that library cache when it is in neither place (never when offline:
-``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
+and downloads the first source it can (a Hub source through huggingface_hub, into its cache)
+when none is on this machine (never when offline: ``SAK_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``). ``weights="random"`` keeps the random init and says so;
 ``weights=PATH`` reads that file. Files are read with safetensors or
 ``torch.load(weights_only=True)``, renamed from the Hugging Face ``transformers`` layout when they
 are in a layout the teacher's spec lists (:mod:`sak_core.weights.layouts`, with a note that
@@ -30,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from sak_core.errors import CheckpointError, RandomWeightsWarning
+from sak_core.weights import hub
+from sak_core.weights.hub import OFFLINE_ENVS, is_offline
 
 if TYPE_CHECKING:  # torch is imported where weights are read, so plugins can name sources cheaply
     import torch
     from torch import nn
 
 WEIGHTS_ENV = "SAK_WEIGHTS"
-OFFLINE_ENVS = ("SAK_OFFLINE", "HF_HUB_OFFLINE")
 RANDOM = "random"
 HF_HOST = "huggingface.co"
 
@@ -53,16 +55,17 @@ class WeightSource:
     url: str = ""
     license: str = ""
 
+    @property
+    def hub(self) -> HubFile | None:
+        """The Hub repository and file of a Hub source (its URL is a huggingface.co ``resolve``
+        URL, as :func:`hub_source` writes), else None."""
+        return parse_hub_url(self.url) if self.url else None
+
 
 def weights_dir() -> Path:
     """The sak weights folder: ``$SAK_WEIGHTS`` or ``~/.cache/sak/weights``."""
     raw = os.environ.get(WEIGHTS_ENV)
     return Path(raw).expanduser() if raw else Path.home() / ".cache" / "sak" / "weights"
-
-
-def is_offline() -> bool:
-    """True when ``SAK_OFFLINE`` or ``HF_HUB_OFFLINE`` is set to a true value."""
-    return any(os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"} for v in OFFLINE_ENVS)
 
 
 # -- sources ------------------------------------------------------------------------------------
@@ -93,9 +96,10 @@ def parse_hub_url(url: str) -> HubFile | None:
     return HubFile(f"{parts[0]}/{parts[1]}", "/".join(parts[4:]), parts[3])
 
 
-def hub_source(repo_id: str, filename: str, local_name: str, license: str = "") -> WeightSource:
-    """A weight source hosted on the Hugging Face hub, stored locally as ``local_name``."""
-    return WeightSource(filename=local_name, url=hub_url(repo_id, filename), license=license)
+def hub_source(repo_id: str, filename: str, local_name: str, license: str = "", revision: str = "main") -> WeightSource:
+    """A weight source hosted on the Hugging Face Hub: ``filename`` of repository ``repo_id``
+    (looked for in the Hugging Face cache first), or ``local_name`` in the sak weights folder."""
+    return WeightSource(filename=local_name, url=hub_url(repo_id, filename, revision), license=license)
 
 
 def _torch_hub_file(url: str) -> Path:
@@ -104,30 +108,61 @@ def _torch_hub_file(url: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
-def cached_path(source: WeightSource) -> Path | None:
-    """Where ``source`` already is on this machine (sak weights folder, then library cache)."""
+# where a file was found, as `sak weights` says it
+HUB_CACHE, SAK_CACHE, SAK_WEIGHTS_FOLDER, TORCH_HUB = "Hub cache", "sak cache", f"${WEIGHTS_ENV}", "torch hub"
+
+
+def in_hub_cache(source: WeightSource) -> Path | None:
+    """Where the Hugging Face cache holds a Hub source's file (None: not there, or not a Hub source)."""
+    found = source.hub
+    return hub.cached_file(found.repo_id, found.filename, found.revision) if found is not None else None
+
+
+def in_sak_places(source: WeightSource) -> tuple[Path, str] | None:
+    """Where sak's own places hold ``source`` (the sak weights folder, then torch's hub folder
+    for a non-Hub URL), with which place it is."""
     local = weights_dir() / source.filename
     if local.is_file():
-        return local
-    if not source.url:
-        return None
-    hub = parse_hub_url(source.url)
-    if hub is not None:
-        from huggingface_hub import try_to_load_from_cache
+        return local, SAK_WEIGHTS_FOLDER if os.environ.get(WEIGHTS_ENV) else SAK_CACHE
+    if source.url and source.hub is None:
+        candidate = _torch_hub_file(source.url)
+        if candidate.is_file():
+            return candidate, TORCH_HUB
+    return None
 
-        found = try_to_load_from_cache(hub.repo_id, hub.filename, revision=hub.revision)
-        return Path(found) if isinstance(found, str) else None
-    candidate = _torch_hub_file(source.url)
-    return candidate if candidate.is_file() else None
+
+def locate(source: WeightSource) -> tuple[Path, str] | None:
+    """Where ``source`` already is on this machine and which place that is (the Hub cache,
+    then sak's places); no network."""
+    found = in_hub_cache(source)
+    return (found, HUB_CACHE) if found is not None else in_sak_places(source)
+
+
+def cached_path(source: WeightSource) -> Path | None:
+    """Where ``source`` already is on this machine (Hugging Face cache, then sak's places)."""
+    found = locate(source)
+    return found[0] if found is not None else None
+
+
+def find_local(sources: Sequence[WeightSource]) -> Path | None:
+    """The file of the first of ``sources`` in the Hugging Face cache, else the first in sak's
+    own places (no network)."""
+    for source in sources:
+        found = in_hub_cache(source)
+        if found is not None:
+            return found
+    for source in sources:
+        place = in_sak_places(source)
+        if place is not None:
+            return place[0]
+    return None
 
 
 def download(source: WeightSource) -> Path:
-    """Download ``source`` into its library cache (HF hub cache or torch hub checkpoints)."""
-    hub = parse_hub_url(source.url)
-    if hub is not None:
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(hub.repo_id, hub.filename, revision=hub.revision))
+    """Download ``source`` into its library cache (Hugging Face cache or torch hub checkpoints)."""
+    found = source.hub
+    if found is not None:
+        return hub.download_file(found.repo_id, found.filename, found.revision)
     import torch
 
     target = _torch_hub_file(source.url)
@@ -143,7 +178,13 @@ def missing_weights_message(teacher: str, sources: Sequence[WeightSource], reaso
     lines = [f"no weights for teacher '{teacher}' ({reason})."]
     not_a_folder = folder.exists() and not folder.is_dir()
     for source in sources:
-        lines.append(f"  - download {source.url or '(no public URL)'}")
+        on_hub = source.hub
+        if on_hub is not None:
+            lines.append(f"  - {on_hub.filename} of Hub repository {on_hub.repo_id} in the Hugging Face cache "
+                         f"{hub.hub_cache_dir()} (hf download {on_hub.repo_id} {on_hub.filename}),")
+            lines.append(f"    or download {source.url}")
+        else:
+            lines.append(f"  - download {source.url or '(no public URL)'}")
         target = f"<folder>/{source.filename}" if not_a_folder else folder / source.filename
         lines.append(f"    and save it as {target}")
     if not_a_folder:
@@ -185,10 +226,9 @@ def resolve_weights(
             f"teacher '{teacher}' has no known weight source: pass weights=PATH "
             f"(--teacher-weights {teacher}=PATH) or weights='random'"
         )
-    for source in sources:
-        found = cached_path(source)
-        if found is not None:
-            return found
+    found = find_local(sources)
+    if found is not None:
+        return found
     if is_offline():
         offline_vars = " or ".join(OFFLINE_ENVS)
         raise CheckpointError(missing_weights_message(teacher, sources, f"offline: {offline_vars} is set"))
@@ -340,12 +380,18 @@ def load_timm_weights(
 
 @dataclass(frozen=True)
 class SourceStatus:
-    """A weight source and where it was found on this machine (None: not present)."""
+    """A weight source and where it was found on this machine (None: not present), and which
+    place that is (``Hub cache``, ``sak cache``, ``$SAK_WEIGHTS`` or ``torch hub``; "" when absent)."""
 
     source: WeightSource
     path: Path | None
+    place: str = ""
 
 
 def sources_status(sources: Sequence[WeightSource]) -> list[SourceStatus]:
-    """Which of ``sources`` are present locally (no network)."""
-    return [SourceStatus(s, cached_path(s)) for s in sources]
+    """Which of ``sources`` are present locally, and where (no network)."""
+    statuses = []
+    for source in sources:
+        found = locate(source)
+        statuses.append(SourceStatus(source, *found) if found is not None else SourceStatus(source, None))
+    return statuses

@@ -11,8 +11,13 @@ OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 def open_clip_sources(variant: str, tag: str, hub: str = "", url: str = "") -> tuple[WeightSource, ...]:
-    """Where open_clip's ``variant``/``tag`` weights come from (its pretrained config's hf_hub and url)."""
+    """Where open_clip's ``variant``/``tag`` weights come from (its pretrained config's hf_hub and url);
+    a Hub repository's ``transformers`` copy (``model.safetensors``, renamed on the fly) comes last."""
     files = [(hub.rstrip("/"), n) for n in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")] \
         if hub.endswith("/") else [os.path.split(hub)] if hub else []  # a repository: safetensors first
-    return tuple(hub_source(repo, name, f"open_clip_{variant}_{tag}{os.path.splitext(name)[1]}", "mit")
-                 for repo, name in files) + ((WeightSource(os.path.basename(url.split("?")[0]), url, "mit"),) if url else ())
+    sources = tuple(hub_source(repo, name, f"open_clip_{variant}_{tag}{os.path.splitext(name)[1]}", "mit")
+                    for repo, name in files)
+    if hub.endswith("/"):  # the transformers layout, in the same repository
+        sources += (hub_source(hub.rstrip("/"), "model.safetensors", f"clip_{variant}_{tag}_transformers.safetensors",
+                               "mit"),)
+    return sources + ((WeightSource(os.path.basename(url.split("?")[0]), url, "mit"),) if url else ())

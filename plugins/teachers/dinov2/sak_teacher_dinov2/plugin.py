@@ -39,12 +39,14 @@ class DinoV2Options(TeacherOptions):
 
 
 def resolve(options: DinoV2Options) -> Recipe:
-    """The timm model of the chosen size; weights from timm's hub copy or the original release."""
+    """The timm model of the chosen size; weights from timm's Hub copy, the ``transformers`` copy
+    (``facebook/dinov2-SIZE``, renamed on the fly) or the original release."""
     size = options.variant or options.size
     shape = pick(NAME, "size", SIZES, size)
     model, release = f"vit_{size}_patch14_dinov2.lvd142m", f"dinov2_vit{size[0]}14"
     sources = (
         hub_source(f"timm/{model}", "model.safetensors", f"{model}.safetensors", "apache-2.0"),
+        hub_source(f"facebook/dinov2-{size}", "model.safetensors", f"dinov2-{size}.safetensors", "apache-2.0"),
         WeightSource(f"{release}_pretrain.pth",
                      f"https://dl.fbaipublicfiles.com/dinov2/{release}/{release}_pretrain.pth", "apache-2.0"),
     )

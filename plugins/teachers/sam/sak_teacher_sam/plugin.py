@@ -11,6 +11,7 @@ from sak_core.plugin import (
     WeightSource,
     even_taps,
     hookimpl,
+    hub_source,
     pick,
     teacher_spec,
     timm_weight_sources,
@@ -29,6 +30,7 @@ SIZES = {
     "vit_l": (1024, 24, 16, (5, 11, 17, 23), "sam_vit_l_0b3195.pth", "samvit_large_patch16.sa1b"),
     "vit_h": (1280, 32, 16, (7, 15, 23, 31), "sam_vit_h_4b8939.pth", "samvit_huge_patch16.sa1b"),
 }
+_HF_SIZE = {"vit_b": "base", "vit_l": "large", "vit_h": "huge"}  # facebook/sam-vit-base, ... (transformers)
 
 
 @dataclass(frozen=True)
@@ -61,9 +63,13 @@ def resolve(options: SamOptions) -> Recipe:
     side, patch = int(options.input_size or arch["img_size"]), int(arch["patch_size"])
     if side < patch or side % patch:
         raise SpecError(f"teacher '{NAME}' input_size={side} must be a multiple of its patch size {patch}")
-    sources = (WeightSource(release, f"https://dl.fbaipublicfiles.com/segment_anything/{release}", "apache-2.0"),)
-    if options.backend == "timm":
-        sources = timm_weight_sources(timm_name)
+    # both backends read the official file, timm's Hub copy and the transformers copy (renamed on the fly)
+    official = WeightSource(release, f"https://dl.fbaipublicfiles.com/segment_anything/{release}", "apache-2.0")
+    hf_name = f"sam-vit-{_HF_SIZE[size]}"  # sam-vit-base, ...
+    transformers = hub_source(f"facebook/{hf_name}", "model.safetensors", f"{hf_name}.safetensors", "apache-2.0")
+    timm_copy = timm_weight_sources(timm_name) if options.backend == "timm" else (
+        hub_source(f"timm/{timm_name}", "model.safetensors", f"{timm_name}.safetensors", "apache-2.0"),)
+    sources = (*timm_copy, transformers) if options.backend == "timm" else (official, *timm_copy, transformers)
     return Recipe(timm_name.split(".")[0], int(arch["embed_dim"]), tuple(arch["global_attn_indexes"]), patch,
                   (side, side), sources, model_args=arch, module=module, weight_layouts=(TRANSFORMERS,),
                   description=f"SAM {size} image encoder ({options.backend}) at {side} px, masks and boundaries")
