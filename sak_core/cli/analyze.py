@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "adapter path) over images of a dataset split, per task and tap level; draw them as "
         "stacked bars in a PNG and write the numbers beside it as JSON.",
     )
-    routers.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    routers.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                         help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
     routers.add_argument("--dataset", help="dataset whose images are routed (default: the run's)")
     routers.add_argument("--data-root", help="dataset root (default: the run's)")
     routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")

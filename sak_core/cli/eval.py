@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "No teacher is needed, except for a stage-1 student (no task heads): it is scored against "
         "its run's teachers (cosine and centred cosine per teacher and tap level).",
     )
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                        help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
     parser.add_argument("--dataset", help="dataset name (default: the run's)")
     parser.add_argument("--data-root", help="dataset root (default: the run's data.root, $SAK_DATA or the dataset's)")
     parser.add_argument("--split", help="split to score (default: the run's data.val_split, else val)")

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "mean/std, padded (centred) to the student's input size or the next multiple of 16, "
         "predicted and cropped back to their own size.",
     )
-    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT", help="run directory or .safetensors file")
+    parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
+                        help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
     parser.add_argument("--out", required=True, help="output folder")
     add_overwrite_option(parser, "a prediction file or grid")
