@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+from sak_core.config import split_variant  # noqa: F401 - part of this module's API: NAME[:VARIANT] parsed
 from sak_core.plugin.registry import get_registry
 from sak_core.plugin.specs import DatasetSpec, TaskSpec, TeacherSpec
 
@@ -26,12 +27,6 @@ def list_tasks(pattern: str = "*") -> list[str]:
 def list_datasets(pattern: str = "*") -> list[str]:
     """Names of installed datasets matching ``pattern``."""
     return _filter(get_registry().names("dataset"), pattern)
-
-
-def split_variant(name: str) -> tuple[str, dict[str, Any]]:
-    """``"timm:vit_base_patch16_224"`` -> ``("timm", {"variant": "vit_base_patch16_224"})``."""
-    base, sep, variant = name.partition(":")
-    return (base, {"variant": variant}) if sep else (base, {})
 
 
 def get_teacher_spec(name: str, **options: Any) -> TeacherSpec:

@@ -29,6 +29,14 @@ class TeacherEntry(_Section):
 
 
 TEACHERS_SYNTAX = "NAME[:VARIANT][,KEY=VALUE...][,NAME...]"
+
+
+def split_variant(name: str) -> tuple[str, dict[str, Any]]:
+    """``"timm:vit_base_patch16_224"`` -> ``("timm", {"variant": "vit_base_patch16_224"})``; a
+    plain ``NAME`` -> ``(NAME, {})``. The one parser of a teacher's ``NAME[:VARIANT]``
+    (also :func:`sak_core.api.split_variant`)."""
+    base, sep, variant = name.partition(":")
+    return (base, {"variant": variant}) if sep else (base, {})
 _OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _BRACKETS = {"[": "]", "{": "}", "(": ")"}
 
@@ -257,7 +265,7 @@ class RunConfig(_Section):
     @field_validator("teachers")
     @classmethod
     def _teachers_once(cls, v: list[TeacherEntry]) -> list[TeacherEntry]:
-        _named_once("teachers", [e.name.partition(":")[0] for e in v])  # teacher_a and teacher_a:large too
+        _named_once("teachers", [split_variant(e.name)[0] for e in v])  # teacher_a and teacher_a:large too
         return v
 
     @field_validator("task_weights")

@@ -149,3 +149,15 @@ def test_a_preset_s_dataset_options_stay_with_its_dataset():
     both = build_config(demo, {"data": {"dataset": "nyud", "options": {"on_error": "skip"}}})
     assert both.data.options == {"on_error": "skip"}  # the layer that names the dataset sets its own
 
+
+
+def test_name_variant_has_one_parser():
+    import sak_core.api
+    from sak_core.config import split_variant
+
+    assert sak_core.api.split_variant is split_variant
+    assert split_variant("teacher_a:large") == ("teacher_a", {"variant": "large"})
+    assert split_variant("timm:vit_base_patch16_224") == ("timm", {"variant": "vit_base_patch16_224"})
+    assert split_variant("teacher_a") == ("teacher_a", {})
+    with pytest.raises(ValueError, match="more than once"):  # teacher_a and teacher_a:large are one teacher
+        RunConfig.model_validate({"teachers": ["teacher_a", "teacher_a:large"]})

@@ -24,6 +24,7 @@ from sak_core.config import (
     parse_teacher_list,
     read_run_yaml,
     read_yaml,
+    split_variant,
 )
 from sak_core.errors import ConfigError
 from sak_core.run.layout import BEST_FOLDER, CHECKPOINTS_FOLDER, CONFIG_FILE, MODEL_FILE
@@ -88,8 +89,8 @@ def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> l
         if len(names) > 1 and any(text.strip().lower() == NO_TEACHERS for text in names):
             raise ConfigError(f"--teachers {NO_TEACHERS} means no teacher at all; it cannot be given with other "
                               "--teachers")
-        by_name = {e["name"].partition(":")[0]: e for e in entries}
-        entries = [deep_merge(by_name.get(e["name"].partition(":")[0], {}), e)
+        by_name = {split_variant(e["name"])[0]: e for e in entries}
+        entries = [deep_merge(by_name.get(split_variant(e["name"])[0], {}), e)
                    for text in names for e in parse_teacher_list(text)]
     if not weights:
         return entries if names is not None else None
@@ -211,7 +212,7 @@ def _note_plugin_failures() -> None:
 def _check_demo_plugins(console: Console, config: RunConfig) -> None:
     """The demo needs its teachers (the preset's, or those --teachers gives
     instead) and the synthetic dataset installed."""
-    from sak_core.api import list_datasets, list_teachers, split_variant
+    from sak_core.api import list_datasets, list_teachers
     from sak_core.presets.demo import DEMO
 
     needed = [split_variant(e.name)[0] for e in config.teachers]
