@@ -51,6 +51,20 @@ APIS = [
     ("open-clip-torch", "2.32.0", "open_clip Transformer.forward_intermediates(indices, stop_early)",
      _accepts("open_clip.transformer", "Transformer.forward_intermediates", "indices", "stop_early")),
     ("open-clip-torch", "2.32.0", "open_clip.model._build_vision_tower", _has("open_clip.model", "_build_vision_tower")),
+    ("huggingface-hub", "0.25.0", "huggingface_hub.errors.LocalEntryNotFoundError, GatedRepoError, "
+     "RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError (weights/hub.py)",
+     lambda: all(_has("huggingface_hub.errors", name)() for name in (
+         "LocalEntryNotFoundError", "GatedRepoError", "RepositoryNotFoundError", "RevisionNotFoundError",
+         "EntryNotFoundError"))),
+    ("huggingface-hub", "0.34.0", "the hf command (hf auth login, hf download) sak's messages name",
+     lambda: any(e.name == "hf" for e in importlib.metadata.entry_points(group="console_scripts")
+                 if e.value.startswith("huggingface_hub"))),
+    ("huggingface-hub", "0.25.0", "try_to_load_from_cache, hf_hub_download, snapshot_download(allow_patterns, "
+     "local_files_only), HfApi.create_branch(exist_ok), ModelCard, ModelCardData, EvalResult, get_token",
+     lambda: _accepts("huggingface_hub", "snapshot_download", "allow_patterns", "local_files_only")()
+     and _accepts("huggingface_hub", "HfApi.create_branch", "exist_ok")()
+     and all(_has("huggingface_hub", n)() for n in ("try_to_load_from_cache", "hf_hub_download", "ModelCard",
+                                                   "ModelCardData", "EvalResult", "get_token"))),
     ("scipy", "1.8", "scipy.sparse.csr_array and csgraph.maximum_flow (boundary odsF)",
      lambda: _has("scipy.sparse", "csr_array")() and _has("scipy.sparse.csgraph", "maximum_flow")()),
 ]
