@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
+import os
 import pickle
 import platform
 import resource
@@ -369,8 +370,6 @@ def machine() -> str:
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     model = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
     load = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else ["?"]
-    import os
-
     return f"{model}, {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), load {' '.join(load)}, " \
            f"Python {platform.python_version()}"
 
@@ -396,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sak-sweep-") as tmp:
         outcomes = sweep(Path(tmp), args.only, args.in_process_only)
         if args.markdown:
-            table = markdown(outcomes).replace(tmp, "WS")
+            # paths of this machine out: WS is the case's copy of the workspace, . the current folder
+            table = markdown(outcomes).replace(f"{tmp}/case", "WS").replace(tmp, "WS").replace(os.getcwd(), ".")
             Path(args.markdown).write_text(table)
     counts = Counter(o.kind for o in outcomes)
     print(", ".join(f"{k}: {counts.get(k, 0)}" for k in fk.CLASSES), f"(of {len(outcomes)}) on {machine()}")
