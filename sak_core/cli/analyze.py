@@ -74,7 +74,7 @@ def run_routers(args: argparse.Namespace) -> int:
     data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
     summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}",
-                             precision=precision.name)
+                             precision=precision)
     chart = render_router_chart(summary)
     with staged_writes() as stage:  # the chart and its numbers as one
         chart.image.save(stage(png), format="PNG")

@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         bar = progress.add_task("eval", total=total)
         result = evaluate(
             student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
-            full=not args.fast, precision=precision.name, limit=args.limit,
+            full=not args.fast, precision=precision, limit=args.limit,
             progress=lambda done: progress.update(bar, completed=done), metric_options=metric_options,
             teachers=teachers, distill_valid_region=context.config.optim.distill_valid_region if teachers else True,
         )

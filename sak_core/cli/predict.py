@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                    overwrite=args.overwrite)
     missing_writer: set[str] = set()
     for stem, pixels, prepared, targets in items:
-        predictions = predict_prepared(student, tasks, prepared, precision.name, name=stem)
+        predictions = predict_prepared(student, tasks, prepared, precision, name=stem)
         written = save_predictions(predictions, tasks, out, stem)
         missing_writer.update(n for n, p in written.items() if p is None)
         line = f"{stem}: {prepared.original_size[0]}x{prepared.original_size[1]} -> " + ", ".join(

@@ -35,6 +35,7 @@ from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
 if TYPE_CHECKING:
     from sak_core.model import SAKStudent
     from sak_core.plugin.tasks import Task
+    from sak_core.runtime.device import Precision
 
 ImageLike = Union[Image.Image, np.ndarray, torch.Tensor, str, Path]
 PAD_MODES = ("input", "multiple")
@@ -164,17 +165,19 @@ def crop_box(tensor: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_prepared(
-    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage, precision: str = "auto",
+    student: SAKStudent, tasks: Mapping[str, Task], prepared: PreparedImage, precision: Precision | str = "fp32",
     name: str | None = None,
 ) -> dict[str, torch.Tensor]:
     """Raw head outputs of a prepared image, cropped to its box, post-processed by each task;
     one prediction per task without the batch axis, on the CPU. ``precision`` is the forward's
-    autocast (see :func:`sak_core.runtime.device.resolve_precision`); post-processing runs in fp32.
+    autocast: a resolved :class:`~sak_core.runtime.device.Precision`, or a setting resolved here
+    (:func:`~sak_core.runtime.device.as_precision`); post-processing runs in fp32.
     Outputs that are not finite (NaN or infinite) are a :class:`~sak_core.errors.SakError`
     naming the tasks and the image (``name``)."""
-    from sak_core.runtime.device import autocast
+    from sak_core.runtime.device import as_precision, autocast
 
     device = next(student.parameters()).device
+    precision = as_precision(precision, device)
     was_training = student.training
     student.eval()
     try:
@@ -195,7 +198,7 @@ def predict(
     tasks: Sequence[str] | Mapping[str, Task] | None = None,
     dataset: str | DatasetSpec | None = None,
     pad_mode: str = "input",
-    precision: str = "auto",
+    precision: Precision | str = "fp32",
 ) -> dict[str, torch.Tensor]:
     """Per-task predictions for one image, at the image's own size.
 
@@ -209,8 +212,10 @@ def predict(
             tasks bound to the checkpoint's head sizes.
         pad_mode: ``"input"`` pads to at least the student's input size (as the test protocol
             does), ``"multiple"`` only to the next multiple of 16.
-        precision: the forward's autocast: ``auto`` (bf16 where the hardware computes it
-            natively, else fp32), ``fp32`` (reference-exact), ``bf16`` or ``fp16`` (GPU).
+        precision: the forward's autocast: ``fp32`` (the default: reference-exact, the same
+            numbers on every machine), ``auto`` (bf16 where the hardware computes it natively,
+            else fp32), ``bf16``, ``fp16`` (GPU), or a resolved
+            :class:`~sak_core.runtime.device.Precision`.
 
     Returns:
         task name -> what ``Task.postprocess`` gives (class ids ``H x W``, probabilities or unit

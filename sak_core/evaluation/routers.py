@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -13,6 +13,9 @@ from PIL import Image, ImageDraw
 from sak_core.errors import SakError
 from sak_core.evaluation.drawing import BACKGROUND, INK, MUTED, SERIES_COLOURS, font, text_size
 from sak_core.model import SAKStudent
+
+if TYPE_CHECKING:
+    from sak_core.runtime.device import Precision
 
 STEM_EXPERT = "stem"
 
@@ -57,13 +60,15 @@ def router_summary(
     device: str | torch.device = "cpu",
     limit: int | None = None,
     source: str = "",
-    precision: str = "auto",
+    precision: Precision | str = "fp32",
 ) -> RouterSummary:
     """Average the eval-mode expert weights of every (task, level) router over the images of
     ``batches`` (collated sample dicts or image tensors ``B x 3 x H x W``), the forward under
-    ``precision`` autocast (see :func:`sak_core.runtime.device.resolve_precision`)."""
-    from sak_core.runtime.device import autocast
+    ``precision`` autocast (a resolved :class:`~sak_core.runtime.device.Precision`, or a setting
+    resolved here once; default fp32)."""
+    from sak_core.runtime.device import as_precision, autocast
 
+    precision = as_precision(precision, torch.device(device))
     if student.config.router != "mor" or not student.task_names:
         raise SakError(
             "this student has no learned routers (router: sum, or no task heads): there are no "

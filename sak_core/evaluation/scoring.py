@@ -21,7 +21,7 @@ from sak_core.errors import SpecError, TargetError
 from sak_core.evaluation.alignment import AlignmentScores
 from sak_core.evaluation.prediction import crop_box
 from sak_core.model import SAKStudent
-from sak_core.runtime.device import autocast
+from sak_core.runtime.device import Precision, as_precision, autocast
 from sak_core.plugin.tasks import Metric, Task
 from sak_core.plugin.teachers import Teacher
 
@@ -164,7 +164,7 @@ def evaluate(
     workers: int = 0,
     full: bool = True,
     crop: bool = True,
-    precision: str = "fp32",
+    precision: Precision | str = "fp32",
     limit: int | None = None,
     progress: Callable[[int], None] | None = None,
     teachers: Mapping[str, Teacher] | None = None,
@@ -187,7 +187,9 @@ def evaluate(
         crop: cut each image's outputs and targets to ``meta["valid_box"]`` before scoring. The
             padding carries ignore labels, so this changes only metrics that look at the image
             extent (boundary matching distances).
-        precision: ``fp32``, ``bf16`` or ``fp16`` autocast for the student's forward.
+        precision: the autocast of the student's forward: a resolved
+            :class:`~sak_core.runtime.device.Precision`, or a setting (``fp32``, the default;
+            ``auto``, ``bf16``, ``fp16``) resolved here once for ``device``.
         limit: score at most this many images.
         progress: called with the number of images done after each batch.
         teachers: also score the distillation loss against these teachers (stage-1 validation),
@@ -198,6 +200,7 @@ def evaluate(
             :class:`~sak_core.errors.SpecError`.
     """
     device = torch.device(device) if device is not None else next(student.parameters()).device
+    precision = as_precision(precision, device)
     was_training = student.training
     student = student.to(device).eval()
     metrics, options = _make_metrics(tasks, full, metric_options or {})

@@ -102,12 +102,20 @@ def teacher_precision(wanted: Precision, teacher: str, declared: Sequence[str], 
     return Precision(runnable[0], f"teacher '{teacher}' declares {', '.join(declared)}, not {wanted.name}")
 
 
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+def as_precision(precision: Precision | str, device: torch.device) -> Precision:
+    """``precision`` as a resolved :class:`Precision`. An entry point (the command line, the
+    Trainer) resolves a setting once and passes the object down, which goes through as it is;
+    a setting string (auto, fp32, bf16, fp16: the older form of the library functions' argument)
+    is resolved for ``device`` here, once, at the top of the function that takes it."""
+    return precision if isinstance(precision, Precision) else resolve_precision(precision, device)
+
+
+def autocast(device: torch.device, precision: Precision | str) -> contextlib.AbstractContextManager:
     """The student's forward and loss context: bf16/fp16 autocast, or nothing for fp32.
 
-    ``precision`` is a resolved name (fp32, bf16, fp16); ``auto`` is resolved for ``device``.
+    ``precision`` is a resolved :class:`Precision` (a setting string is resolved for ``device``).
     """
-    name = resolve_precision(precision, device).name
+    name = as_precision(precision, device).name
     if name == "fp32":
         return contextlib.nullcontext()
     # Without autograd each weight is cast once and used once, so autocast's cache of cast
@@ -115,8 +123,8 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=DTYPES[name], cache_enabled=torch.is_grad_enabled())
 
 
-def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
+def grad_scaler(device: torch.device, precision: Precision | str) -> torch.amp.GradScaler | None:
     """A GradScaler for fp16 (None otherwise: bf16 and fp32 need no loss scaling)."""
-    if resolve_precision(precision, device).name != "fp16":
+    if as_precision(precision, device).name != "fp16":
         return None
     return torch.amp.GradScaler(device.type)

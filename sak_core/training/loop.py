@@ -173,7 +173,7 @@ class Trainer:
         if optim.compile:
             self.model = torch.compile(self.model, backend="inductor" if optim.compile is True else optim.compile)
         self.optimizer = build_optimizer(self.student, optim.lr, optim.weight_decay)
-        self.scaler = grad_scaler(ctx.device, optim.precision)
+        self.scaler = grad_scaler(ctx.device, self.precision)
 
     def _val_loader(self, dataset: DatasetSpec) -> DataLoader | None:
         """The validation loader, built once; None when the dataset has no validation split
@@ -263,14 +263,14 @@ class Trainer:
         if self.val_loader is not None:
             optim = self.config.optim
             result = evaluate(self.student, self.tasks, self.val_loader, self.ctx.device, full=False,
-                              precision=optim.precision, teachers=self.teachers if self.stage == 1 else None,
+                              precision=self.precision, teachers=self.teachers if self.stage == 1 else None,
                               distill_valid_region=optim.distill_valid_region)
             if self.reference is None:
                 self.reference = primary_metrics(result.metrics, self.tasks)
             scores = result.flat()
             scores["score"] = selection_score(result, self.tasks, self.config.output.baseline or self.reference)
             self.metrics.write(self.step, "val", scores)
-            self.metrics.pictures(self.step, self.student, self.tasks, self.val_loader, self.ctx.device, optim.precision)
+            self.metrics.pictures(self.step, self.student, self.tasks, self.val_loader, self.ctx.device, self.precision)
             shown = {k: v for k, v in scores.items() if "/level" not in k}  # per-level: metrics.jsonl
             self.console.print(f"validation at step {self.step}: " + _format_scores(shown), highlight=False)
             if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
@@ -287,7 +287,7 @@ class Trainer:
         images = batch["image"].to(device, non_blocking=True)
         targets = {n: t(images) for n, t in self.teachers.items()}  # each casts to its dtype
         terms: dict[str, torch.Tensor] = {}
-        with autocast(device, self.config.optim.precision):
+        with autocast(device, self.precision):  # resolved once, in __init__
             out = self.model(images)
             if targets:
                 terms["distill"], _ = distillation_loss(

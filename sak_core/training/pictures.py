@@ -18,6 +18,7 @@ import torch
 
 from sak_core.model import SAKStudent
 from sak_core.plugin.tasks import Task
+from sak_core.runtime.device import Precision, as_precision
 
 PREDICTIONS_TAG = "predictions"  # predictions/<sample id>
 ROUTERS_TAG = "routers"
@@ -37,11 +38,14 @@ class RunPictures:
 
     @torch.no_grad()
     def write(self, step: int, student: SAKStudent, tasks: Mapping[str, Task], dataset: Any,
-              device: torch.device, precision: str = "fp32") -> list[str]:
+              device: torch.device, precision: Precision | str = "fp32") -> list[str]:
         """Draw the pictures of ``step``; returns their tags. ``dataset``: the validation split
-        (test-time samples: normalised, padded, with ``meta.valid_box``)."""
+        (test-time samples: normalised, padded, with ``meta.valid_box``). ``precision``: the
+        run's resolved :class:`~sak_core.runtime.device.Precision` (a setting is resolved once here)."""
         from sak_core.evaluation.routers import render_router_chart, router_summary
         from sak_core.evaluation.prediction import PreparedImage, crop_box, denormalise, predict_prepared, prediction_grid
+
+        precision = as_precision(precision, torch.device(device))
 
         if not tasks or dataset is None or len(dataset) == 0:
             return []

@@ -65,7 +65,7 @@ class MetricsLog:
                 if isinstance(value, (int, float)):
                     self.writer.add_scalar(f"{split}/{key}", value, step)
 
-    def pictures(self, step: int, student: Any, tasks: Any, val_loader: Any, device: Any, precision: str) -> list[str]:
+    def pictures(self, step: int, student: Any, tasks: Any, val_loader: Any, device: Any, precision: Any) -> list[str]:
         """Prediction grids of the same few validation images and the router chart, as TensorBoard
         images of ``step`` (nothing without TensorBoard or a validation split); returns the tags."""
         if self.writer is None or val_loader is None:
