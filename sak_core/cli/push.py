@@ -7,8 +7,10 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from pathlib import PureWindowsPath
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from sak_core.cli.options import add_overwrite_option
@@ -24,7 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "sak eval, and a generated model card (README.md: library_name sak, tags, dataset, licence, the "
         "metrics per task as a model-index, the teachers and tasks, and how to use it, with the pip "
         "install line of the plugins it needs). Others then use it as hf://REPO_ID wherever sak takes a "
-        "run. The token is huggingface_hub's own (hf auth login, or HF_TOKEN). --dry-run DIR writes the "
+        "run. The pushed config.yaml leaves out absolute local paths (teacher weights, data root, ...). "
+        "The token is huggingface_hub's own (hf auth login, or HF_TOKEN). --dry-run DIR writes the "
         "folder that would be uploaded and uploads nothing.",
     )
     parser.add_argument("run", metavar="RUN", help="run directory (or a checkpoint inside one, e.g. RUN/best/model.safetensors)")
@@ -88,6 +91,36 @@ def student_files(run: str) -> tuple[Any, dict[str, Path], Any]:
     return context, files, facts
 
 
+def _is_local_path(value: object) -> bool:
+    return isinstance(value, str) and (value.startswith(("/", "~", "\\\\")) or (len(value) > 2 and value[1] == ":"
+                                                                             and value[2] in "/\\"))
+
+
+def shareable_config(text: str) -> tuple[str, list[str]]:
+    """The run's ``config.yaml`` with every absolute local path (``/...``, ``~...``, ``C:\\...``) taken
+    out, so the pushed copy names nothing of the pusher's machine: ``output.dir`` keeps its last
+    component, every other such value (teacher ``weights``, ``data.root``, ``init``, ...) becomes
+    null (the default: find the file, the dataset where the user keeps it). Returns the text and
+    the dotted keys changed."""
+    data = yaml.safe_load(text) or {}
+    changed: list[str] = []
+
+    def clean(node: Any, where: str) -> Any:
+        if isinstance(node, dict):
+            return {k: clean(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [clean(v, f"{where}[{i}]") for i, v in enumerate(node)]
+        if _is_local_path(node):
+            changed.append(where)
+            return PureWindowsPath(node).name if where == "output.dir" else None
+        return node
+
+    cleaned = clean(data, "")
+    if not changed:
+        return text, []
+    return yaml.safe_dump(cleaned, sort_keys=False, allow_unicode=True), changed
+
+
 def write_folder(folder: Path, files: dict[str, Path], texts: dict[str, str], overwrite: bool,
                  reads: list[Path]) -> list[Path]:
     """Write ``files`` (copied) and ``texts`` into ``folder`` as one (all or none)."""
@@ -121,7 +154,8 @@ def upload(folder: Path, repo_id: str, private: bool, revision: str, message: st
 def run(args: argparse.Namespace) -> int:
     from sak_core.run.card import card_text
     from sak_core.run.hub import CARD_FILE
-    from sak_core.runtime.files import describe_os_error
+    from sak_core.run.layout import CONFIG_FILE
+    from sak_core.runtime.files import describe_os_error, read_text
     from sak_core.weights.hub import is_offline, parse_hub_ref
 
     console = Console()
@@ -132,7 +166,11 @@ def run(args: argparse.Namespace) -> int:
     facts.repo_id = repo_id
     if args.license:
         facts.license = args.license
-    texts = {CARD_FILE: card_text(facts)}
+    config_text, scrubbed = shareable_config(read_text(files.pop(CONFIG_FILE)))
+    texts = {CONFIG_FILE: config_text, CARD_FILE: card_text(facts)}
+    if scrubbed:
+        console.print(f"note: {CONFIG_FILE}: local paths left out of the pushed copy (null, or the folder's name "
+                      f"for output.dir): {', '.join(scrubbed)}", style="yellow", highlight=False, markup=False)
     for note in context.notes:
         console.print(f"note: {note}", style="yellow", highlight=False, markup=False)
     if args.dry_run:

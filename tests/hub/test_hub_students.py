@@ -1,6 +1,10 @@
 """Students on the Hub, offline: `sak push --dry-run` of a trained demo run, placed in a Hugging Face
 cache, loads back through hf:// (library and CLI) with the original's outputs; its card parses with
-huggingface_hub; a missing file or plugin is one clear line."""
+huggingface_hub; a missing file or plugin is one clear line.
+
+One trained run is shared by the module (the demo preset, 2 steps, scored on 4 images). The default
+suite keeps the card, the library load through hf:// and the cheap refusals; the CLI round trips
+(sak predict, --init, push refusals) are `slow`."""
 
 from __future__ import annotations
 
@@ -10,11 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
 import sak_core
+from sak_core.cli.push import shareable_config
 from sak_core.errors import CheckpointError, MissingPluginError
 from sak_core.run.checkpoint import read_metadata
 from sak_core.run.context import RunContext
@@ -26,34 +32,42 @@ FILES = {"model.safetensors", "config.yaml", "plugins.json", "metrics.json", "RE
 
 @pytest.fixture(scope="module")
 def pushed(tmp_path_factory) -> tuple[Path, Path]:
-    """The demo preset trained 2 steps and scored (the real built-in plugins), and its
-    `sak push --dry-run` folder."""
+    """The demo preset (the real built-in plugins) trained 2 steps on 16 synthetic scenes by `sak
+    train`, scored by `sak eval` and written by `sak push --dry-run` (those two in this process,
+    through the same CLI entry point, to keep the default suite short)."""
+    from sak_core.cli.main import main
+
     root = tmp_path_factory.mktemp("demo")
     env = {"SAK_DATA": str(root / "data"), "OMP_NUM_THREADS": "1"}
     run = root / "run"
-    r = run_sak("train", "--preset", "demo", "--iterations", "2", "--out", str(run), env=env)
-    assert r.returncode == 0, r.stderr
-    r = run_sak("eval", str(run), env=env)
+    r = run_sak("train", "--preset", "demo", "--iterations", "2", "--out", str(run), "data.options.count=16",
+                "data.val_limit=2", "output.tensorboard=false", env=env)
     assert r.returncode == 0, r.stderr
     folder = root / "pushed"
-    r = run_sak("push", str(run), "me/demo-student", "--dry-run", str(folder), env=env)
-    assert r.returncode == 0, r.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SAK_DATA", env["SAK_DATA"])
+        assert main(["eval", str(run)]) == 0
+        assert main(["push", str(run), "me/demo-student", "--dry-run", str(folder)]) == 0
     return run, folder
 
 
-def test_dry_run_writes_exactly_the_repository(pushed):
+@pytest.mark.slow
+def test_dry_run_refuses_to_write_over_its_folder(pushed):
     run, folder = pushed
-    assert {p.name for p in folder.iterdir()} == FILES
-    assert (folder / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
-    assert (folder / "metrics.json").read_bytes() == (run / "eval" / "step-2" / "metrics.json").read_bytes()
     again = run_sak("push", str(run), "me/demo-student", "--dry-run", str(folder))
     assert again.returncode == 1 and again.stderr.count("error:") == 1 and "--overwrite" in again.stderr
 
 
-def test_card_parses_and_names_tasks_metrics_and_plugins(pushed):
+def test_dry_run_writes_the_repository_and_a_card_that_parses(pushed):
     from huggingface_hub import ModelCard
 
-    _, folder = pushed
+    run, folder = pushed
+    assert {p.name for p in folder.iterdir()} == FILES
+    assert (folder / "model.safetensors").read_bytes() == (run / "model.safetensors").read_bytes()
+    assert (folder / "metrics.json").read_bytes() == (run / "eval" / "step-2" / "metrics.json").read_bytes()
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    assert config["output"]["dir"] == "run"  # the run's own config names its absolute folder
+    assert yaml.safe_load((run / "config.yaml").read_text())["output"]["dir"] == str(run)
     card = ModelCard.load(folder / "README.md")
     data = card.data
     tasks = json.loads(read_metadata(folder / "model.safetensors")["sak_student_config"])["tasks"]
@@ -80,6 +94,12 @@ def test_hub_student_loads_offline_with_the_original_outputs(pushed, hub, tmp_pa
     context = RunContext.open("hf://me/demo-student")
     assert context.hub == HubRef("me/demo-student") and context.config is not None
     assert context.results_folder() == Path("me--demo-student/eval/step-2")  # never inside the cache
+
+
+@pytest.mark.slow
+def test_sak_predict_of_a_hub_student_writes_the_run_s_files(pushed, hub, tmp_path):
+    run, folder = pushed
+    hub.place("me/demo-student", {p.name: p for p in folder.iterdir()})
     image = tmp_path / "img.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)).save(image)
     outs = {}
@@ -90,6 +110,7 @@ def test_hub_student_loads_offline_with_the_original_outputs(pushed, hub, tmp_pa
     assert outs["run"] and outs["run"] == outs["hub"]
 
 
+@pytest.mark.slow
 def test_init_from_a_hub_student(pushed, hub):
     from sak_core.training.warm_start import init_from_checkpoint
 
@@ -108,6 +129,10 @@ def test_init_from_a_hub_student(pushed, hub):
 def test_missing_repository_offline_is_one_line_naming_it(hub, tmp_path):
     with pytest.raises(CheckpointError, match=r"model\.safetensors of me/absent is not in the Hugging Face cache"):
         sak_core.load_student("hf://me/absent")
+
+
+@pytest.mark.slow
+def test_sak_eval_of_a_missing_hub_student_is_one_line(hub, tmp_path):
     r = run_sak("eval", "hf://me/absent@v2", env=hub.env)
     assert r.returncode == 1 and r.stderr.strip().count("\n") == 0, r.stderr
     assert r.stderr.startswith("error: ") and "me/absent at revision v2" in r.stderr and "offline" in r.stderr
@@ -130,6 +155,7 @@ def test_a_student_whose_plugins_are_missing_names_the_distribution(hub, tmp_pat
         bind_tasks(sak_core.load_student("hf://me/mystery"), context=RunContext.open("hf://me/mystery"))
 
 
+@pytest.mark.slow
 def test_push_refuses_offline_and_bad_names(pushed, hub):
     run, _ = pushed
     r = run_sak("push", str(run), "me/x", env=hub.env)
@@ -150,3 +176,15 @@ def test_hub_names_round_trip(org, name, revision):
 def test_bad_hub_names_say_the_form(text):
     with pytest.raises(CheckpointError, match=r"hf://ORG/NAME or hf://ORG/NAME@REVISION"):
         parse_hub_ref(text)
+
+
+def test_the_pushed_config_names_no_local_path():
+    text = ("teachers:\n- name: dinov2\n  weights: /home/me/w/dinov2.pth\n- name: sam\n  weights: random\n"
+            "data:\n  root: ~/data/pascal\n  split: train\noutput:\n  dir: C:\\runs\\pascal\ninit: runs/stage1\n")
+    cleaned, changed = shareable_config(text)
+    data = yaml.safe_load(cleaned)
+    assert changed == ["teachers[0].weights", "data.root", "output.dir"]
+    assert data["teachers"][0]["weights"] is None and data["teachers"][1]["weights"] == "random"
+    assert data["data"] == {"root": None, "split": "train"} and data["output"]["dir"] == "pascal"
+    assert data["init"] == "runs/stage1"  # relative: kept
+    assert shareable_config("stage: 2\n") == ("stage: 2\n", [])
