@@ -4,9 +4,11 @@ for one precision or several side by side.
     python benchmarks/bench_steps.py --compare fp32,auto --setting cpu   # the CPU speed-up check
     python benchmarks/bench_steps.py --setting tiny --threads 1          # demo-sized models, < 1 min
     python benchmarks/bench_steps.py --device cuda --compare fp32,auto --compile   # the paper's sizes
+    python benchmarks/bench_steps.py --setting paper --stages stage1 --compare fp32,fp32+ckpt \
+        --warmup 1 --rounds 1 --block 1                  # paper sizes on a CPU (batch 2), with checkpointing
 
 Settings: ``paper`` (the ``paper-stage1`` / ``paper-pascal`` presets: ViT-B stem, B-size DINOv2,
-CLIP and SAM, 384 px batch 32 for stage 1 and 512 px batch 4 for stage 2), ``cpu`` (a ViT-S stem
+CLIP and SAM, 384 px batch 32 for stage 1 and 512 px batch 4 for stage 2; batch 2 on a CPU), ``cpu`` (a ViT-S stem
 with aligners, DINOv2-S/14 and timm's CLIP-B/16 at 224 px, batch 2: big enough for the matmul
 kernels to matter, small enough for a CPU) and ``tiny`` (the demo preset's models at 64 px).
 Teachers have random weights and the stem is untrained, so nothing is downloaded. A step is timed
@@ -64,6 +66,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int,
                    help="CPU threads for torch (default: torch's; 1 gives steadier figures on a busy machine)")
     p.add_argument("--json", action="store_true", help="print one JSON line per run instead of a table")
+    p.add_argument("--markdown", metavar="FILE", help="also append the table, as markdown, to FILE")
     p.add_argument("--child", choices=STAGES, help=argparse.SUPPRESS)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     p.add_argument("--child-memory", metavar="VARIANT", help=argparse.SUPPRESS)
@@ -96,7 +99,7 @@ def run_config(args: argparse.Namespace, stage: str, setting: str):
     data = layer.setdefault("data", {})
     if setting == "cpu":
         layer["model"] = {"stem": "vit_small", "aligners": True}
-        layer["teachers"] = [dict(t) for t in CPU_TEACHERS]
+        layer["teachers"] = [dict(t) for t in getattr(args, "cpu_teachers", None) or CPU_TEACHERS]
         data.update(dataset="synthetic", input_size=[224, 224])
         data.pop("options", None)
     if args.stem:
@@ -116,6 +119,8 @@ def run_config(args: argparse.Namespace, stage: str, setting: str):
 
         data["input_size"] = list(parse_size(args.size))
     default_batch = {"tiny": 2, "cpu": 2}.get(setting, 32 if stage == "stage1" else 4)
+    if setting == "paper" and not _cuda_device(args.device):
+        default_batch = 2  # a paper-size stage-1 step at batch 2 is ~30 s on a CPU
     data["batch_size"] = args.batch or default_batch
     return build_config(layer, source=f"{preset} preset ({setting} setting)")
 
@@ -130,6 +135,32 @@ def synthetic_targets(config, tasks, size, batch):
     data = spec.create("train", False, None, size, tasks=wanted,
                         count=max(8, math.ceil(batch / 0.8) + 2))
     return collate_samples([data[i % len(data)] for i in range(batch)])
+
+
+def _cuda_device(name: str) -> bool:
+    import torch
+
+    return name.startswith("cuda") or (name == "auto" and torch.cuda.is_available())
+
+
+def machine() -> str:
+    """The machine a figure was measured on: CPU model, its bf16/AMX flags, torch's threads, load."""
+    import torch
+
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    wanted = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16") if f in flags]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{model}, {os.cpu_count()} cores, flags {' '.join(wanted) or 'none of avx2/avx512/amx'}; "
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load}")
 
 
 def sync(device) -> None:
@@ -172,11 +203,13 @@ def peak_memory(device, baseline_gib: float) -> tuple[str, float]:
 
 
 class Spec(NamedTuple):
-    """One way of running a step, from a ``--compare`` item: ``PRECISION`` or ``PRECISION+compile``."""
+    """One way of running a step, from a ``--compare`` item: ``PRECISION`` with optional modifiers
+    ``+compile`` (torch.compile of the student) and ``+ckpt`` (model.grad_checkpointing)."""
 
     name: str
     precision: str
     compiled: bool
+    checkpointed: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Spec:
@@ -185,18 +218,19 @@ class Spec(NamedTuple):
         precision, *mods = text.split("+")
         if precision not in PRECISION_SETTINGS:
             raise SystemExit(f"unknown precision '{precision}' in '{text}': use {', '.join(PRECISION_SETTINGS)}")
-        if set(mods) - {"compile"}:
-            raise SystemExit(f"unknown modifier '{sorted(set(mods) - {'compile'})[0]}' in '{text}': "
-                             "only +compile")
-        return cls(text, precision, bool(mods))
+        if set(mods) - {"compile", "ckpt"}:
+            raise SystemExit(f"unknown modifier '{sorted(set(mods) - {'compile', 'ckpt'})[0]}' in '{text}': "
+                             "use +compile or +ckpt")
+        return cls(text, precision, "compile" in mods, "ckpt" in mods)
 
 
 class Variant(NamedTuple):
     """A built spec: ``block(k)`` runs ``k`` steps and returns each one's (teacher seconds,
-    student seconds)."""
+    student seconds); ``teacher_times`` gets each step's seconds per teacher."""
 
     block: Callable[[int], list[tuple[float, float]]]
     info: dict
+    teacher_times: list[dict[str, float]]
 
 
 def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cache: dict) -> Variant:
@@ -214,6 +248,7 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     device = resolve_device(args.device)
     setting = setting_of(args, device)
     config = run_config(args, stage, setting)
+    config = config.model_copy(update={"model": config.model.model_copy(update={"grad_checkpointing": spec.checkpointed})})
     precision = resolve_precision(spec.precision, device)
     size = tuple(config.data.input_size or get_dataset_spec(config.data.dataset).input_size)
     batch = config.data.batch_size
@@ -242,9 +277,16 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     model = torch.compile(student) if spec.compiled else student
     student.train(stage != "inference")
 
+    teacher_times: list[dict[str, float]] = []
+
     def teacher_targets() -> dict:  # the trainer's: the frozen teachers run no-grad
-        features = {n: t(images) for n, t in teachers.items()}
-        sync(device)
+        features, seconds = {}, {}
+        for n, t in teachers.items():  # timed one by one
+            t0 = time.perf_counter()
+            features[n] = t(images)
+            sync(device)
+            seconds[n] = time.perf_counter() - t0
+        teacher_times.append(seconds)
         return features
 
     def student_step(features: dict) -> None:
@@ -291,13 +333,14 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
         "variant": spec.name,
         "precision": precision.name,
         "compiled": spec.compiled,
+        "checkpointed": spec.checkpointed,
         "why": precision.reason,
         "stem": config.model.stem,
         "student_params_M": round(params, 1),
         "teachers": ",".join(teachers) or "-",
         "tasks": ",".join(task_names) or "-",
     }
-    return Variant(block, info)
+    return Variant(block, info, teacher_times)
 
 
 def quartiles(values: list[float]) -> tuple[float, float, float]:
@@ -321,8 +364,10 @@ def measure_speed(stage: str, specs: list[Spec], args: argparse.Namespace) -> li
         torch.set_num_threads(args.threads)
     cache: dict = {}
     variants = [build_variant(stage, spec, args, cache) for spec in specs]
+    start = machine()
     for v in variants:
         v.block(args.warmup)
+        v.teacher_times.clear()
     rounds = []
     for r in range(args.rounds):
         order = range(len(variants)) if r % 2 == 0 else reversed(range(len(variants)))
@@ -345,6 +390,9 @@ def measure_speed(stage: str, specs: list[Spec], args: argparse.Namespace) -> li
             "teacher_share": teacher_s / (teacher_s + student_s),
             "speedup": ratio, "speedup_q1": q1, "speedup_q3": q3,
             "steps": len(steps),
+            "teacher_ms_each": {n: 1000 * statistics.median(t[n] for t in v.teacher_times)
+                                for n in (v.teacher_times[0] if v.teacher_times else {})},
+            "machine_start": start, "machine_end": machine(),
         })
     return rows
 
@@ -416,7 +464,53 @@ def main(argv=None) -> int:
                 print(json.dumps(row), flush=True)
     if not args.json:
         print_table(rows)
+    if args.markdown and rows:
+        with open(args.markdown, "a") as out:
+            out.write(markdown_table(rows) + "\n")
+        print(f"  table appended to {args.markdown}")
     return 0
+
+
+def notes(rows: list[dict]) -> list[str]:
+    """The lines under a table: each stage's work, per-teacher times, variants' precisions, the machine."""
+    lines, seen = [], set()
+    for r in rows:
+        if r["stage"] not in seen:
+            seen.add(r["stage"])
+            lines.append(f"{r['stage']}: {r['size']} batch {r['batch']}; student {r['student_params_M']}M params; "
+                         f"teachers {r['teachers']}; tasks {r['tasks']}")
+    for r in rows:
+        if r.get("teacher_ms_each"):
+            each = ", ".join(f"{n} {ms:.0f}" for n, ms in r["teacher_ms_each"].items())
+            lines.append(f"{r['stage']} {r['variant']}: teacher by teacher (ms) {each}")
+    for variant, why in {r["variant"]: r["why"] for r in rows}.items():
+        lines.append(f"{variant}: {why}")
+    lines.append("teachers: the frozen teachers' forward; student: its forward, loss, backward and update (ms)")
+    lines.append(f"machine at start: {rows[0].get('machine_start', '?')}")
+    lines.append(f"machine at end: {rows[-1].get('machine_end', '?')}")
+    return lines
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """``rows`` as a markdown table (ms per step, ratios to each stage's first variant) with its notes."""
+    reference: dict = {}
+    for r in rows:
+        reference.setdefault(r["stage"], r)
+    memory = "peak_memory" in rows[0]
+    head = ["stage", "variant", "precision", "img/s", "x ref", "teachers ms", "student ms"]
+    head += [f"peak {rows[0]['memory_unit']}", "x ref mem"] if memory else []
+    out = [f"Device: {rows[0]['device']}, {rows[0]['setting']} setting, stem {rows[0]['stem']}.", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        ref = reference[r["stage"]]
+        cells = [r["stage"], r["variant"], r["precision"], f"{r['images_per_s']:.2f}",
+                 f"{r['speedup']:.2f} ({r['speedup_q1']:.2f}-{r['speedup_q3']:.2f})",
+                 f"{r['teacher_ms']:.0f}" if r["stage"] != "inference" else "-", f"{r['student_ms']:.0f}"]
+        if memory:
+            cells += [f"{r['peak_memory']:.2f}",
+                      f"{r['peak_memory'] / ref['peak_memory']:.2f}" if ref["peak_memory"] > 0 else "-"]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out + [""] + [f"- {line}" for line in notes(rows)]) + "\n"
 
 
 def print_table(rows: list[dict]) -> None:
@@ -451,15 +545,8 @@ def print_table(rows: list[dict]) -> None:
                       f"{r['peak_memory'] / ref['peak_memory']:.2f}" if ref["peak_memory"] > 0 else "-"]
         table.add_row(*cells)
     Console(width=max(132, Console().width)).print(table)
-    seen = set()
-    for r in rows:
-        if r["stage"] not in seen:
-            seen.add(r["stage"])
-            print(f"  {r['stage']}: {r['size']} batch {r['batch']}; student {r['student_params_M']}M params; "
-                  f"teachers {r['teachers']}; tasks {r['tasks']}")
-    for variant, why in {r["variant"]: r["why"] for r in rows}.items():
-        print(f"  {variant}: {why}")
-    print("  teachers: the frozen teachers' forward; student: its forward, loss, backward and update (ms)")
+    for line in notes(rows):
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
