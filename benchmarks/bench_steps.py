@@ -127,7 +127,7 @@ def run_config(args: argparse.Namespace, stage: str, setting: str):
 
 def synthetic_targets(config, tasks, size, batch):
     """A batch of ``batch`` synthetic scenes at ``size`` with labels for ``tasks``."""
-    from sak_core.api import get_dataset_spec
+    from sak_core.plugin.lookup import get_dataset_spec
     from sak_core.evaluation import collate_samples
 
     spec = get_dataset_spec("synthetic")
@@ -238,7 +238,7 @@ def build_variant(stage: str, spec: Spec, args: argparse.Namespace, teacher_cach
     through ``teacher_cache`` (by precision) by the variants of one process."""
     import torch
 
-    from sak_core.api import create_task, get_dataset_spec
+    from sak_core.plugin.lookup import create_task, get_dataset_spec
     from sak_core.model.assemble import create_student, resolve_tasks
     from sak_core.model.distill import distillation_loss
     from sak_core.runtime.device import autocast, grad_scaler, resolve_device, resolve_precision

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from sak_core.api import (
+from sak_core.plugin.lookup import (
     create_task,
     create_teacher,
     get_dataset_spec,

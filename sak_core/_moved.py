@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 MOVED_MODULES = {
+    "sak_core.api": "sak_core.plugin.lookup",
     "sak_core.assemble": "sak_core.model.assemble",
     "sak_core.batch": "sak_core.datasets.batch",
     "sak_core.binding": "sak_core.run.binding",

@@ -34,7 +34,7 @@ TEACHERS_SYNTAX = "NAME[:VARIANT][,KEY=VALUE...][,NAME...]"
 def split_variant(name: str) -> tuple[str, dict[str, Any]]:
     """``"timm:vit_base_patch16_224"`` -> ``("timm", {"variant": "vit_base_patch16_224"})``; a
     plain ``NAME`` -> ``(NAME, {})``. The one parser of a teacher's ``NAME[:VARIANT]``
-    (also :func:`sak_core.api.split_variant`)."""
+    (also :func:`sak_core.plugin.lookup.split_variant`)."""
     base, sep, variant = name.partition(":")
     return (base, {"variant": variant}) if sep else (base, {})
 _OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")

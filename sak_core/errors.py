@@ -57,3 +57,23 @@ class EnvironmentProblem(SakError):
 
 class ExportError(SakError):
     """A student cannot be exported as asked (missing exporter packages, a bad size or task)."""
+
+
+class DatasetError(SakError):
+    """A dataset cannot be built or read."""
+
+
+class DataNotFoundError(DatasetError, FileNotFoundError):
+    """A data root, split file or sample file is missing."""
+
+    def __str__(self) -> str:  # FileNotFoundError would format (errno, strerror)
+        return str(self.args[0]) if self.args else ""
+
+
+class SplitNotFoundError(DataNotFoundError):
+    """A split the dataset has only when its folder holds it (the ``images`` dataset's
+    ``root/val/``) is not there; a run without it trains without validating."""
+
+
+class CorruptFileError(DatasetError):
+    """A file exists but cannot be decoded."""

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sak_core.api import create_task, create_teacher, get_dataset_spec, get_task_spec, get_teacher_spec, split_variant
+from sak_core.plugin.lookup import create_task, create_teacher, get_dataset_spec, get_task_spec, get_teacher_spec, split_variant
 from sak_core.datasets.batch import collate_samples
 from sak_core.errors import CheckpointError, RandomWeightsWarning, SpecError
 from sak_core.plugin.registry import PluginManager, Registered, get_registry

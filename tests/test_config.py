@@ -152,10 +152,10 @@ def test_a_preset_s_dataset_options_stay_with_its_dataset():
 
 
 def test_name_variant_has_one_parser():
-    import sak_core.api
+    import sak_core.plugin.lookup
     from sak_core.config import split_variant
 
-    assert sak_core.api.split_variant is split_variant
+    assert sak_core.plugin.lookup.split_variant is split_variant
     assert split_variant("teacher_a:large") == ("teacher_a", {"variant": "large"})
     assert split_variant("timm:vit_base_patch16_224") == ("timm", {"variant": "vit_base_patch16_224"})
     assert split_variant("teacher_a") == ("teacher_a", {})

@@ -45,7 +45,7 @@ def test_example_plugins_register_without_loading_torch(site):
     """Their entry modules only describe the plugin (``lazy`` names the code), so `sak plugins`
     and `sak --help` stay light with them installed."""
     code = ("import sys, sak_task_fg_distance, sak_teacher_convnext, sak_teacher_imagestats; "
-            "from sak_core.api import list_tasks, list_teachers; "
+            "from sak_core.plugin.lookup import list_tasks, list_teachers; "
             "assert 'fg_distance' in list_tasks() and 'imagestats' in list_teachers(); print(sorted(m for m in ('torch', 'timm', 'scipy') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "PYTHONPATH": str(site)})

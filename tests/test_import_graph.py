@@ -78,7 +78,7 @@ def test_the_checker_finds_a_cycle():
 def test_the_graph_sees_deferred_and_type_only_imports():
     graph = import_graph()
     assert "sak_core.model" in graph["sak_core.run.checkpoint"]  # from sak_core.model import SAKStudent
-    assert "sak_core.plugin.specs" in graph["sak_core.api"]
+    assert "sak_core.plugin.specs" in graph["sak_core.plugin.lookup"]
     assert "sak_core.evaluation.drawing" in graph["sak_core.evaluation.prediction"]  # inside a function
     assert "sak_core.model" in graph["sak_core.run.binding"]  # under TYPE_CHECKING
 
@@ -96,7 +96,7 @@ LAYERS: list[list[str]] = [
     ["sak_core.config"],
     ["sak_core.weights"],
     ["sak_core.plugin"],
-    ["sak_core.api"],
+    ["sak_core.plugin.lookup"],
     ["sak_core.model", "sak_core.datasets", "sak_core.presets", "sak_core.baselines"],
     ["sak_core.run"],
     ["sak_core.evaluation", "sak_core.testing"],

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from sak_core import Teacher, TeacherOutput, TeacherSpec, hookimpl
-from sak_core.api import create_teacher, get_teacher_spec
+from sak_core.plugin.lookup import create_teacher, get_teacher_spec
 from sak_core.errors import CheckpointError, ConfigError, SpecError
 from sak_core.plugin.registry import temporary_plugin
 from sak_core.runtime.device import Precision, teacher_precision

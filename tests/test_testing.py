@@ -10,7 +10,7 @@ import torch
 
 import sak_toy_plugin
 from sak_core import Task, TaskSpec, TeacherSpec, get_dataset_spec, hookimpl
-from sak_core.api import create_teacher
+from sak_core.plugin.lookup import create_teacher
 from sak_core.errors import SpecError
 from sak_core.plugin.registry import temporary_plugin
 from sak_core.plugin.teacher_recipes import Recipe, Shape, TeacherOptions, teacher_spec, timm_recipe

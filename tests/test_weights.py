@@ -215,7 +215,7 @@ def test_preset_lists_exactly_its_files_and_finds_one_in_the_weights_folder(cach
 
 
 def test_urls_are_never_folded(cache, capsys, monkeypatch):
-    from sak_core.api import get_teacher_spec
+    from sak_core.plugin.lookup import get_teacher_spec
 
     urls = [s.url for s in get_teacher_spec("clip", backend="timm").weights + get_teacher_spec("dinov2").weights]
     assert max(len(u) for u in urls) > 80  # else this test proves nothing at 80 columns

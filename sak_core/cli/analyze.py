@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_routers(args: argparse.Namespace) -> int:
     import torch
 
-    from sak_core.api import get_dataset_spec, list_datasets
+    from sak_core.plugin.lookup import get_dataset_spec, list_datasets
     from sak_core.evaluation import (
         RunContext,
         collate_samples,

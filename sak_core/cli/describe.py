@@ -8,7 +8,7 @@ import dataclasses
 from rich.console import Console
 from rich.table import Table
 
-from sak_core.api import split_variant
+from sak_core.plugin.lookup import split_variant
 from sak_core.plugin.registry import KINDS, get_registry
 
 

@@ -103,7 +103,7 @@ def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from sak_core.api import get_dataset_spec, list_datasets, list_tasks
+    from sak_core.plugin.lookup import get_dataset_spec, list_datasets, list_tasks
     from sak_core.evaluation import (
         RunContext,
         bind_tasks,

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from sak_core.api import get_dataset_spec
+    from sak_core.plugin.lookup import get_dataset_spec
     from sak_core.errors import UnknownNameError
     from sak_core.evaluation import RunContext
     from sak_core.convert.onnx import compare_with_onnxruntime, export_onnx

@@ -47,7 +47,7 @@ def _safe_stem(name: str) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from sak_core.api import get_dataset_spec
+    from sak_core.plugin.lookup import get_dataset_spec
     from sak_core.evaluation import RunContext, bind_tasks
     from sak_core.evaluation.prediction import (
         PreparedImage,

@@ -212,7 +212,7 @@ def _note_plugin_failures() -> None:
 def _check_demo_plugins(console: Console, config: RunConfig) -> None:
     """The demo needs its teachers (the preset's, or those --teachers gives
     instead) and the synthetic dataset installed."""
-    from sak_core.api import list_datasets, list_teachers
+    from sak_core.plugin.lookup import list_datasets, list_teachers
     from sak_core.presets.demo import DEMO
 
     needed = [split_variant(e.name)[0] for e in config.teachers]

@@ -48,7 +48,7 @@ class FileRow:
 
 def teacher_rows(entry: dict[str, Any]) -> list[FileRow]:
     """The files a teacher entry (``{"name", "options", "weights"}``) loads, found or not."""
-    from sak_core.api import get_teacher_spec
+    from sak_core.plugin.lookup import get_teacher_spec
     from sak_core.weights.sources import RANDOM, sources_status, weights_dir
 
     name, weights = entry["name"], entry.get("weights")
@@ -96,7 +96,7 @@ def print_rows(console: Console, rows: list[FileRow]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sak_core.api import list_teachers
+    from sak_core.plugin.lookup import list_teachers
     from sak_core.config import parse_teachers
     from sak_core.errors import SakError
     from sak_core.weights.sources import OFFLINE_ENVS, RANDOM, WEIGHTS_ENV, is_offline, weights_dir

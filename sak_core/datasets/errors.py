@@ -14,32 +14,12 @@ import logging
 import multiprocessing
 from typing import Literal
 
-from sak_core.errors import SakError
+from sak_core.errors import CorruptFileError, DataNotFoundError, DatasetError, SakError, SplitNotFoundError  # noqa: F401 (re-exported)
 
 log = logging.getLogger("sak.datasets")
 
 ErrorPolicy = Literal["error", "skip"]
 POLICIES: tuple[str, ...] = ("error", "skip")
-
-
-class DatasetError(SakError):
-    """A dataset cannot be built or read."""
-
-
-class DataNotFoundError(DatasetError, FileNotFoundError):
-    """A data root, split file or sample file is missing."""
-
-    def __str__(self) -> str:  # FileNotFoundError would format (errno, strerror)
-        return str(self.args[0]) if self.args else ""
-
-
-class SplitNotFoundError(DataNotFoundError):
-    """A split the dataset has only when its folder holds it (the ``images`` dataset's
-    ``root/val/``) is not there; a run without it trains without validating."""
-
-
-class CorruptFileError(DatasetError):
-    """A file exists but cannot be decoded."""
 
 
 def check_policy(on_error: str) -> str:

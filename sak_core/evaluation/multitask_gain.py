@@ -139,7 +139,7 @@ def multitask_gain(
 
 
 def _registered_spec(name: str) -> TaskSpec:
-    from sak_core.api import get_task_spec
+    from sak_core.plugin.lookup import get_task_spec
 
     return get_task_spec(name)
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core.datasets.batch import non_finite_error
 from sak_core.run.binding import bind_tasks
 from sak_core.datasets.files import read_rgb, rgb_array, upright

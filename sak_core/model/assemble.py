@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sak_core.api import get_dataset_spec, get_task_spec, get_teacher_spec
+from sak_core.plugin.lookup import get_dataset_spec, get_task_spec, get_teacher_spec
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent, StudentConfig

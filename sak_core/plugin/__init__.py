@@ -23,11 +23,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from sak_core.datasets.errors import CorruptFileError, DataNotFoundError, DatasetError
 from sak_core.errors import (
     CheckpointError,
     ConfigError,
     ConvertedWeightsWarning,
+    CorruptFileError,
+    DataNotFoundError,
+    DatasetError,
     PluginError,
     RandomWeightsWarning,
     SakError,
@@ -63,18 +65,6 @@ from sak_core.weights.layouts import LEAVE_OUT, Layout
 from sak_core.weights.sources import hub_source, load_state_dict_strict, read_state_dict, resolve_weights, timm_weight_sources
 
 if TYPE_CHECKING:
-    from sak_core.api import (
-        create_task,
-        create_teacher,
-        get_dataset_spec,
-        get_task_spec,
-        get_teacher_spec,
-        list_datasets,
-        list_tasks,
-        list_teachers,
-    )
-    from sak_core.datasets.base import DenseDataset, parse_size, select_tasks
-    from sak_core.datasets.transforms import DenseTransform, Raw
     from sak_core.plugin.task_helpers import (
         VOID_COLOUR,
         ConfusionMatrix,
@@ -109,7 +99,7 @@ _ON_FIRST_USE = {
     **dict.fromkeys(
         ("create_task", "create_teacher", "get_dataset_spec", "get_task_spec", "get_teacher_spec",
          "list_datasets", "list_tasks", "list_teachers"),
-        "sak_core.api",
+        "sak_core.plugin.lookup",
     ),
     **dict.fromkeys(("DenseDataset", "parse_size", "select_tasks"), "sak_core.datasets.base"),
     **dict.fromkeys(("DenseTransform", "Raw"), "sak_core.datasets.transforms"),

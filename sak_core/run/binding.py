@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sak_core.api import get_task_spec
+from sak_core.plugin.lookup import get_task_spec
 from sak_core.errors import MissingPluginError, SpecError, UnknownNameError
 from sak_core.plugin.registry import get_registry
 from sak_core.plugin.specs import DatasetSpec

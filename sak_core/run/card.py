@@ -44,7 +44,7 @@ class StudentFacts:
 def teacher_licenses(teachers: Sequence[Any]) -> dict[str, str]:
     """Teacher (``NAME[:VARIANT]``) -> the licence(s) its weight sources declare ("" when its
     plugin is not installed or it declares none)."""
-    from sak_core.api import get_teacher_spec
+    from sak_core.plugin.lookup import get_teacher_spec
 
     found = {}
     for entry in teachers:

@@ -13,7 +13,7 @@ import torch
 from rich.console import Console
 from torch.utils.data import DataLoader
 
-from sak_core.api import create_task, create_teacher, get_dataset_spec, split_variant
+from sak_core.plugin.lookup import create_task, create_teacher, get_dataset_spec, split_variant
 from sak_core.model.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
 from sak_core.run.checkpoint import read_weights, save_student
 from sak_core.run.layout import MODEL_FILE, write_resolved

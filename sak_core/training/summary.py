@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from rich.table import Table
 
-from sak_core.api import get_task_spec
+from sak_core.plugin.lookup import get_task_spec
 
 
 DISTILL = "distill"  # the scores of the distillation (stage 1): distill/loss, distill/TEACHER/SCORE

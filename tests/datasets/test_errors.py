@@ -12,7 +12,7 @@ import scipy.io
 import torch
 from PIL import Image
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core.datasets.errors import CorruptFileError, DatasetError, DataNotFoundError
 from sak_core.errors import SakError
 from tests.datasets.conftest import SIZE
@@ -261,7 +261,7 @@ def test_duplicate_ids_in_a_split_file(trees, tmp_path, name, layout, split_file
 @pytest.mark.parametrize("dataset, typo, close", [("synthetic", "cout", "count"), ("nyud", "on_eror", "on_error"),
                                                    ("imagenet", "scal", "scale")])
 def test_a_misspelt_dataset_option_is_refused_with_the_accepted_ones(dataset, typo, close):
-    from sak_core.api import get_dataset_spec
+    from sak_core.plugin.lookup import get_dataset_spec
     from sak_core.errors import SpecError
 
     spec = get_dataset_spec(dataset)

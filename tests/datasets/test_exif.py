@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core.datasets.errors import CorruptFileError
 from sak_core.datasets.files import read_png, read_rgb
 from sak_core.evaluation.prediction import crop_box, denormalise, read_image, to_pixels

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core.datasets.errors import DataNotFoundError, SplitNotFoundError
 
 SIZE = (32, 32)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sak_core.api import get_dataset_spec, list_datasets
+from sak_core.plugin.lookup import get_dataset_spec, list_datasets
 from sak_core.datasets.edges import label_edges
 from sak_core.datasets.synthetic.layouts import CONTEXT, NYU40_IDS, VOC_IDS, sample_id
 from sak_core.datasets.synthetic.render import render_index

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core.cli.main import main
 from sak_core.datasets.synthetic import layouts
 from sak_core.datasets.synthetic.layouts import write_layout

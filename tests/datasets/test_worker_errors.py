@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 
-from sak_core.api import get_dataset_spec
+from sak_core.plugin.lookup import get_dataset_spec
 from sak_core import StudentConfig, create_student, save_student
 from sak_core.datasets.batch import collate_samples
 from sak_core.datasets.errors import CorruptFileError, DataNotFoundError

@@ -10,7 +10,7 @@ import shutil
 import pytest
 from rich.console import Console
 
-from sak_core.api import list_teachers
+from sak_core.plugin.lookup import list_teachers
 from sak_core.config import build_config, deep_merge
 from sak_core.presets import get_preset
 from sak_test_utils import run_sak

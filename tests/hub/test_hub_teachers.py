@@ -38,7 +38,7 @@ def test_missing_teacher_file_offline_names_the_repo_and_file(hub):
 
 
 def test_sak_weights_preset_finds_the_hub_cache(hub, capsys, monkeypatch):
-    from sak_core.api import get_teacher_spec
+    from sak_core.plugin.lookup import get_teacher_spec
     from sak_core.cli.main import main
     from sak_core.config import RunConfig
     from sak_core.presets import get_preset

@@ -7,7 +7,7 @@ import torch
 import yaml
 
 from sak_core.runtime import device as runtime
-from sak_core.api import create_teacher
+from sak_core.plugin.lookup import create_teacher
 from sak_core.config import build_config
 from sak_core.model.distill import distillation_loss
 from sak_core.errors import ConfigError
@@ -135,7 +135,7 @@ def test_distillation_loss_at_bf16_is_within_one_percent_of_fp32():
 
 
 def test_a_stage2_step_at_bf16_gives_finite_gradients_to_every_trainable_parameter():
-    from sak_core.api import create_task, get_dataset_spec
+    from sak_core.plugin.lookup import create_task, get_dataset_spec
     from sak_core.model.assemble import add_derived_targets
     from sak_core.evaluation import collate_samples
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sak_core.api import list_teachers
+from sak_core.plugin.lookup import list_teachers
 from sak_core.config import build_config, deep_merge
 from sak_core.errors import ConfigError
 from sak_core.presets import PRESETS, get_preset

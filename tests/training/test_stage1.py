@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
-from sak_core.api import list_teachers
+from sak_core.plugin.lookup import list_teachers
 from sak_test_utils import run_sak
 
 
