@@ -51,6 +51,11 @@ def staged_writes() -> Iterator[Callable[[str | Path], Path]]:
             os.replace(tmp, path)
         for folder in {path.parent for _, path in staged}:
             fsync_dir(folder)
+    except OSError as exc:  # a refused write names the file it was for, not its temporary name
+        for tmp, path in staged:
+            if exc.filename is not None and str(exc.filename) == str(tmp):
+                name_the_target(exc, path, tmp)
+        raise
     finally:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -76,6 +81,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def name_the_target(exc: OSError, path: str | Path, tmp: str | Path | None = None) -> None:
     """Make ``exc`` name ``path`` when it names no file (a write refused with EFBIG or ENOSPC) or
     only ``tmp``, the temporary file written for it, so its message says which output failed."""
+    if exc.strerror is None:  # OSError("reason"): a filename would replace the reason in its message
+        return
     if exc.filename is None or (tmp is not None and str(exc.filename) == str(tmp)):
         exc.filename = str(path)
 

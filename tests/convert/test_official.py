@@ -560,5 +560,7 @@ def test_a_conversion_that_fails_part_way_leaves_the_run_as_it_was(tmp_path, mon
     code = main(["convert", "official", str(ckpt), "--official-config", str(config), "--out", str(run),
                  "--input-size", *map(str, case.size), *overrides, "--overwrite"])
     assert code == 1
-    assert f"could not write the run to {run} (No space left on device" in capsys.readouterr().err.replace("\n", "")
+    err = capsys.readouterr().err.replace("\n", "")
+    assert f"could not write the run to {run} ({run / 'plugins.json'}: no space left on the device" in err
+    assert ".tmp" not in err  # the file it was for, not its temporary name
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # old model, old config: no mix, no temp file
