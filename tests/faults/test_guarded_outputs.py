@@ -4,47 +4,23 @@ over, a file where a folder is asked is one line; what is refused is left byte-i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import yaml
 from PIL import Image
+from sak_test_utils import digest, one_error, write_tiny_run
 
-from sak_core import StudentConfig, create_student, save_student
 from sak_core.cli.main import main
-from sak_core.config import RunConfig
 
 RUNTIME = ["--device", "cpu", "--precision", "fp32"]
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def one_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "bug" not in err and "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture
 def run(tmp_path) -> Path:
     """A run folder of a tiny synthetic-dataset student (semseg, depth): model and config.yaml."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    config = StudentConfig(stem="vit_small", stem_overrides={"embed_dim": 32, "depth": 2, "num_heads": 2},
-                           input_size=(32, 32), teachers={"dinov2": 0}, tasks={"semseg": 6, "depth": 1})
-    torch.manual_seed(0)
-    save_student(create_student(config), folder / "model.safetensors")
-    run_config = RunConfig(stage=2, tasks=["semseg", "depth"], data={"dataset": "synthetic"})
-    (folder / "config.yaml").write_text(yaml.safe_dump(run_config.model_dump(mode="json")))
-    return folder
+    return write_tiny_run(tmp_path / "run", {"semseg": 6, "depth": 1})
 
 
 def photo(path: Path, h: int = 20, w: int = 30, seed: int = 0) -> Path:
