@@ -7,8 +7,7 @@ that ``sak --help`` and ``sak plugins`` start without the deep-learning stack.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sak_core.plugin.lookup import (
     create_task,
@@ -24,6 +23,7 @@ from sak_core._moved import install as _install_moved_modules
 from sak_core.errors import ConvertedWeightsWarning, RandomWeightsWarning, SakError
 from sak_core.plugin.hookspecs import hookimpl
 from sak_core.plugin.specs import DatasetSpec, TaskSpec, TeacherSpec, WeightSource, lazy
+from sak_core.plugin.specs import names_on_first_use as _names_on_first_use
 
 if TYPE_CHECKING:
     from sak_core.model.assemble import create_student
@@ -53,16 +53,7 @@ _ON_FIRST_USE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _ON_FIRST_USE:
-        raise AttributeError(f"module 'sak_core' has no attribute '{name}'")
-    value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+__getattr__, __dir__ = _names_on_first_use(globals(), _ON_FIRST_USE)
 
 
 __all__ = [

@@ -20,8 +20,7 @@ stays cheap for ``sak plugins`` and ``sak --help``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sak_core.errors import (
     CheckpointError,
@@ -50,6 +49,7 @@ from sak_core.plugin.specs import (
     lazy,
     refuse_unknown_options,
 )
+from sak_core.plugin.specs import names_on_first_use as _names_on_first_use
 from sak_core.plugin.taps import even_taps
 from sak_core.plugin.teacher_recipes import (
     Recipe,
@@ -116,16 +116,7 @@ _ON_FIRST_USE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _ON_FIRST_USE:
-        raise AttributeError(f"module 'sak_core.plugin' has no attribute '{name}'")
-    value = getattr(importlib.import_module(_ON_FIRST_USE[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_ON_FIRST_USE))
+__getattr__, __dir__ = _names_on_first_use(globals(), _ON_FIRST_USE)
 
 
 __all__ = [

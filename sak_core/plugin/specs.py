@@ -253,3 +253,22 @@ class lazy:  # noqa: N801 (used like a function: factory=lazy("pkg.module:Name")
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         module, _, name = self.target.partition(":")
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+def names_on_first_use(namespace: dict[str, Any], table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The PEP 562 ``__getattr__`` and ``__dir__`` of a package face whose ``table`` maps a name to
+    the module defining it: the module is imported when the name is first read, and the name is
+    kept in ``namespace`` (the package's ``globals()``) from then on. So ``import sak_core`` and
+    ``import sak_core.plugin`` stay light while naming what needs torch."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in table:
+            raise AttributeError(f"module '{namespace['__name__']}' has no attribute '{name}'")
+        value = getattr(importlib.import_module(table[name]), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(table))
+
+    return __getattr__, __dir__
