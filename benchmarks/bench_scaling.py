@@ -113,10 +113,11 @@ def measure_loaders(args: argparse.Namespace) -> list[dict]:
                            capture_output=True)
             config = build_config({"stage": 2, "teachers": [], "tasks": "all", "model": {"stem": "vit_small"},
                                    "data": {"dataset": dataset, "root": str(root), "input_size": list(input_size)}})
-            from sak_core.model.assemble import resolve_tasks
+            from sak_core.model.mixture import build_run_dataset, resolve_tasks, run_datasets
 
-            tasks = resolve_tasks(config)
-            samples = data_mod.SeededSamples(data_mod.run_dataset(config, "train", True, tasks))
+            (run_data,) = run_datasets(config)
+            tasks = resolve_tasks(config, [run_data])
+            samples = data_mod.SeededSamples(build_run_dataset(run_data, "train", True, tasks))
             count = min(args.samples, len(samples))
             samples[(0, 0)]  # first-use set-up
             t0 = time.perf_counter()

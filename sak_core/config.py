@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from sak_core.errors import ConfigError
 from sak_core.runtime.precision import PRECISION_SETTINGS, PrecisionSetting
@@ -103,6 +112,41 @@ def parse_teachers(text: str) -> list[dict[str, Any]]:
     return entries
 
 
+DATASET_SYNTAX = "NAME[,alias=A][,root=DIR][,weight=W][,input_size=HxW][,OPTION=VALUE...]"
+DATASET_FIELDS = ("alias", "root", "weight", "input_size")  # the entry's own keys; others are options
+
+
+def parse_dataset_flag(text: str) -> dict[str, Any]:
+    """One ``--dataset`` value -> a :class:`DatasetEntry` dict: ``NAME`` then ``KEY=VALUE`` items
+    (values read as YAML, commas inside brackets kept: ``labels=[depth,saliency]``); ``alias``,
+    ``root``, ``weight`` and ``input_size`` (``448x576`` or ``[448,576]``) are the entry's own,
+    any other key is a dataset option."""
+    items = _split_top_level(text)
+    if not items or "=" in items[0]:
+        raise ConfigError(f"--dataset '{text}' does not start with a dataset name; write {DATASET_SYNTAX}, e.g. "
+                          "--dataset nyud,root=/data/NYUDv2,weight=0.5")
+    entry: dict[str, Any] = {"name": items[0]}
+    for item in items[1:]:
+        key, sep, raw = (part.strip() for part in item.partition("="))
+        if not sep or not _OPTION_KEY.fullmatch(key):
+            raise ConfigError(f"--dataset '{text}': '{item}' is not KEY=VALUE; write {DATASET_SYNTAX}")
+        if key == "root":
+            entry["root"] = str(Path(raw).expanduser())
+            continue
+        if key == "input_size" and re.fullmatch(r"\d+x\d+", raw):
+            entry["input_size"] = [int(v) for v in raw.split("x")]
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--dataset '{text}': the value of '{item}' is not valid YAML: {exc}") from None
+        if key in DATASET_FIELDS:
+            entry[key] = value
+        else:
+            entry.setdefault("options", {})[key] = value
+    return entry
+
+
 NO_TEACHERS = "none"  # --teachers none: a stage-2 run without teachers, said explicitly
 
 
@@ -171,18 +215,90 @@ class ModelSection(_Section):
         return v
 
 
+DATASET_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+"""What a dataset's key (its alias, else its name) may be: it prefixes metric names and names folders."""
+
+
+class DatasetEntry(_Section):
+    """One dataset of a run that trains on several (``data.datasets``); docs/datasets.md#mixing."""
+
+    name: str = Field(description="the registered dataset (sak plugins lists them)")
+    alias: str | None = Field(None, description="tells two entries of one dataset apart (required then); "
+                              "names the dataset in metrics, metrics.json and eval folders")
+    root: str | None = Field(None, description="its folder; default $SAK_DATA or the dataset's own default")
+    weight: float | None = Field(None, gt=0, description="how often its batches are drawn, relative to the other "
+                                 "entries; default: its share of all training samples")
+    input_size: InputSize | None = Field(None, description="its training crop (H, W); default data.input_size, "
+                                         "else the dataset's")
+    options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset factory; labels: "
+                                    "the tasks whose labels it provides (a subset of what it has)")
+
+    @property
+    def key(self) -> str:
+        """The alias, else the name: what tells this entry apart in metrics and folders."""
+        return self.alias or self.name
+
+    @field_validator("alias")
+    @classmethod
+    def _usable_alias(cls, v: str | None) -> str | None:
+        if v is not None and not DATASET_KEY.fullmatch(v):
+            raise ValueError(f"alias {v!r} must be letters, digits, '.', '_' or '-' (it names metrics and folders)")
+        return v
+
+
+SINGLE_DATASET_FIELDS = ("dataset", "root", "options")  # the one-dataset form that data.datasets replaces
+
+
 class DataSection(_Section):
     dataset: str = "synthetic"
     root: str | None = Field(None, description="dataset root; default $SAK_DATA or the dataset's own default")
+    datasets: list[DatasetEntry] = Field(
+        default_factory=list, description="several datasets, each batch from one (replaces dataset, root and "
+        "options); empty: the one dataset above",
+    )
     input_size: InputSize | None = Field(None, description=f"(H, W), multiples of {PATCH_SIZE}; default: the dataset's")
     train_split: str = "train"
     val_split: str = "val"
     batch_size: int = Field(4, ge=1, description="global batch size")
-    workers: int = Field(2, ge=0)
+    workers: int = Field(2, ge=0, description="loader workers (per dataset when there are several)")
     corrupt: Literal["error", "skip"] = "error"
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset factory")
     val_batch_size: int | None = Field(None, ge=1, description="validation batch size; default batch_size")
     val_limit: int | None = Field(None, ge=1, description="validate on the first N samples of the split only")
+
+    def entries(self) -> list[DatasetEntry]:
+        """The run's datasets: ``datasets``, or the one that ``dataset``, ``root`` and ``options`` describe."""
+        if self.datasets:
+            return list(self.datasets)
+        return [DatasetEntry(name=self.dataset, root=self.root, options=dict(self.options))]
+
+    @field_validator("datasets")
+    @classmethod
+    def _keys_once(cls, v: list[DatasetEntry]) -> list[DatasetEntry]:
+        keys = [e.key for e in v]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(repr(k) for k in twice)} listed more than once: give each entry of one "
+                             "dataset its own alias (alias: NAME)")
+        return v
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DataSection:
+        both = [f"data.{f}" for f in SINGLE_DATASET_FIELDS if f in self.model_fields_set]
+        if self.datasets and both:
+            raise ValueError(f"data.datasets lists the datasets, each with its own root and options, but {', '.join(both)} "
+                             "(the form for a single dataset) is given too: move it into the entries")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump_one_form(self, handler: Any) -> dict[str, Any]:
+        """A run with ``datasets`` is written without the one-dataset fields, so that its
+        config.yaml reads back."""
+        out = handler(self)
+        if self.datasets:
+            for name in SINGLE_DATASET_FIELDS:
+                out.pop(name, None)
+        return out
 
 
 class OptimSection(_Section):
@@ -223,8 +339,9 @@ class OutputSection(_Section):
     checkpoint_every: int = Field(1000, ge=1)
     val_every: int = Field(1000, ge=1)
     log_every: int = Field(20, ge=1)
-    baseline: str | None = Field(
-        None, description="baseline table (name or YAML) for picking the best checkpoint by dm; "
+    baseline: str | dict[str, str] | None = Field(
+        None, description="baseline table (name or YAML) for picking the best checkpoint by dm, or one per "
+        "dataset key of a run with several ({KEY: TABLE}); "
         "default: dm against the first validation"
     )
     tensorboard: bool = Field(True, description="also write TensorBoard scalars and, at every validation, "
@@ -356,13 +473,20 @@ DATASET_BOUND = ("options", "root")
 def merge_layers(*layers: dict[str, Any]) -> dict[str, Any]:
     """``layers`` (preset, config file, flags, overrides) merged, later wins: nested sections
     merge key by key, except that a layer choosing a different ``data.dataset`` starts that
-    dataset's ``data.options`` and ``data.root`` afresh."""
+    dataset's ``data.options`` and ``data.root`` afresh, a layer giving ``data.datasets`` drops the
+    one-dataset fields below it, and one giving ``data.dataset`` drops the ``data.datasets`` below."""
     merged: dict[str, Any] = {}
     for layer in layers:
         data, below = layer.get("data"), merged.get("data")
-        if isinstance(data, dict) and isinstance(below, dict) and "dataset" in data:
-            if data["dataset"] != below.get("dataset", DataSection.model_fields["dataset"].default):
-                merged = {**merged, "data": {k: v for k, v in below.items() if k not in DATASET_BOUND}}
+        if isinstance(data, dict) and isinstance(below, dict):
+            dropped: tuple[str, ...] = ()
+            if "datasets" in data:
+                dropped = SINGLE_DATASET_FIELDS
+            elif "dataset" in data:
+                dropped = ("datasets",)
+                if data["dataset"] != below.get("dataset", DataSection.model_fields["dataset"].default):
+                    dropped += DATASET_BOUND
+            merged = {**merged, "data": {k: v for k, v in below.items() if k not in dropped}}
         merged = deep_merge(merged, layer)
     return merged
 

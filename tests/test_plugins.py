@@ -15,6 +15,7 @@ import sak_core
 from sak_test_utils import run_sak, write_distribution
 from sak_core.errors import DuplicateNameError, PluginError, UnknownNameError
 from sak_core.plugin import API_VERSION
+from sak_core.plugin.api_version import SUGGESTED_RANGE
 from sak_core.plugin.registry import get_plugin_manager, temporary_plugin
 
 TOY_EP = {"sak.teachers": {"toy": "sak_toy_plugin"}}
@@ -326,7 +327,7 @@ def test_a_plugin_without_a_range_or_with_a_malformed_one_is_a_failure_that_says
     data = plugins_json(tmp_path)
     errors = {f["distribution"]: f["error"] for f in data["failures"]}
     assert errors["sak-teacher-ranged"].startswith("plugin 'sak-teacher-ranged' declares no plugin API range")
-    assert 'add `SAK_API = ">=1.0,<2"` next to its hook implementations' in errors["sak-teacher-ranged"]
+    assert f'add `SAK_API = "{SUGGESTED_RANGE}"` next to its hook implementations' in errors["sak-teacher-ranged"]
     assert errors["sak-task-ranged"].startswith(
         "plugin 'sak-task-ranged' declares SAK_API = '1.0', which is not a version range")
     assert "sak-data-ranged" not in errors

@@ -20,6 +20,7 @@ from sak_core.config import (
     config_yaml,
     deep_merge,
     merge_layers,
+    parse_dataset_flag,
     parse_override,
     parse_teacher_list,
     read_run_yaml,
@@ -58,8 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "teacher_a,teacher_b:large,input_size=512 (docs/teachers.md); repeatable, a teacher of the "
                    "preset/config keeps its options; 'none': stage 2 without teachers. Each name once")
     p.add_argument("--tasks", metavar="all|A,B", help="task names (each once), or all the dataset has labels for")
-    p.add_argument("--dataset", metavar="NAME",
-                   help="registered dataset, e.g. pascal-context, nyud, imagenet, synthetic")
+    p.add_argument("--dataset", metavar="NAME[,KEY=VALUE...]", action="append",
+                   help="registered dataset, e.g. pascal-context, nyud, imagenet, synthetic; repeat it to train on "
+                   "several, each with its own alias=, root=, weight=, input_size= and options (labels=[a,b]): "
+                   "docs/datasets.md#mixing")
     p.add_argument("--data-root", metavar="DIR", help="the dataset's folder (default: $SAK_DATA/<its folder>)")
     p.add_argument("--teacher-weights", metavar="NAME=PATH", action="append", default=[],
                    help="weights file (or 'random') for one teacher; repeatable")
@@ -106,6 +109,24 @@ def _teacher_layer(names: list[str] | None, weights: list[str], known: Any) -> l
     return entries
 
 
+def _dataset_layer(given: list[str], data_root: str | None) -> dict[str, Any]:
+    """``--dataset`` (repeatable) and ``--data-root`` as a config layer: one plain ``--dataset NAME``
+    sets ``data.dataset``; several, or one with ``KEY=VALUE`` items, set ``data.datasets``."""
+    root = str(Path(data_root).expanduser()) if data_root is not None else None
+    entries = [parse_dataset_flag(text) for text in given]
+    if len(entries) > 1 and root is not None:
+        raise ConfigError("--data-root names the folder of a run's one dataset; with several --dataset, give each "
+                          "its own: --dataset NAME,root=DIR")
+    if len(entries) == 1 and set(entries[0]) <= {"name", "root"}:
+        data = {"dataset": entries[0]["name"], **({"root": entries[0]["root"]} if "root" in entries[0] else {})}
+        return {"data": {**data, **({"root": root} if root is not None else {})}}
+    if entries:
+        if root is not None:
+            entries[0].setdefault("root", root)
+        return {"data": {"datasets": entries}}
+    return {"data": {"root": root}} if root is not None else {}
+
+
 def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
     """The run config, the run directory and whether it resumes, from the parsed arguments."""
     from sak_core.presets import get_preset
@@ -131,10 +152,7 @@ def resolve_config(args: argparse.Namespace) -> tuple[RunConfig, Path, bool]:
         flags["tasks"] = args.tasks
     if args.stage is not None:
         flags["stage"] = args.stage
-    if args.dataset is not None:
-        flags.setdefault("data", {})["dataset"] = args.dataset
-    if args.data_root is not None:
-        flags.setdefault("data", {})["root"] = str(Path(args.data_root).expanduser())
+    flags = deep_merge(flags, _dataset_layer(args.dataset or [], args.data_root))
     if args.iterations is not None:
         flags.setdefault("optim", {}).update(iterations=args.iterations, epochs=None)
     if args.precision is not None:
@@ -172,6 +190,9 @@ def with_absolute_paths(config: RunConfig) -> RunConfig:
     changes: dict[str, Any] = {}
     if config.data.root:
         changes["data"] = config.data.model_copy(update={"root": absolute_path(config.data.root)})
+    if any(e.root for e in config.data.datasets):
+        entries = [e.model_copy(update={"root": absolute_path(e.root)}) if e.root else e for e in config.data.datasets]
+        changes["data"] = config.data.model_copy(update={"datasets": entries})
     if config.init and not is_hub_ref(config.init):  # hf://ORG/NAME is a name, not a path
         changes["init"] = absolute_path(config.init)
     if any(t.weights not in (None, "random") for t in config.teachers):
@@ -225,10 +246,26 @@ def _check_demo_plugins(console: Console, config: RunConfig) -> None:
     if DEMO["data"]["dataset"] not in list_datasets():
         raise ConfigError("the demo needs the built-in 'synthetic' dataset, which is not registered; "
                           "reinstall sak-core (./dev setup)")
-    data = "synthetic scenes" if config.data.dataset == DEMO["data"]["dataset"] else f"dataset {config.data.dataset}"
+    names = list(dict.fromkeys(e.name for e in config.data.entries()))
+    data = "synthetic scenes" if names == [DEMO["data"]["dataset"]] else f"dataset(s) {', '.join(names)}"
     console.print(f"[bold]demo[/bold]: tiny {', '.join(needed) or 'no teachers'} with [yellow]random weights[/yellow] "
                   f"(their features teach little; real runs load the released weights), {data}, a tiny stem. "
                   "Scores the untrained student, trains it, scores it again.")
+
+
+def _per_dataset(config: RunConfig, start: dict[str, float], end: dict[str, float]
+                 ) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
+    """Validation scores by dataset key: a run's one dataset has them unprefixed; with several,
+    ``KEY/task/metric`` becomes ``task/metric`` under ``KEY`` (those a dataset was not scored on left out)."""
+    keys = [e.key for e in config.data.entries()]
+    if len(keys) == 1:
+        return {keys[0]: (start, end)}
+    split = {}
+    for key in keys:
+        part = [{k[len(key) + 1:]: v for k, v in d.items() if k.startswith(key + "/")} for d in (start, end)]
+        if part[1]:
+            split[key] = (part[0], part[1])
+    return split
 
 
 def run(args: argparse.Namespace) -> int:
@@ -261,14 +298,16 @@ def run(args: argparse.Namespace) -> int:
                   + (f", best in {run_dir / BEST_FOLDER}" if result.best_score is not None else ""), highlight=False)
     if result.initial_scores and result.final_scores:
         labels = ("untrained", "trained") if demo else ("start", "end")
-        console.print(scores_table(result.initial_scores, result.final_scores, f"validation ({config.data.dataset})",
-                                   *labels))
+        worse: list[str] = []
+        for key, (start, end) in _per_dataset(config, result.initial_scores, result.final_scores).items():
+            console.print(scores_table(start, end, f"validation ({key})", *labels))
+            if demo:
+                tasks = sorted({k.split("/")[0] for k in end if "/" in k and not k.startswith("distill/")})
+                better = improved_tasks(start, end, tasks)
+                closer = improved_teachers(start, end) if config.stage == 1 else {}
+                prefix = f"{key}/" if len(config.data.entries()) > 1 else ""
+                worse += [prefix + t for t, ok in {**better, **closer}.items() if not ok]
         if demo:
-            better = improved_tasks(result.initial_scores, result.final_scores, list(config.tasks)
-                                    if config.tasks != "all" else sorted({k.split('/')[0] for k in result.final_scores
-                                                                         if "/" in k}))
-            closer = improved_teachers(result.initial_scores, result.final_scores) if config.stage == 1 else {}
-            worse = [t for t, ok in {**better, **closer}.items() if not ok]
             what = "every teacher (centred cosine)" if config.stage == 1 else "every task"
             verdict = (f"[green]the trained student beats the untrained one on {what}[/green]" if not worse
                        else f"[red]not better on: {', '.join(worse)}[/red]")

@@ -9,15 +9,31 @@ from typing import Any
 import torch
 
 from sak_core.errors import SakError
+from sak_core.plugin.specs import LABEL_MASK
 
 
 def collate_samples(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the tensors of samples; ``meta`` becomes a list with one dict per sample."""
+    """Stack the tensors of samples; ``meta`` becomes a list with one dict per sample.
+
+    A key that some samples lack (a partially labelled task, docs/datasets.md#mixing) is stacked
+    with zeros in their place, and ``batch["label_mask"][key]`` (a ``B`` bool tensor) says which
+    samples have it; a key every sample has gets no mask.
+    """
     batch: dict[str, Any] = {"meta": [s.get("meta", {}) for s in samples]}
-    for key in samples[0]:
-        if key == "meta":
+    keys: list[str] = []
+    for sample in samples:
+        keys += [k for k in sample if k != "meta" and k not in keys]
+    masks: dict[str, torch.Tensor] = {}
+    for key in keys:
+        present = [key in s for s in samples]
+        if all(present):
+            batch[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
             continue
-        batch[key] = torch.stack([torch.as_tensor(s[key]) for s in samples])
+        like = torch.as_tensor(next(s[key] for s in samples if key in s))
+        batch[key] = torch.stack([torch.as_tensor(s[key]) if key in s else torch.zeros_like(like) for s in samples])
+        masks[key] = torch.tensor(present)
+    if masks:
+        batch[LABEL_MASK] = masks
     return batch
 
 

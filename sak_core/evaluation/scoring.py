@@ -22,6 +22,7 @@ from sak_core.evaluation.alignment import AlignmentScores
 from sak_core.evaluation.prediction import crop_box
 from sak_core.model import SAKStudent
 from sak_core.runtime.device import Precision, as_precision, autocast
+from sak_core.plugin.specs import LABEL_MASK, label_mask
 from sak_core.plugin.tasks import Metric, Task
 from sak_core.plugin.teachers import Teacher
 
@@ -114,16 +115,22 @@ def update_metrics(
     crop: bool = True,
 ) -> None:
     """Add one batch: each task's raw outputs are resized to its target's size when they differ,
-    then (with ``crop``) each image is cut to its ``meta["valid_box"]`` before the update."""
-    metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
+    then (with ``crop``) each image is cut to its ``meta["valid_box"]`` before the update. A task
+    some samples have no label for (``label_mask``) is scored on the others only."""
+    all_metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
     for name, metric in metrics.items():
         if name not in batch:
             raise SpecError(
                 f"the batch has no target for task '{name}': the dataset did not load its labels "
-                f"(batch keys: {', '.join(k for k in batch if k != 'meta')})"
+                f"(batch keys: {', '.join(k for k in batch if k not in ('meta', LABEL_MASK))})"
             )
-        out = outputs[name].float()
-        target = batch[name]
+        out, target, metas = outputs[name].float(), batch[name], all_metas
+        mask = label_mask(batch, name)
+        if mask is not None:
+            if not bool(mask.any()):
+                continue
+            keep = mask.nonzero().flatten().tolist()
+            out, target, metas = out[keep], target[keep], [all_metas[i] for i in keep]
         size = tuple(target.shape[-2:])
         if tuple(out.shape[-2:]) != size:
             out = F.interpolate(out, size=size, mode="bilinear", align_corners=False)
@@ -140,6 +147,11 @@ def update_metrics(
                 metric.update(o, t)
         except TargetError as exc:
             raise target_error_in(name, metas, exc) from None
+
+
+def first_samples(batch: Mapping[str, Any], count: int) -> dict[str, Any]:
+    """The first ``count`` samples of a collated ``batch`` (its label masks included)."""
+    return {k: (first_samples(v, count) if isinstance(v, Mapping) else v[:count]) for k, v in batch.items()}
 
 
 def target_error_in(task: str, metas: Sequence[Mapping[str, Any]] | None, exc: TargetError) -> TargetError:
@@ -212,7 +224,7 @@ def evaluate(
                 break
             if limit is not None and seen + len(batch["image"]) > limit:
                 keep = limit - seen
-                batch = {k: v[:keep] for k, v in batch.items()}
+                batch = first_samples(batch, keep)
             batch = add_derived_targets(dict(batch), list(tasks))
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, precision):

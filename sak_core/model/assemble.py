@@ -7,12 +7,21 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sak_core.plugin.lookup import get_dataset_spec, get_task_spec, get_teacher_spec
+from sak_core.model.mixture import (  # noqa: F401 - resolve_tasks, label_keys, build_dataset: their 0.1 home
+    build_dataset,
+    describe_all,
+    label_keys,
+    resolve_tasks,
+    run_datasets,
+    student_size,
+    task_outputs,
+)
+from sak_core.plugin.lookup import get_task_spec, get_teacher_spec
 from sak_core.config import RunConfig
 from sak_core.errors import ConfigError
 from sak_core.model import SAKStudent, StudentConfig
 from sak_core.plugin.registry import get_registry
-from sak_core.plugin.specs import DatasetSpec
+from sak_core.plugin.specs import LABEL_MASK, label_mask
 
 
 def teacher_options(entry: Any) -> dict[str, Any]:
@@ -23,58 +32,30 @@ def teacher_options(entry: Any) -> dict[str, Any]:
     return options
 
 
-def resolve_tasks(config: RunConfig) -> list[str]:
-    """The run's task names; ``"all"`` = every installed task the dataset has labels for."""
-    if config.stage == 1:
-        return []
-    if not config.tasks:
-        raise ConfigError("stage 2 trains tasks, but the task list is empty: name them (--tasks semseg,depth), "
-                          "pass --tasks all, or train --stage 1 (distillation only)")
-    dataset = get_dataset_spec(config.data.dataset)
-    installed = get_registry().names("task")
-    if config.tasks == "all":
-        tasks = [t for t in dataset.tasks if t in installed]
-        tasks += [t for t in installed if t not in tasks and get_task_spec(t).supported_by(dataset)]
-        if not tasks:
-            raise ConfigError(
-                f"dataset '{dataset.name}' has labels for {sorted(dataset.tasks) or 'no task'} but none "
-                f"of them is installed (installed tasks: {installed or 'none'})"
-            )
-        return tasks
-    for name in config.tasks:
-        spec = get_task_spec(name)  # unknown names fail with the installed list
-        if not spec.supported_by(dataset):
-            needs = f" (its targets derive from {list(spec.requires)})" if spec.derive_target else ""
-            raise ConfigError(
-                f"dataset '{dataset.name}' has no labels for task '{name}'{needs}; it has {sorted(dataset.tasks)}"
-            )
-    return list(config.tasks)
-
-
 def student_config(config: RunConfig) -> StudentConfig:
     """Resolve teacher widths and task outputs from the plugins into a :class:`StudentConfig`.
 
     The model section is validated with the run config, so what can still fail here is what the
     plugins bring in; it fails as a :class:`~sak_core.errors.ConfigError`.
     """
-    dataset = get_dataset_spec(config.data.dataset)
+    datasets = run_datasets(config)
     teachers = {}
     for entry in config.teachers:
         spec = get_teacher_spec(entry.name, **teacher_options(entry))
         teachers[entry.name] = spec.feature_dim if isinstance(spec.feature_dim, int) else list(spec.feature_dim)
-    tasks = {name: get_task_spec(name).num_outputs(dataset) for name in resolve_tasks(config)}
+    tasks = task_outputs(resolve_tasks(config, datasets), datasets)
     try:
         return StudentConfig(
             **config.model.model_dump(),
-            input_size=config.data.input_size or dataset.input_size,
+            input_size=student_size(config, datasets),
             teachers=teachers,
             tasks=tasks,
         )
     except ValidationError as exc:
         problems = "; ".join(err["msg"] for err in exc.errors())
         raise ConfigError(
-            f"dataset '{dataset.name}' with teachers {list(teachers) or 'none'} and tasks {list(tasks) or 'none'} "
-            f"gives no valid student: {problems}"
+            f"{describe_all(datasets)} with teachers {list(teachers) or 'none'} and tasks {list(tasks) or 'none'} "
+            f"give no valid student: {problems}"
         ) from None
 
 
@@ -107,33 +88,17 @@ def check_teacher_levels(config: RunConfig, student: SAKStudent) -> None:
 
 
 def add_derived_targets(batch: dict[str, Any], task_names: list[str]) -> dict[str, Any]:
-    """Fill in the targets of tasks whose spec derives them from other batch entries."""
+    """Fill in the targets of tasks whose spec derives them from other batch entries (present in
+    the batch); a derived target has a sample's label where all its sources do (``label_mask``)."""
     for name in task_names:
         spec = get_task_spec(name)
-        if name not in batch and spec.derive_target is not None:
-            batch[name] = spec.derive_target(batch)
+        if name in batch or spec.derive_target is None or not all(k in batch for k in spec.requires):
+            continue
+        batch[name] = spec.derive_target(batch)
+        masks = [m for m in (label_mask(batch, k) for k in spec.requires) if m is not None]
+        if masks:
+            combined = masks[0]
+            for mask in masks[1:]:
+                combined = combined & mask
+            batch[LABEL_MASK] = {**batch.get(LABEL_MASK, {}), name: combined}
     return batch
-
-
-def label_keys(dataset: DatasetSpec, task_names: list[str]) -> list[str]:
-    """The labels to ask ``dataset`` for: each task's own, or what a derived task requires."""
-    keys: list[str] = []
-    for name in task_names:
-        needed = [name] if name in dataset.tasks else list(get_task_spec(name).requires)
-        keys += [k for k in needed if k not in keys]
-    return keys
-
-
-def build_dataset(
-    dataset: DatasetSpec,
-    split: str,
-    tasks: Sequence[str],
-    train: bool = False,
-    input_size: Sequence[int] | None = None,
-    root: str | None = None,
-    options: Mapping[str, Any] | None = None,
-) -> Any:
-    """``dataset``'s ``split`` (see :meth:`DatasetSpec.create`) loading the labels ``tasks``
-    need: each task's own, or the ones a derived task is computed from."""
-    labels = label_keys(dataset, list(tasks))
-    return dataset.create(split, train, root, input_size, tasks=labels, **dict(options or {}))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from sak_core.errors import PluginError
 
-API_VERSION = "1.0"
+API_VERSION = "1.1"
 """The version of the plugin API this sak provides (``MAJOR.MINOR``; see docs/plugins/api.md)."""
 
 API_ATTRIBUTE = "SAK_API"

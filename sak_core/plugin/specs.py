@@ -127,6 +127,18 @@ class TeacherSpec:
                             "unset to use the file it finds")
 
 
+LABEL_MASK = "label_mask"
+"""The batch key of the per-sample label masks: ``{key: bool tensor (B,)}`` for each key some of a
+batch's samples lack (a partially labelled task, :attr:`DatasetSpec.partial`)."""
+
+
+def label_mask(batch: Mapping[str, Any], key: str) -> Any:
+    """The ``(B,)`` bool tensor of the samples of a collated ``batch`` that have ``key``; None
+    when all of them do."""
+    masks = batch.get(LABEL_MASK)
+    return masks.get(key) if isinstance(masks, Mapping) else None
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """A dense prediction task.
@@ -196,7 +208,11 @@ class DatasetSpec:
         description: one line shown by ``sak plugins``.
         options: the names of the options the factory accepts (``data.options``); others are
             refused with this list and a close match. None (the default) passes any option on
-            unchecked.
+            unchecked. ``labels`` is the core's own option of every dataset and never reaches
+            the factory (see :meth:`with_labels`).
+        partial: the tasks of ``tasks`` that some samples have no label for (such a sample
+            leaves the task's key out); their losses and metrics are taken over the samples that
+            have one. A sample without a label of any other task is an error. (Plugin API 1.1.)
     """
 
     name: str
@@ -208,6 +224,20 @@ class DatasetSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     description: str = ""
     options: tuple[str, ...] | None = None
+    partial: tuple[str, ...] = ()
+
+    def with_labels(self, labels: Sequence[str]) -> DatasetSpec:
+        """This dataset serving only the labels of ``labels`` (a subset of :attr:`tasks`), as the
+        ``labels`` option asks: a fully labelled dataset used as a partially labelled one."""
+        if isinstance(labels, str) or not all(isinstance(t, str) for t in labels):
+            raise SpecError(f"dataset '{self.name}': the labels option is a list of task names, e.g. "
+                            f"labels: [{', '.join(list(self.tasks)[:2])}], not {labels!r}")
+        unknown = [t for t in labels if t not in self.tasks]
+        if unknown:
+            raise SpecError(f"dataset '{self.name}' has no labels for {', '.join(unknown)}, which its labels option "
+                            f"names; it has labels for: {', '.join(self.tasks) or 'no task'}")
+        return self.replace(tasks={t: self.tasks[t] for t in self.tasks if t in labels},
+                            partial=tuple(t for t in self.partial if t in labels))
 
     def create(
         self,

@@ -1,8 +1,10 @@
-"""Training and validation data: datasets from the registry, resumable per-sample-seeded order."""
+"""Training and validation data: resumable per-sample-seeded order, and the schedule that picks
+each step's dataset when a run has several."""
 
 from __future__ import annotations
 
 import random
+import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -10,27 +12,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
-from sak_core.plugin.lookup import get_dataset_spec
-from sak_core.model import assemble
 from sak_core.datasets.batch import collate_samples
-from sak_core.config import RunConfig
 from sak_core.datasets.loader import SakDataLoader
 from sak_core.errors import ConfigError
 from sak_core.training.seeding import sample_seed
-
-
-def input_size(config: RunConfig) -> tuple[int, int]:
-    """The run's training crop (and padded test) size: the config's, else the dataset's."""
-    return tuple(config.data.input_size or get_dataset_spec(config.data.dataset).input_size)  # type: ignore[return-value]
-
-
-def run_dataset(config: RunConfig, split: str, train: bool, tasks: Sequence[str]) -> Dataset:
-    """The run's dataset for ``split`` with the labels of ``tasks``."""
-    options: dict[str, Any] = dict(config.data.options)
-    if config.data.corrupt != "error":
-        options.setdefault("on_error", config.data.corrupt)
-    spec = get_dataset_spec(config.data.dataset)
-    return assemble.build_dataset(spec, split, tasks, train, input_size(config), config.data.root, options)
 
 
 class SeededSamples(Dataset):
@@ -125,3 +110,66 @@ def val_loader(dataset: Dataset, batch_size: int, workers: int, limit: int | Non
         dataset = Subset(dataset, range(limit))
     return SakDataLoader(IndexSeededSamples(dataset), batch_size=batch_size, shuffle=False, num_workers=workers,
                          collate_fn=collate_samples, generator=torch.Generator())
+
+
+SCHEDULE_BLOCK = 4096  # steps whose datasets are drawn at once
+
+
+class DatasetSchedule:
+    """Which dataset each training step takes its batch from: dataset ``i`` with probability
+    ``weights[i] / sum(weights)``, drawn in blocks of steps from the run's seed, so that the
+    choice at step ``s`` depends on the seed and ``s`` alone: every process draws the same, and a
+    resumed run draws what the uninterrupted one did. One dataset: always 0."""
+
+    def __init__(self, weights: Sequence[float], seed: int) -> None:
+        total = float(sum(weights))
+        if not weights or total <= 0 or min(weights) < 0:
+            raise ConfigError(f"dataset weights must be positive, got {list(weights)}")
+        self.weights = [float(w) for w in weights]
+        self.seed = seed
+        self._edges = np.cumsum(np.asarray(self.weights) / total)[:-1]  # the last edge is 1
+        self._cached: tuple[int, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.weights)
+
+    def _block(self, block: int) -> np.ndarray:
+        """The datasets of steps ``block * SCHEDULE_BLOCK ...`` (int array)."""
+        if self._cached is None or self._cached[0] != block:
+            draws = np.random.Generator(np.random.PCG64([self.seed % 2**63, block])).random(SCHEDULE_BLOCK)
+            self._cached = (block, np.searchsorted(self._edges, draws, side="right"))
+        return self._cached[1]
+
+    def at(self, step: int) -> int:
+        """The dataset of step ``step`` (0-based)."""
+        if len(self.weights) == 1:
+            return 0
+        block, offset = divmod(step, SCHEDULE_BLOCK)
+        return int(self._block(block)[offset])
+
+    def counts_before(self, step: int) -> list[int]:
+        """How many batches each dataset gave in steps ``0 .. step-1``."""
+        if len(self.weights) == 1:
+            return [step]
+        counts = np.zeros(len(self.weights), dtype=np.int64)
+        for block in range(step // SCHEDULE_BLOCK + 1):
+            chosen = self._block(block)[: max(0, min(SCHEDULE_BLOCK, step - block * SCHEDULE_BLOCK))]
+            counts += np.bincount(chosen, minlength=len(self.weights))
+        return [int(c) for c in counts]
+
+
+def stream_seed(seed: int, index: int, key: str) -> int:
+    """The sample-order seed of a run's ``index``-th dataset (key ``key``): the run's seed for the
+    first (a one-dataset run is as before), a seed of its own for each other."""
+    return seed if index == 0 else (seed * 1_000_003 + zlib.crc32(key.encode())) % 2**62
+
+
+def batches_from(dataset: Dataset, sampler: EpochSampler, start: int, workers: int,
+                 pin_memory: bool) -> Iterator[dict[str, Any]]:
+    """``sampler``'s batches of ``dataset`` from its ``start``-th on, epoch after epoch, without end.
+    The loader (and its workers) starts at the first ``next``."""
+    epoch, offset = divmod(start, sampler.steps_per_epoch)
+    while True:
+        sampler.start_at(epoch, offset)
+        yield from train_loader(dataset, sampler, workers, pin_memory)
+        epoch, offset = epoch + 1, 0

@@ -13,8 +13,9 @@ import torch
 from rich.console import Console
 from torch.utils.data import DataLoader
 
-from sak_core.plugin.lookup import create_task, create_teacher, get_dataset_spec, split_variant
-from sak_core.model.assemble import add_derived_targets, create_student, resolve_tasks, teacher_options
+from sak_core.plugin.lookup import create_task, create_teacher, split_variant
+from sak_core.model.assemble import add_derived_targets, create_student, teacher_options
+from sak_core.model.mixture import RunDataset, build_run_dataset, describe_all, resolve_tasks, run_datasets
 from sak_core.run.checkpoint import read_weights, save_student
 from sak_core.run.layout import MODEL_FILE, write_resolved
 from sak_core.weights.files import load_state_strict
@@ -22,11 +23,12 @@ from sak_core.config import RunConfig
 from sak_core.datasets.errors import SplitNotFoundError
 from sak_core.model.distill import distillation_loss
 from sak_core.errors import ConfigError, TargetError
-from sak_core.evaluation.scoring import evaluate, primary_metrics, target_error_in
+from sak_core.datasets.batch import sample_ids
+from sak_core.evaluation.scoring import EvalResult, evaluate, primary_metrics, same_dataset, target_error_in
 from sak_core.model import SAKStudent
 from sak_core.plugin.registry import get_registry
 from sak_core.runtime.device import Precision, autocast, grad_scaler, resolve_precision, teacher_precision
-from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, DatasetSpec
+from sak_core.plugin.specs import IMAGENET_MEAN, IMAGENET_STD, LABEL_MASK, label_mask
 from sak_core.plugin.tasks import Task
 from sak_core.plugin.teachers import Teacher
 from sak_core.training import data as data_mod
@@ -41,6 +43,9 @@ from sak_core.training.seeding import rng_state, rng_untouched, seed_everything,
 from sak_core.training.signals import StopRequest
 from sak_core.training.validation import selection_score
 from sak_core.training.warm_start import init_from_checkpoint
+
+
+NOTHING = "_nothing"  # the loss term of a batch with no label and no teacher (never logged)
 
 
 @dataclass
@@ -58,7 +63,7 @@ class TrainResult:
 def used_plugins(config: RunConfig, task_names: list[str]) -> list[dict[str, str]]:
     """``{kind, name, distribution, version}`` of every plugin the run uses (for plugins.json)."""
     registry = get_registry()
-    wanted = [("dataset", config.data.dataset)]
+    wanted = [("dataset", name) for name in dict.fromkeys(e.name for e in config.data.entries())]
     wanted += [("teacher", split_variant(e.name)[0]) for e in config.teachers]
     wanted += [("task", t) for t in task_names]
     out = []
@@ -72,7 +77,7 @@ def build_teachers(config: RunConfig, device: torch.device, precision: Precision
     """The run's frozen teachers placed on ``device`` (:meth:`~sak_core.plugin.teachers.Teacher.place`),
     each in ``precision`` when it declares it, else in its own (:func:`~sak_core.runtime.device.teacher_precision`),
     fed the dataset's normalisation."""
-    dataset = get_dataset_spec(config.data.dataset)
+    dataset = run_datasets(config)[0].spec  # all of a run's datasets normalise alike
     norm: dict[str, Any] = {}
     if (tuple(dataset.mean), tuple(dataset.std)) != (IMAGENET_MEAN, IMAGENET_STD):
         norm = {"input_mean": tuple(dataset.mean), "input_std": tuple(dataset.std)}
@@ -142,15 +147,24 @@ class Trainer:
             raise ConfigError(f"data.batch_size {config.data.batch_size} is the global batch; it must be a "
                               f"multiple of the {ctx.world_size} processes")
         self.batch_size = config.data.batch_size // ctx.world_size
-        self.task_names = resolve_tasks(config)
+        self.datasets: list[RunDataset] = run_datasets(config)
+        self.task_names = resolve_tasks(config, self.datasets)
         if optim.cpu_threads is not None:
             torch.set_num_threads(optim.cpu_threads)
 
         seed_everything(optim.seed)  # same initial weights on every process
         self.student: SAKStudent = create_student(config)
-        dataset_spec = get_dataset_spec(config.data.dataset)
-        self.tasks: dict[str, Task] = {n: create_task(n, dataset_spec) for n in self.task_names}
-        self.losses = {n: t.loss() for n, t in self.tasks.items()}
+        # each dataset scores (and takes the losses of) its tasks bound to itself: its class count,
+        # its boundary tolerance; self.tasks holds each task bound to the first dataset labelling it
+        self.dataset_tasks: dict[str, dict[str, Task]] = {
+            d.key: {n: create_task(n, d.spec) for n in d.tasks_of(self.task_names)} for d in self.datasets
+        }
+        self.tasks: dict[str, Task] = {}
+        for bound in self.dataset_tasks.values():
+            self.tasks.update({n: t for n, t in bound.items() if n not in self.tasks})
+        self.tasks = {n: self.tasks[n] for n in self.task_names}
+        self.dataset_losses = {key: {n: t.loss() for n, t in bound.items()} for key, bound in self.dataset_tasks.items()}
+        self.losses = self.dataset_losses[self.datasets[0].key]  # the first dataset's (one dataset: the run's)
         unknown = sorted(set(config.task_weights) - set(self.tasks))
         if unknown:
             raise ConfigError(f"task_weights names {', '.join(unknown)}, which this run does not train "
@@ -159,35 +173,87 @@ class Trainer:
         use_teachers = bool(config.teachers) and (self.stage == 1 or optim.alpha > 0)
         self.teachers = build_teachers(config, ctx.device, self.teacher_precision) if use_teachers else {}
 
-        self.train_set = data_mod.run_dataset(config, config.data.train_split, True, self.task_names)
-        self.sampler = data_mod.EpochSampler(len(self.train_set), self.batch_size, optim.seed, ctx.rank, ctx.world_size)
-        spe = self.sampler.steps_per_epoch
+        self.train_sets = [build_run_dataset(d, config.data.train_split, True, self.task_names) for d in self.datasets]
+        self.samplers = [self._sampler(i, d, len(ts)) for i, (d, ts) in enumerate(zip(self.datasets, self.train_sets))]
+        self.train_set, self.sampler = self.train_sets[0], self.samplers[0]
+        sizes = [len(ts) for ts in self.train_sets]  # type: ignore[arg-type]
+        self.data_schedule = data_mod.DatasetSchedule(
+            [d.weight if d.weight is not None else n / sum(sizes) for d, n in zip(self.datasets, sizes)], optim.seed)
+        spe = sum(s.steps_per_epoch for s in self.samplers)  # an epoch: one pass over every dataset
         self.total = math.ceil(optim.epochs * spe) if optim.epochs else optim.iterations
         warmup = round(optim.warmup_epochs * spe) if optim.warmup_epochs is not None else optim.warmup_iters
         self.schedule: Schedule = build_schedule(optim, self.total, warmup)
-        self.val_loader = self._val_loader(dataset_spec) if ctx.is_main else None
+        self.no_validation: dict[str, str] = {}
+        self.val_loaders: dict[str, DataLoader] = {}
+        if ctx.is_main:
+            for dataset in self.datasets:
+                loader = self._val_loader(dataset)
+                if loader is not None:
+                    self.val_loaders[dataset.key] = loader
+        self.val_loader = next(iter(self.val_loaders.values()), None)
+        self.baselines = self._baselines()
 
         self.student.to(ctx.device)
+        # heads a step may leave without a loss: a dataset without a task's labels, a partial task
+        skips = any(len(tasks) < len(self.task_names) for tasks in self.dataset_tasks.values())
+        skips = skips or any(d.spec.partial for d in self.datasets)
         self.model = wrap_model(self.student, ctx,
-                                find_unused=self.stage == 2 and (optim.alpha == 0 or not self.teachers))
+                                find_unused=self.stage == 2 and (optim.alpha == 0 or not self.teachers or skips))
         if optim.compile:
             self.model = torch.compile(self.model, backend="inductor" if optim.compile is True else optim.compile)
         self.optimizer = build_optimizer(self.student, optim.lr, optim.weight_decay)
         self.scaler = grad_scaler(ctx.device, self.precision)
 
-    def _val_loader(self, dataset: DatasetSpec) -> DataLoader | None:
-        """The validation loader, built once; None when the dataset has no validation split
-        (or, as the ``images`` dataset without ``val/``, not on disk): ``no_validation`` says why."""
+    def _sampler(self, index: int, dataset: RunDataset, size: int) -> data_mod.EpochSampler:
+        """The training order of the run's ``index``-th dataset (seeded by the run's seed and its key)."""
+        seed = data_mod.stream_seed(self.config.optim.seed, index, dataset.key)
+        try:
+            return data_mod.EpochSampler(size, self.batch_size, seed, self.ctx.rank, self.ctx.world_size)
+        except ConfigError as exc:
+            if len(self.datasets) == 1:
+                raise
+            raise ConfigError(f"dataset {dataset.describe()}: {exc}") from None
+
+    def _val_loader(self, dataset: RunDataset) -> DataLoader | None:
+        """``dataset``'s validation loader (images padded to its own size), built once; None when it
+        has no validation split (or, as the ``images`` dataset without ``val/``, not on disk):
+        ``no_validation[key]`` says why."""
         data = self.config.data
-        if data.val_split not in dataset.splits:
-            self.no_validation = f"dataset '{dataset.name}' has no split '{data.val_split}'"
+        if data.val_split not in dataset.spec.splits:
+            self.no_validation[dataset.key] = f"dataset {dataset.describe()} has no split '{data.val_split}'"
             return None
         try:
-            val_set = data_mod.run_dataset(self.config, data.val_split, False, self.task_names)
+            val_set = build_run_dataset(dataset, data.val_split, False, self.task_names)
         except SplitNotFoundError as exc:
-            self.no_validation = str(exc).splitlines()[0]
+            self.no_validation[dataset.key] = str(exc).splitlines()[0]
             return None
         return data_mod.val_loader(val_set, data.val_batch_size or data.batch_size, data.workers, data.val_limit)
+
+    def _baselines(self) -> dict[str, str]:
+        """The baseline table each dataset's dm (and the best checkpoint) is measured against:
+        ``output.baseline`` for the run's one dataset; with several, a table name per dataset key,
+        or one table for the datasets it was measured on. The others: their first validation."""
+        baseline = self.config.output.baseline
+        if baseline is None or self.stage == 1:
+            return {}
+        keys = [d.key for d in self.datasets]
+        if isinstance(baseline, dict):
+            unknown = sorted(set(baseline) - set(keys))
+            if unknown:
+                raise ConfigError(f"output.baseline names {', '.join(unknown)}, which is not a dataset of this run "
+                                  f"(its datasets: {', '.join(keys)})")
+            return dict(baseline)
+        if len(self.datasets) == 1:
+            return {keys[0]: baseline}
+        from sak_core.evaluation.multitask_gain import load_baseline
+
+        table = load_baseline(baseline)
+        chosen = {d.key: baseline for d in self.datasets if same_dataset(table.dataset, d.name)}
+        if not chosen:
+            raise ConfigError(f"output.baseline '{baseline}' was measured on {table.dataset or 'no named dataset'}, "
+                              f"which is none of this run's datasets ({describe_all(self.datasets)}): give one table "
+                              "per dataset, output.baseline: {KEY: TABLE}")
+        return chosen
 
     def _start(self) -> None:
         """A new run: warm-start from ``init`` when given, then per-process noise."""
@@ -259,18 +325,26 @@ class Trainer:
             return self._validate()
 
     def _validate(self) -> dict[str, float]:
+        """Each dataset scored on its own tasks with its own protocol. One dataset: its scores as
+        they are; several: each prefixed with its key, ``KEY/score`` its selection score, and
+        ``score`` their mean (what picks ``best/``)."""
+        results = {key: self._score(key, loader) for key, loader in self.val_loaders.items()}
         scores: dict[str, float] = {}
-        if self.val_loader is not None:
-            optim = self.config.optim
-            result = evaluate(self.student, self.tasks, self.val_loader, self.ctx.device, full=False,
-                              precision=self.precision, teachers=self.teachers if self.stage == 1 else None,
-                              distill_valid_region=optim.distill_valid_region)
-            if self.reference is None:
-                self.reference = primary_metrics(result.metrics, self.tasks)
-            scores = result.flat()
-            scores["score"] = selection_score(result, self.tasks, self.config.output.baseline or self.reference)
+        if results:
+            several = len(self.datasets) > 1
+            references = self._references(results)
+            picked: list[float] = []
+            for key, result in results.items():
+                tasks = self.dataset_tasks[key] if self.stage == 2 else {}
+                flat = result.flat()
+                flat["score"] = selection_score(result, tasks, self.baselines.get(key) or references[key])
+                picked.append(flat["score"])
+                scores.update({f"{key}/{name}": v for name, v in flat.items()} if several else flat)
+            scores["score"] = sum(picked) / len(picked)
             self.metrics.write(self.step, "val", scores)
-            self.metrics.pictures(self.step, self.student, self.tasks, self.val_loader, self.ctx.device, self.precision)
+            key = next(iter(self.val_loaders))
+            self.metrics.pictures(self.step, self.student, self.dataset_tasks[key] if self.stage == 2 else {},
+                                  self.val_loaders[key], self.ctx.device, self.precision)
             shown = {k: v for k, v in scores.items() if "/level" not in k}  # per-level: metrics.jsonl
             self.console.print(f"validation at step {self.step}: " + _format_scores(shown), highlight=False)
             if self.step > 0 and (self.best_score is None or scores["score"] > self.best_score):
@@ -280,10 +354,32 @@ class Trainer:
         self.ctx.barrier()
         return scores
 
+    def _score(self, key: str, loader: DataLoader) -> EvalResult:
+        """Dataset ``key``'s validation: its tasks (stage 2), or the run's teachers (stage 1)."""
+        return evaluate(self.student, self.dataset_tasks[key] if self.stage == 2 else {}, loader, self.ctx.device,
+                        full=False, precision=self.precision, teachers=self.teachers if self.stage == 1 else None,
+                        distill_valid_region=self.config.optim.distill_valid_region)
+
+    def _references(self, results: Mapping[str, EvalResult]) -> dict[str, dict[str, float]]:
+        """Each dataset's first validation's primary metrics (dm's reference without a baseline),
+        taken at the first validation and kept in the checkpoint: ``{task: value}`` for the run's
+        one dataset, ``{key: {task: value}}`` with several."""
+        several = len(self.datasets) > 1
+        if self.reference is None:
+            first = {key: primary_metrics(r.metrics, self.dataset_tasks[key]) for key, r in results.items()}
+            self.reference = first if several else next(iter(first.values()))
+        return dict(self.reference) if several else {key: self.reference for key in results}
+
     # -- one step -------------------------------------------------------------------------------
-    def _losses(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    def _losses(self, batch: Mapping[str, Any], key: str | None = None) -> dict[str, torch.Tensor]:
+        """The loss terms of a batch of dataset ``key`` (default: the run's first): distillation,
+        and each task it labels, over the samples that have the label (a batch with none of a
+        task has no term for it)."""
         device = self.ctx.device
-        batch = add_derived_targets(dict(batch), self.task_names)
+        dataset = self._dataset(key)
+        losses = self.dataset_losses[dataset.key]
+        self._check_partial(dataset, batch)
+        batch = add_derived_targets(dict(batch), list(losses))
         images = batch["image"].to(device, non_blocking=True)
         targets = {n: t(images) for n, t in self.teachers.items()}  # each casts to its dtype
         terms: dict[str, torch.Tensor] = {}
@@ -293,30 +389,58 @@ class Trainer:
                 terms["distill"], _ = distillation_loss(
                     out.distill, targets, use_valid_region=self.config.optim.distill_valid_region
                 )
-            for name, loss in self.losses.items():
+            for name, loss in losses.items():
+                output, target, metas = out.tasks[name], batch[name], batch.get("meta")
+                mask = label_mask(batch, name)
+                if mask is not None:  # only the samples labelled for it
+                    if not bool(mask.any()):
+                        continue
+                    keep = mask.nonzero().flatten()
+                    output, target = output[keep.to(output.device)], target[keep]
+                    metas = [metas[i] for i in keep.tolist()] if metas else metas
                 try:
-                    terms[name] = loss(out.tasks[name], batch[name].to(device, non_blocking=True))
+                    terms[name] = loss(output, target.to(device, non_blocking=True))
                 except TargetError as exc:
-                    raise target_error_in(name, batch.get("meta"), exc) from None
+                    raise target_error_in(name, metas, exc) from None
+            if not terms:  # no label and no teacher in this batch: a zero that reaches every head
+                terms[NOTHING] = sum(o.float().sum() for o in out.tasks.values()) * 0.0
         return terms
+
+    def _dataset(self, key: str | None) -> RunDataset:
+        return self.datasets[0] if key is None else next(d for d in self.datasets if d.key == key)
+
+    def _check_partial(self, dataset: RunDataset, batch: Mapping[str, Any]) -> None:
+        """A sample may lack only the labels its dataset declares partial (``DatasetSpec.partial``)."""
+        masks = batch.get(LABEL_MASK) or {}
+        for name, mask in masks.items():
+            if name not in dataset.spec.partial:
+                metas = batch.get("meta") or []
+                missing = [m for m, has in zip(metas, mask.tolist()) if not has]
+                raise TargetError(
+                    f"dataset {dataset.describe()}: {sample_ids(missing)} have no '{name}' "
+                    f"{'image' if name == 'image' else 'label'}, and the dataset does not declare '{name}' partial "
+                    "(DatasetSpec.partial): fix the files, or declare it in the dataset's spec")
 
     def _total(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         if self.stage == 1:
             return terms["distill"]
-        total = sum(self.loss_weights[n] * terms[n] for n in self.task_names)
+        parts = [self.loss_weights[n] * terms[n] for n in self.task_names if n in terms]
         if "distill" in terms:
-            total = total + self.config.optim.alpha * terms["distill"]
-        return total
+            parts.append(self.config.optim.alpha * terms["distill"])
+        return sum(parts[1:], parts[0]) if parts else terms[NOTHING]
 
     def _batches(self):
-        spe = self.sampler.steps_per_epoch
-        epoch, offset = divmod(self.step, spe)
+        """``(dataset key, batch)`` of each step from the current one: the schedule picks the
+        dataset, whose stream continues where it left off (its batches so far, from the schedule)."""
+        pin = self.ctx.device.type == "cuda"
+        counts = self.data_schedule.counts_before(self.step)
+        streams = [data_mod.batches_from(ts, sampler, start, self.config.data.workers, pin)
+                   for ts, sampler, start in zip(self.train_sets, self.samplers, counts)]
+        step = self.step
         while True:
-            self.sampler.start_at(epoch, offset)
-            loader = data_mod.train_loader(self.train_set, self.sampler, self.config.data.workers,
-                                           self.ctx.device.type == "cuda")
-            yield from loader
-            epoch, offset = epoch + 1, 0
+            index = self.data_schedule.at(step)
+            step += 1
+            yield self.datasets[index].key, next(streams[index])
 
     # -- the run --------------------------------------------------------------------------------
     def run(self, stop_at: int | None = None) -> TrainResult:
@@ -361,17 +485,17 @@ class Trainer:
             with StopRequest() as stop:
                 batches = self._batches()
                 while self.step < self.total:
-                    batch = next(batches)
+                    key, batch = next(batches)
                     lr = self.schedule.apply(self.optimizer, self.step)
-                    terms = self._losses(batch)
+                    terms = self._losses(batch, key)
                     total = self._total(terms)
                     bad, stopping = self.ctx.any(not bool(torch.isfinite(total.detach())), stop.requested)
                     if bad:
-                        self._non_finite(terms, last_saved, batch)
+                        self._non_finite(terms, last_saved, batch, key)
                     self._backward_and_update(total)
                     self.step += 1
                     values = {"loss": float(total.detach()), "lr": lr,
-                              **{f"loss/{k}": float(v.detach()) for k, v in terms.items()}}
+                              **{f"loss/{k}": float(v.detach()) for k, v in terms.items() if k != NOTHING}}
                     progress.update(self.step, values, config.data.batch_size)
                     if self.ctx.is_main and (self.step % out.log_every == 0 or self.step == self.total):
                         values["images_per_s"] = round(progress.rates(self.step, config.data.batch_size)[1], 3)
@@ -420,11 +544,12 @@ class Trainer:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
 
-    def _bad_targets(self, names: list[str], batch: Mapping[str, Any]) -> TargetError | None:
+    def _bad_targets(self, names: list[str], batch: Mapping[str, Any], key: str | None = None) -> TargetError | None:
         """Why tasks' targets made their losses NaN, if they did: each task's loss is run again on the
         CPU, on the batch's targets and zero outputs, where a loss raises for targets it cannot take
         (on a GPU it may report them through a NaN, see ``tasklib.checks_targets_at_once``)."""
-        batch = add_derived_targets(dict(batch), self.task_names)
+        losses = self.dataset_losses[self._dataset(key).key]
+        batch = add_derived_targets(dict(batch), list(losses))
         for name in names:
             target = batch.get(name)
             if not isinstance(target, torch.Tensor):
@@ -432,16 +557,17 @@ class Trainer:
             outputs = torch.zeros((target.shape[0], self.student.config.tasks[name], *target.shape[-2:]))
             try:
                 with torch.no_grad():
-                    self.losses[name](outputs, target.cpu())
+                    losses[name](outputs, target.cpu())
             except TargetError as exc:
                 return target_error_in(name, batch.get("meta"), exc)
             except Exception:  # noqa: BLE001 - a loss that cannot run on the CPU says nothing here
                 continue
         return None
 
-    def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int, batch: Mapping[str, Any]) -> None:
+    def _non_finite(self, terms: Mapping[str, torch.Tensor], last_saved: int, batch: Mapping[str, Any],
+                    key: str | None = None) -> None:
         names = [n for n in self.task_names if n in terms and not torch.isfinite(terms[n].detach())]
-        target_error = self._bad_targets(names, batch)
+        target_error = self._bad_targets(names, batch, key)
         if target_error is not None:
             if self.ctx.is_main:
                 self.metrics.write(self.step, "error", {"message": str(target_error)})
@@ -466,7 +592,7 @@ class Trainer:
         who = f"{self.ctx.world_size} processes" if self.ctx.distributed else "1 process"
         params = sum(p.numel() for p in self.student.parameters()) / 1e6
         self.console.print(
-            f"sak train: stage {self.stage}, dataset {c.data.dataset}, "
+            f"sak train: stage {self.stage}, {describe_all(self.datasets)}, "
             f"teachers {', '.join(self.teachers) or 'none'}, tasks {', '.join(self.task_names) or 'none'}; "
             f"student {params:.2f}M parameters; {self.total} iterations of batch {c.data.batch_size} "
             f"on {self.ctx.device} ({who}); run directory {self.rundir.root}",
@@ -481,9 +607,18 @@ class Trainer:
             "optim.precision=fp32 optim.teacher_precision=fp32 is the reference-exact mode",
             highlight=False,
         )
-        if self.ctx.is_main and self.val_loader is None:
-            self.console.print(f"note: no validation data: {self.no_validation.rstrip('.')}. The run is not scored "
-                               "and keeps no best checkpoint.", style="yellow", highlight=False, markup=False)
+        if self.ctx.is_main and self.no_validation:
+            why = "; ".join(reason.rstrip(".") for reason in self.no_validation.values())
+            what = ("The run is not scored and keeps no best checkpoint." if not self.val_loaders else
+                    f"Only {', '.join(self.val_loaders)} is scored.")
+            self.console.print(f"note: no validation data: {why}. {what}", style="yellow", highlight=False,
+                               markup=False)
+        if self.ctx.is_main and len(self.datasets) > 1:
+            total = sum(self.data_schedule.weights)
+            mix = ", ".join(f"{d.key} {w / total:.0%} ({len(ts)} samples, {d.input_size[0]}x{d.input_size[1]}, "
+                            f"tasks {', '.join(self.dataset_tasks[d.key]) or 'none'})"  # type: ignore[arg-type]
+                            for d, w, ts in zip(self.datasets, self.data_schedule.weights, self.train_sets))
+            self.console.print(f"datasets: {mix}", highlight=False, markup=False)
 
 
 def _format_scores(scores: Mapping[str, float]) -> str:

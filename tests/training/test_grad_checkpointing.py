@@ -40,7 +40,7 @@ def test_checkpointed_student_gives_the_same_gradients_in_fp32(toy_config, tmp_p
         trainer = Trainer(config, tmp_path / f"run-{stage}-{checkpointing}")
         try:
             assert trainer.student.config.grad_checkpointing is checkpointing
-            batch = next(trainer._batches())
+            _, batch = next(trainer._batches())
             grads[checkpointing] = _gradients(trainer, batch)
         finally:
             trainer.lock.release(remove_empty_root=True)

@@ -85,7 +85,7 @@ def test_a_target_the_loss_cannot_take_names_the_task_and_the_samples(toy_config
 
     trainer = Trainer(toy_config(), tmp_path / "run")
     trainer.losses["toy_seg"] = cross_entropy_sum_over_valid  # the built-in tasks' loss
-    batch = next(trainer._batches())
+    _, batch = next(trainer._batches())
     batch["toy_seg"] = batch["toy_seg"][:, None].repeat(1, 3, 1, 1)  # three channels: not a label map
     ids = ", ".join(m["id"] for m in batch["meta"])
     with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: a label map has one channel"):
@@ -202,7 +202,7 @@ def test_a_class_id_beyond_the_classes_names_the_task_and_samples_on_the_cpu(toy
 
     trainer = Trainer(toy_config(), tmp_path / "run")
     trainer.losses["toy_seg"] = cross_entropy_sum_over_valid
-    batch = next(trainer._batches())
+    _, batch = next(trainer._batches())
     batch["toy_seg"][0, 0, 0] = 50
     ids = ", ".join(m["id"] for m in batch["meta"])
     with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: target holds class ids outside "
@@ -220,14 +220,14 @@ def test_on_a_gpu_a_bad_class_id_makes_the_loss_nan_and_the_trainer_names_it(toy
     trainer = Trainer(toy_config(), tmp_path / "run")
     trainer.losses["toy_seg"] = tasklib.CrossEntropyLoss()
     batches = trainer._batches()
-    good, bad = next(batches), next(batches)
+    (_, good), (_, bad) = next(batches), next(batches)
     bad["toy_seg"][-1, 3, 4] = 50
     ids = ", ".join(m["id"] for m in bad["meta"])
     # the GPU's policy for the training step (with autograd), the CPU's for the trainer's check (without)
     monkeypatch.setattr(tasklib, "checks_targets_at_once", lambda device: not torch.is_grad_enabled())
     assert torch.isfinite(trainer._losses(good)["toy_seg"])
     assert torch.isnan(trainer._losses(bad)["toy_seg"])  # ignored, not an assert: the kernel ran
-    trainer._batches = lambda: iter([bad])
+    trainer._batches = lambda: iter([("toy", bad)])
     with pytest.raises(TargetError, match=f"task 'toy_seg', samples {ids}: target holds class ids .* e\\.g\\. 50"):
         trainer.run()
     assert "class ids outside" in (tmp_path / "run" / "metrics.jsonl").read_text()  # logged as the run's error
