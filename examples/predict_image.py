@@ -19,9 +19,13 @@ import sak_core
 
 
 def run_dataset(run: Path) -> str | None:
-    """The dataset a run was trained on, from its config.yaml (None for a bare checkpoint)."""
+    """The dataset a run was trained on, from its config.yaml (its first, for a run with several;
+    None for a bare checkpoint)."""
     config = run / "config.yaml"
-    return yaml.safe_load(config.read_text())["data"]["dataset"] if config.is_file() else None
+    if not config.is_file():
+        return None
+    data = yaml.safe_load(config.read_text())["data"]
+    return data["datasets"][0]["name"] if data.get("datasets") else data["dataset"]
 
 
 def main() -> None:

@@ -568,7 +568,8 @@ def export_official(
     if config_out is not None:
         metadata = read_metadata(checkpoint)
         original = json.loads(metadata[OFFICIAL_CONFIG_KEY]) if OFFICIAL_CONFIG_KEY in metadata else None
-        dataset = context.config.data.dataset if context.config is not None else None
+        # the authors' configs name one dataset: a run's first (PASCAL's or NYUD's class counts)
+        dataset = context.config.data.entries()[0].name if context.config is not None else None
         official, notes = official_config_for(student.config, original, dataset)
         config_text = yaml.safe_dump(official, sort_keys=False)
     state = student_to_official(student)
