@@ -50,8 +50,9 @@ _OPTION_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 _BRACKETS = {"[": "]", "{": "}", "(": ")"}
 
 
-def _split_top_level(text: str) -> list[str]:
-    """``text`` split at the commas outside brackets and quotes (``taps=[2,5]`` stays one item)."""
+def _split_top_level(text: str, what: str = "teachers") -> list[str]:
+    """``text`` split at the commas outside brackets and quotes (``taps=[2,5]`` stays one item);
+    ``what`` names the text in the error of an unbalanced bracket or quote."""
     items, current, closers, quote = [], [], [], ""
     for char in text:
         if quote:
@@ -68,7 +69,7 @@ def _split_top_level(text: str) -> list[str]:
             continue
         current.append(char)
     if quote or closers:
-        raise ConfigError(f"teachers '{text}': unbalanced {quote or closers[-1]!r}")
+        raise ConfigError(f"{what} '{text}': unbalanced {quote or closers[-1]!r}")
     return [item.strip() for item in [*items, "".join(current)] if item.strip()]
 
 
@@ -121,7 +122,7 @@ def parse_dataset_flag(text: str) -> dict[str, Any]:
     (values read as YAML, commas inside brackets kept: ``labels=[depth,saliency]``); ``alias``,
     ``root``, ``weight`` and ``input_size`` (``448x576`` or ``[448,576]``) are the entry's own,
     any other key is a dataset option."""
-    items = _split_top_level(text)
+    items = _split_top_level(text, "--dataset")
     if not items or "=" in items[0]:
         raise ConfigError(f"--dataset '{text}' does not start with a dataset name; write {DATASET_SYNTAX}, e.g. "
                           "--dataset nyud,root=/data/NYUDv2,weight=0.5")

@@ -69,7 +69,9 @@ def resolve_dataset(entry: DatasetEntry, config: RunConfig) -> RunDataset:
         try:
             spec = spec.with_labels(labels)
         except SpecError as exc:
-            raise ConfigError(f"{_entry_name(entry, config)}: {exc}") from None
+            # the spec's message starts "dataset 'NAME'": the entry's own name (and where) replaces it
+            reason = str(exc).removeprefix(f"dataset '{spec.name}'")
+            raise ConfigError(f"{_entry_name(entry, config)}{reason}") from None
     if config.data.corrupt != "error":
         options.setdefault("on_error", config.data.corrupt)
     size = entry.input_size or config.data.input_size or spec.input_size
