@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 
 from sak_core.plugin.lookup import create_task, create_teacher, split_variant
 from sak_core.model.assemble import add_derived_targets, create_student, teacher_options
-from sak_core.model.mixture import RunDataset, build_run_dataset, describe_all, resolve_tasks, run_datasets
+from sak_core.model.mixture import RunDataset, build_run_dataset, describe_all, label_keys, resolve_tasks, run_datasets
 from sak_core.run.checkpoint import read_weights, save_student
 from sak_core.run.layout import MODEL_FILE, write_resolved
 from sak_core.weights.files import load_state_strict
@@ -378,7 +378,7 @@ class Trainer:
         device = self.ctx.device
         dataset = self._dataset(key)
         losses = self.dataset_losses[dataset.key]
-        self._check_partial(dataset, batch)
+        self._check_partial(dataset, batch, list(losses))
         batch = add_derived_targets(dict(batch), list(losses))
         images = batch["image"].to(device, non_blocking=True)
         targets = {n: t(images) for n, t in self.teachers.items()}  # each casts to its dtype
@@ -390,6 +390,8 @@ class Trainer:
                     out.distill, targets, use_valid_region=self.config.optim.distill_valid_region
                 )
             for name, loss in losses.items():
+                if name not in batch:  # a partial task none of the batch's samples is labelled for
+                    continue
                 output, target, metas = out.tasks[name], batch[name], batch.get("meta")
                 mask = label_mask(batch, name)
                 if mask is not None:  # only the samples labelled for it
@@ -409,9 +411,13 @@ class Trainer:
     def _dataset(self, key: str | None) -> RunDataset:
         return self.datasets[0] if key is None else next(d for d in self.datasets if d.key == key)
 
-    def _check_partial(self, dataset: RunDataset, batch: Mapping[str, Any]) -> None:
-        """A sample may lack only the labels its dataset declares partial (``DatasetSpec.partial``)."""
-        masks = batch.get(LABEL_MASK) or {}
+    def _check_partial(self, dataset: RunDataset, batch: Mapping[str, Any], tasks: list[str]) -> None:
+        """A sample may lack only the labels its dataset declares partial (``DatasetSpec.partial``);
+        a label of ``tasks`` that no sample of the batch has is checked as one all of them lack."""
+        masks = dict(batch.get(LABEL_MASK) or {})
+        for name in label_keys(dataset.spec, tasks):
+            if name not in batch:
+                masks[name] = torch.zeros(len(batch["image"]), dtype=torch.bool)
         for name, mask in masks.items():
             if name not in dataset.spec.partial:
                 metas = batch.get("meta") or []
