@@ -227,8 +227,9 @@ class DatasetEntry(_Section):
     alias: str | None = Field(None, description="tells two entries of one dataset apart (required then); "
                               "names the dataset in metrics, metrics.json and eval folders")
     root: str | None = Field(None, description="its folder; default $SAK_DATA or the dataset's own default")
-    weight: float | None = Field(None, gt=0, description="how often its batches are drawn, relative to the other "
-                                 "entries; default: its share of all training samples")
+    weight: float | None = Field(None, gt=0, description="how often its batches are drawn: relative to the other "
+                                 "entries' when all have one; a share of all batches (below 1) when some have "
+                                 "none, which split the rest by size; default: in proportion to its size")
     input_size: InputSize | None = Field(None, description="its training crop (H, W); default data.input_size, "
                                          "else the dataset's")
     options: dict[str, Any] = Field(default_factory=dict, description="passed to the dataset factory; labels: "

@@ -6,7 +6,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,12 +113,17 @@ def update_metrics(
     outputs: Mapping[str, torch.Tensor],
     batch: Mapping[str, Any],
     crop: bool = True,
+    partial: Collection[str] = (),
 ) -> None:
     """Add one batch: each task's raw outputs are resized to its target's size when they differ,
     then (with ``crop``) each image is cut to its ``meta["valid_box"]`` before the update. A task
-    some samples have no label for (``label_mask``) is scored on the others only."""
+    some samples have no label for (``label_mask``) is scored on the others only; a task of
+    ``partial`` (its dataset's :attr:`~sak_core.plugin.specs.DatasetSpec.partial`) that no sample
+    of the batch has is skipped for it."""
     all_metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
     for name, metric in metrics.items():
+        if name not in batch and name in partial:
+            continue
         if name not in batch:
             raise SpecError(
                 f"the batch has no target for task '{name}': the dataset did not load its labels "
@@ -147,6 +152,17 @@ def update_metrics(
                 metric.update(o, t)
         except TargetError as exc:
             raise target_error_in(name, metas, exc) from None
+
+
+def partial_tasks(tasks: Mapping[str, Task]) -> set[str]:
+    """The tasks of ``tasks`` that some samples of their dataset may lack: those its spec declares
+    partial, and derived tasks whose sources are among them."""
+    out = set()
+    for name, task in tasks.items():
+        partial = tuple(getattr(getattr(task, "dataset", None), "partial", ()) or ())
+        if name in partial or any(key in partial for key in task.spec.requires):
+            out.add(name)
+    return out
 
 
 def first_samples(batch: Mapping[str, Any], count: int) -> dict[str, Any]:
@@ -216,6 +232,7 @@ def evaluate(
     was_training = student.training
     student = student.to(device).eval()
     metrics, options = _make_metrics(tasks, full, metric_options or {})
+    partial = partial_tasks(tasks)
     alignment = AlignmentScores(distill_valid_region)
     seen, batches, distill_total, start = 0, 0, 0.0, time.perf_counter()
     try:
@@ -232,7 +249,7 @@ def evaluate(
             error = non_finite_error({n: out.tasks[n] for n in tasks if n in out.tasks}, batch.get("meta"))
             if error is not None:
                 raise error
-            update_metrics(metrics, out.tasks, batch, crop=crop)
+            update_metrics(metrics, out.tasks, batch, crop=crop, partial=partial)
             if teachers:
                 targets = {name: teacher(images) for name, teacher in teachers.items()}
                 distill_total += float(distillation_loss(out.distill, targets, distill_valid_region)[0])

@@ -169,6 +169,27 @@ def student_size(config: RunConfig, datasets: Sequence[RunDataset]) -> tuple[int
     return tuple(config.data.input_size or datasets[0].input_size)  # type: ignore[return-value]
 
 
+def draw_shares(datasets: Sequence[RunDataset], sizes: Sequence[int]) -> list[float]:
+    """The share of training batches each dataset gives (summing to 1), from its ``weight`` and its
+    number of training samples (``sizes``): with every weight given, the weights relative to each
+    other; with none, the sizes; with some, each given weight is a share of all batches (together
+    below 1) and the rest is split among the others by size."""
+    weights = [d.weight for d in datasets]
+    if all(w is not None for w in weights):
+        total = float(sum(weights))  # type: ignore[arg-type]
+        return [float(w) / total for w in weights]  # type: ignore[arg-type]
+    given = sum(w for w in weights if w is not None)
+    if given >= 1:
+        shown = ", ".join(f"{d.key} {d.weight}" for d in datasets if d.weight is not None)
+        rest = ", ".join(d.key for d in datasets if d.weight is None)
+        raise ConfigError(
+            f"the dataset weights given ({shown}) are shares of all batches when other entries have none, and "
+            f"they leave nothing for {rest}: keep them below 1 in total, or give every entry a weight (then they "
+            "are relative to each other)")
+    unweighted = sum(n for n, w in zip(sizes, weights) if w is None)
+    return [float(w) if w is not None else (1 - given) * n / unweighted for n, w in zip(sizes, weights)]
+
+
 def find_dataset(datasets: Sequence[RunDataset], name: str) -> RunDataset | None:
     """The run's dataset whose key is ``name``, else the only one whose dataset is ``name``."""
     for dataset in datasets:

@@ -229,7 +229,7 @@ class DatasetSpec:
     def with_labels(self, labels: Sequence[str]) -> DatasetSpec:
         """This dataset serving only the labels of ``labels`` (a subset of :attr:`tasks`), as the
         ``labels`` option asks: a fully labelled dataset used as a partially labelled one."""
-        if isinstance(labels, str) or not all(isinstance(t, str) for t in labels):
+        if not isinstance(labels, (list, tuple)) or not all(isinstance(t, str) for t in labels):
             raise SpecError(f"dataset '{self.name}': the labels option is a list of task names, e.g. "
                             f"labels: [{', '.join(list(self.tasks)[:2])}], not {labels!r}")
         unknown = [t for t in labels if t not in self.tasks]

@@ -15,7 +15,15 @@ from torch.utils.data import DataLoader
 
 from sak_core.plugin.lookup import create_task, create_teacher, split_variant
 from sak_core.model.assemble import add_derived_targets, create_student, teacher_options
-from sak_core.model.mixture import RunDataset, build_run_dataset, describe_all, label_keys, resolve_tasks, run_datasets
+from sak_core.model.mixture import (
+    RunDataset,
+    build_run_dataset,
+    describe_all,
+    draw_shares,
+    label_keys,
+    resolve_tasks,
+    run_datasets,
+)
 from sak_core.run.checkpoint import read_weights, save_student
 from sak_core.run.layout import MODEL_FILE, write_resolved
 from sak_core.weights.files import load_state_strict
@@ -177,8 +185,7 @@ class Trainer:
         self.samplers = [self._sampler(i, d, len(ts)) for i, (d, ts) in enumerate(zip(self.datasets, self.train_sets))]
         self.train_set, self.sampler = self.train_sets[0], self.samplers[0]
         sizes = [len(ts) for ts in self.train_sets]  # type: ignore[arg-type]
-        self.data_schedule = data_mod.DatasetSchedule(
-            [d.weight if d.weight is not None else n / sum(sizes) for d, n in zip(self.datasets, sizes)], optim.seed)
+        self.data_schedule = data_mod.DatasetSchedule(draw_shares(self.datasets, sizes), optim.seed)
         spe = sum(s.steps_per_epoch for s in self.samplers)  # an epoch: one pass over every dataset
         self.total = math.ceil(optim.epochs * spe) if optim.epochs else optim.iterations
         warmup = round(optim.warmup_epochs * spe) if optim.warmup_epochs is not None else optim.warmup_iters
@@ -340,7 +347,9 @@ class Trainer:
                 flat["score"] = selection_score(result, tasks, self.baselines.get(key) or references[key])
                 picked.append(flat["score"])
                 scores.update({f"{key}/{name}": v for name, v in flat.items()} if several else flat)
-            scores["score"] = sum(picked) / len(picked)
+            # a dataset whose tasks report no primary metric scores -inf: the others pick best/
+            finite = [v for v in picked if math.isfinite(v)] or picked
+            scores["score"] = sum(finite) / len(finite)
             self.metrics.write(self.step, "val", scores)
             key = next(iter(self.val_loaders))
             self.metrics.pictures(self.step, self.student, self.dataset_tasks[key] if self.stage == 2 else {},

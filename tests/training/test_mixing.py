@@ -167,7 +167,7 @@ def test_a_batch_without_a_partial_task_s_labels_has_no_term_for_it_and_leaves_i
 
 def test_a_partial_dataset_trains_through_batches_without_its_labels(mix, tmp_path):
     """Batch size 1: every other batch has no toy_depth at all; the run trains and logs the term only
-    for the steps that had it. (Validation batches of 2 each hold a labelled sample: see the xfail below.)"""
+    for the steps that had it. """
     config = mix("mix_partial", data={"batch_size": 1, "val_batch_size": 2}, optim={"iterations": 6})
     trainer = Trainer(config, tmp_path / "run")
     trainer.run()
@@ -206,9 +206,6 @@ def test_a_partial_dataset_s_validation_scores_the_labelled_samples(mix, tmp_pat
     trainer.lock.release()
 
 
-@pytest.mark.xfail(strict=True, raises=SpecError, reason="update_metrics (sak_core/evaluation/scoring.py) raises 'the batch has no "
-                   "target for task' for a validation batch in which no sample is labelled for a partial task; "
-                   "it should skip the task for that batch, as _losses does")
 def test_a_validation_batch_without_a_partial_task_s_labels_is_scored_on_the_others(mix, tmp_path):
     trainer = Trainer(mix("mix_partial", data={"val_limit": 4, "val_batch_size": 1}), tmp_path / "run")
     try:
@@ -290,13 +287,31 @@ def test_counts_before_a_step_are_the_datasets_drawn_before_it(step):
     assert DatasetSchedule(weights, seed).counts_before(step) == _PREFIX[step]
 
 
+def test_weights_on_some_entries_are_shares_and_the_others_split_the_rest_by_size(toy_plugins):
+    from sak_core.config import build_config
+    from sak_core.errors import ConfigError
+    from sak_core.model.mixture import draw_shares, run_datasets
+
+    def shares(*weights, sizes=(600, 300, 100)):
+        entries = [{"name": "toy", "alias": f"t{i}", **({"weight": w} if w is not None else {})}
+                   for i, w in enumerate(weights)]
+        config = build_config({"teachers": "toy_a", "data": {"datasets": entries}})
+        return draw_shares(run_datasets(config), list(sizes))
+
+    assert shares(None, None, None) == pytest.approx([0.6, 0.3, 0.1])
+    assert shares(None, 0.5, None) == pytest.approx([0.5 * 6 / 7, 0.5, 0.5 * 1 / 7])
+    assert shares(2, 1, 1) == pytest.approx([0.5, 0.25, 0.25])
+    with pytest.raises(ConfigError, match=r"weights given \(t0 0\.7, t1 0\.3\) .* leave nothing for t2"):
+        shares(0.7, 0.3, None)
+
+
 def test_default_weights_are_each_dataset_s_share_of_the_samples(mix, tmp_path):
     trainer = Trainer(mix({"name": "mix"}, {"name": "mix_small"}), tmp_path / "a")  # 8 and 4 samples
     assert trainer.data_schedule.weights == pytest.approx([2 / 3, 1 / 3])
     assert [s.steps_per_epoch for s in trainer.samplers] == [4, 2] and trainer.total == 6
     trainer.lock.release()
     weighted = Trainer(mix({"name": "mix", "weight": 1.0}, {"name": "mix_small", "weight": 3.0}), tmp_path / "b")
-    assert weighted.data_schedule.weights == [1.0, 3.0]
+    assert weighted.data_schedule.weights == [0.25, 0.75]  # relative to each other
     weighted.lock.release()
     by_epochs = Trainer(mix({"name": "mix"}, {"name": "mix_small"}, optim={"epochs": 2}), tmp_path / "c")
     assert by_epochs.total == 12  # an epoch: one pass over every dataset (4 + 2 steps)
