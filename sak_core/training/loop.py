@@ -286,6 +286,11 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
+        saved_mix = state.get("datasets")
+        if saved_mix is not None and saved_mix != self._mix():
+            self.console.print(f"note: the checkpoint was trained on the datasets {_shown_mix(saved_mix)}, this run "
+                               f"has {_shown_mix(self._mix())}: training continues but not step-exactly",
+                               highlight=False, markup=False)
         states = state["rng"]
         if len(states) == self.ctx.world_size:
             set_rng_state(states[self.ctx.rank])
@@ -293,6 +298,11 @@ class Trainer:
             self.console.print(f"note: the checkpoint was written by {len(states)} process(es), this run has "
                                f"{self.ctx.world_size}: training continues but not step-exactly")
             seed_everything(self.config.optim.seed + self.step + self.ctx.rank)
+
+    def _mix(self) -> list[list[Any]]:
+        """``[[key, share], ...]`` of the run's datasets: what a resumed run must share with its
+        checkpoint to draw the same batches."""
+        return [[d.key, round(w, 12)] for d, w in zip(self.datasets, self.data_schedule.weights)]
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _metadata(self) -> dict[str, str]:
@@ -312,6 +322,7 @@ class Trainer:
                 "best_score": self.best_score,
                 "reference": self.reference,
                 "world_size": self.ctx.world_size,
+                "datasets": self._mix(),
             }
             write_checkpoint(self.rundir.last, self.student, state, self._metadata())
             if not self._config_written:
@@ -634,6 +645,10 @@ class Trainer:
                             f"tasks {', '.join(self.dataset_tasks[d.key]) or 'none'})"  # type: ignore[arg-type]
                             for d, w, ts in zip(self.datasets, self.data_schedule.weights, self.train_sets))
             self.console.print(f"datasets: {mix}", highlight=False, markup=False)
+
+
+def _shown_mix(mix: list[list[Any]]) -> str:
+    return ", ".join(f"{key} {share:.0%}" for key, share in mix)
 
 
 def _format_scores(scores: Mapping[str, float]) -> str:

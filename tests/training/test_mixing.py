@@ -378,3 +378,19 @@ def test_a_dataset_without_a_validation_split_is_noted_and_the_other_scored(mix,
         assert set(line) == {"step", "split", f"mix/{SEG}/acc", "mix/score", "score"}
         assert line["score"] == line["mix/score"]
     assert (tmp_path / "run" / "best" / "score.json").is_file()
+
+
+def test_a_resume_with_another_mix_of_datasets_says_it_is_not_step_exact(mix, tmp_path):
+    from rich.console import Console
+
+    run = tmp_path / "run"
+    first = mix({"name": "mix"}, {"name": "mix_small"}, optim={"iterations": 6})
+    Trainer(first, run).run(stop_at=2)
+    console = Console(record=True, width=300)
+    changed = mix({"name": "mix", "weight": 1.0}, {"name": "mix_small", "weight": 1.0}, optim={"iterations": 6})
+    Trainer(changed, run, resume=True, console=console).lock.release()
+    assert ("note: the checkpoint was trained on the datasets mix 67%, mix_small 33%, this run has mix 50%, "
+            "mix_small 50%: training continues but not step-exactly") in console.export_text()
+    console = Console(record=True, width=300)
+    Trainer(first, run, resume=True, console=console).lock.release()
+    assert "not step-exactly" not in console.export_text()
