@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from sak_core.model.assemble import add_derived_targets
+from sak_core.model.mixture import task_of_head
 from sak_core.datasets.batch import collate_samples, non_finite_error, sample_ids
 from sak_core.datasets.loader import SakDataLoader
 from sak_core.model.distill import distillation_loss
@@ -122,15 +123,16 @@ def update_metrics(
     of the batch has is skipped for it."""
     all_metas = batch.get("meta") or [{} for _ in range(len(next(iter(outputs.values()))))]
     for name, metric in metrics.items():
-        if name not in batch and name in partial:
+        key = task_of_head(name)  # the batch holds a TASK@KEY head's targets under TASK
+        if key not in batch and name in partial:
             continue
-        if name not in batch:
+        if key not in batch:
             raise SpecError(
                 f"the batch has no target for task '{name}': the dataset did not load its labels "
                 f"(batch keys: {', '.join(k for k in batch if k not in ('meta', LABEL_MASK))})"
             )
-        out, target, metas = outputs[name].float(), batch[name], all_metas
-        mask = label_mask(batch, name)
+        out, target, metas = outputs[name].float(), batch[key], all_metas
+        mask = label_mask(batch, key)
         if mask is not None:
             if not bool(mask.any()):
                 continue
@@ -160,7 +162,7 @@ def partial_tasks(tasks: Mapping[str, Task]) -> set[str]:
     out = set()
     for name, task in tasks.items():
         partial = tuple(getattr(getattr(task, "dataset", None), "partial", ()) or ())
-        if name in partial or any(key in partial for key in task.spec.requires):
+        if task.spec.name in partial or any(key in partial for key in task.spec.requires):
             out.add(name)
     return out
 
@@ -242,7 +244,7 @@ def evaluate(
             if limit is not None and seen + len(batch["image"]) > limit:
                 keep = limit - seen
                 batch = first_samples(batch, keep)
-            batch = add_derived_targets(dict(batch), list(tasks))
+            batch = add_derived_targets(dict(batch), [task_of_head(name) for name in tasks])
             images = batch["image"].to(device, non_blocking=True)
             with autocast(device, precision):
                 out = student(images)

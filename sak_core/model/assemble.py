@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from sak_core.model.mixture import (  # noqa: F401 - resolve_tasks, label_keys, build_dataset: their 0.1 home
     build_dataset,
     describe_all,
+    head_outputs,
     label_keys,
     resolve_tasks,
     run_datasets,
     student_size,
-    task_outputs,
 )
 from sak_core.plugin.lookup import get_task_spec, get_teacher_spec
 from sak_core.config import RunConfig
@@ -43,7 +43,7 @@ def student_config(config: RunConfig) -> StudentConfig:
     for entry in config.teachers:
         spec = get_teacher_spec(entry.name, **teacher_options(entry))
         teachers[entry.name] = spec.feature_dim if isinstance(spec.feature_dim, int) else list(spec.feature_dim)
-    tasks = task_outputs(resolve_tasks(config, datasets), datasets)
+    tasks = head_outputs(resolve_tasks(config, datasets), datasets)
     try:
         return StudentConfig(
             **config.model.model_dump(),

@@ -54,6 +54,16 @@ class RunDataset:
         """The tasks of ``run_tasks`` this dataset has targets for, in the run's order."""
         return [t for t in run_tasks if self.labels(t)]
 
+    def heads_of(self, heads: Sequence[str]) -> dict[str, str]:
+        """Task -> the head of ``heads`` (a student's) that serves this dataset: ``TASK@KEY`` for
+        its own, else a shared ``TASK`` head of a task it labels."""
+        out: dict[str, str] = {}
+        for head in heads:
+            task, key = task_of_head(head), dataset_of_head(head)
+            if key == self.key or (key is None and task not in out and self.labels(task)):
+                out[task] = head
+        return out
+
     def describe(self) -> str:
         """``"'nyud'"`` or ``"'synthetic' (alias synth-b)"``, for messages."""
         return f"'{self.name}'" + (f" (alias {self.key})" if self.key != self.name else "")
@@ -135,7 +145,7 @@ def resolve_tasks(config: RunConfig, datasets: Sequence[RunDataset] | None = Non
     if not config.teachers or config.optim.alpha == 0:
         idle = [d.describe() for d in datasets if not d.tasks_of(tasks)]
         if idle:
-            raise ConfigError(f"{', '.join(idle)} labels none of the run's tasks ({', '.join(tasks)}) and the run "
+            raise ConfigError(f"dataset {', '.join(idle)} labels none of the run's tasks ({', '.join(tasks)}) and the run "
                               "distils no teacher, so its batches would train nothing: drop it, or add teachers")
     return tasks
 
@@ -145,22 +155,44 @@ def describe_all(datasets: Sequence[RunDataset]) -> str:
     return ("dataset " if len(datasets) == 1 else "datasets ") + ", ".join(d.describe() for d in datasets)
 
 
-def task_outputs(tasks: Sequence[str], datasets: Sequence[RunDataset]) -> dict[str, int]:
-    """Each task's head width, which every dataset that labels the task must agree on (one head
-    serves them all: PASCAL-Context's 21 classes and NYUD-v2's 40 cannot share one)."""
-    outputs: dict[str, int] = {}
+HEAD_SEPARATOR = "@"
+"""Joins a task and a dataset key in the name of a head that serves one dataset: ``semseg@nyud``."""
+
+
+def head_name(task: str, key: str | None = None) -> str:
+    """The name of ``task``'s head: the task's own, or ``TASK@KEY`` for the head of dataset ``key``."""
+    return task if key is None else f"{task}{HEAD_SEPARATOR}{key}"
+
+
+def task_of_head(head: str) -> str:
+    """The task a head predicts (its batch key and plugin): ``semseg@nyud`` -> ``semseg``."""
+    return head.partition(HEAD_SEPARATOR)[0]
+
+
+def dataset_of_head(head: str) -> str | None:
+    """The dataset key of a head that serves one dataset (``semseg@nyud`` -> ``nyud``), else None."""
+    task, sep, key = head.partition(HEAD_SEPARATOR)
+    return key if sep else None
+
+
+def task_heads(tasks: Sequence[str], datasets: Sequence[RunDataset]) -> dict[str, dict[str, int]]:
+    """Each task's heads and their widths: one head named after the task when every dataset that
+    labels it gives it the same outputs; else one head per dataset, ``TASK@KEY`` (PASCAL-Context's
+    21 classes and NYUD-v2's 40 are two label spaces: ``semseg@pascal-context``, ``semseg@nyud``)."""
+    heads: dict[str, dict[str, int]] = {}
     for name in tasks:
         spec = get_task_spec(name)
-        widths = {d.describe(): spec.num_outputs(d.spec) for d in datasets if spec.supported_by(d.spec)}
-        if len(set(widths.values())) > 1:
-            shown = ", ".join(f"{who} {n}" for who, n in widths.items())
-            raise ConfigError(
-                f"task '{name}' has a different number of outputs per dataset ({shown}); one head cannot serve "
-                f"them: take its labels from one dataset only, with the labels option of the others "
-                f"(e.g. options: {{labels: [...]}} without {name})"
-            )
-        outputs[name] = next(iter(widths.values()))
-    return outputs
+        widths = {d.key: spec.num_outputs(d.spec) for d in datasets if spec.supported_by(d.spec)}
+        if len(set(widths.values())) == 1:
+            heads[name] = {name: next(iter(widths.values()))}
+        else:
+            heads[name] = {head_name(name, key): n for key, n in widths.items()}
+    return heads
+
+
+def head_outputs(tasks: Sequence[str], datasets: Sequence[RunDataset]) -> dict[str, int]:
+    """The student's heads (:func:`task_heads`) in task order: head name -> outputs."""
+    return {head: n for heads in task_heads(tasks, datasets).values() for head, n in heads.items()}
 
 
 def student_size(config: RunConfig, datasets: Sequence[RunDataset]) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from sak_core.model.mixture import task_of_head
 from sak_core.plugin.lookup import get_task_spec
 from sak_core.errors import MissingPluginError, SpecError, UnknownNameError
 from sak_core.plugin.registry import get_registry
@@ -16,9 +17,10 @@ if TYPE_CHECKING:
     from sak_core.plugin.tasks import Task
 
 
-def student_dataset_spec(student: SAKStudent) -> DatasetSpec:
-    """A stand-in dataset spec for binding tasks to a student without a dataset: it declares
-    each head's output count and nothing else (ImageNet mean/std)."""
+def student_dataset_spec(student: SAKStudent, heads: Iterable[str] | None = None) -> DatasetSpec:
+    """A stand-in dataset spec for binding tasks to a student without a dataset: it declares the
+    output count of each head of ``heads`` (default: all), under its task's name (a ``TASK@KEY``
+    head as ``TASK``), and nothing else (ImageNet mean/std)."""
 
     def no_data(*args: Any, **kwargs: Any) -> Any:
         raise SpecError("this dataset spec only describes a checkpoint's heads; it holds no data")
@@ -26,7 +28,8 @@ def student_dataset_spec(student: SAKStudent) -> DatasetSpec:
     return DatasetSpec(
         name="checkpoint",
         factory=no_data,
-        tasks={name: {"num_outputs": n} for name, n in student.config.tasks.items()},
+        tasks={task_of_head(name): {"num_outputs": student.config.tasks[name]}
+               for name in (student.task_names if heads is None else heads)},
         input_size=tuple(student.config.input_size),
         description="the heads of a student checkpoint",
     )
@@ -56,14 +59,13 @@ def bind_tasks(
     on ``dataset``.
     """
     require_task_heads(student)
-    dataset = dataset or student_dataset_spec(student)
     wanted = list(student.task_names if names is None else names)
     tasks: dict[str, Task] = {}
     for name in wanted:
         if name not in student.config.tasks:
             raise SpecError(f"the student has no head for task '{name}'; it has {student.task_names}")
         try:
-            spec = get_task_spec(name)
+            spec = get_task_spec(task_of_head(name))  # a head of one dataset, TASK@KEY, is TASK's
         except UnknownNameError:
             origin = context.distribution_of("task", name) if context is not None else None
             hint = (
@@ -76,11 +78,12 @@ def bind_tasks(
                 f"the student has a head for task '{name}' but no installed plugin provides that "
                 f"task (installed tasks: {installed}): {hint}, then run `sak plugins` to check"
             ) from None
-        task = spec.create(dataset)
+        on = dataset or student_dataset_spec(student, [name])
+        task = spec.create(on)
         expected = int(student.config.tasks[name])
         if task.num_outputs != expected:
             raise SpecError(
-                f"task '{name}' on dataset '{dataset.name}' has {task.num_outputs} outputs but the "
+                f"task '{name}' on dataset '{on.name}' has {task.num_outputs} outputs but the "
                 f"student's head has {expected}: evaluate on the dataset the student was trained for"
             )
         tasks[name] = task
@@ -91,10 +94,10 @@ def supported_tasks(student: SAKStudent, dataset: DatasetSpec) -> tuple[list[str
     """(tasks of the student that ``dataset`` has labels for or can derive, tasks it cannot)."""
     scored, skipped = [], []
     for name in student.task_names:
-        supported = name in dataset.tasks
+        supported = task_of_head(name) in dataset.tasks
         if not supported:
             try:
-                supported = get_task_spec(name).supported_by(dataset)
+                supported = get_task_spec(task_of_head(name)).supported_by(dataset)
             except UnknownNameError:
                 supported = False
         (scored if supported else skipped).append(name)

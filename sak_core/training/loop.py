@@ -23,6 +23,7 @@ from sak_core.model.mixture import (
     label_keys,
     resolve_tasks,
     run_datasets,
+    task_of_head,
 )
 from sak_core.run.checkpoint import read_weights, save_student
 from sak_core.run.layout import MODEL_FILE, write_resolved
@@ -172,6 +173,9 @@ class Trainer:
             self.tasks.update({n: t for n, t in bound.items() if n not in self.tasks})
         self.tasks = {n: self.tasks[n] for n in self.task_names}
         self.dataset_losses = {key: {n: t.loss() for n, t in bound.items()} for key, bound in self.dataset_tasks.items()}
+        # task -> the student's head serving each dataset: the task's own, or TASK@KEY where the
+        # datasets' label spaces differ (model.mixture.task_heads)
+        self.dataset_heads = {d.key: d.heads_of(self.student.task_names) for d in self.datasets}
         self.losses = self.dataset_losses[self.datasets[0].key]  # the first dataset's (one dataset: the run's)
         unknown = sorted(set(config.task_weights) - set(self.tasks))
         if unknown:
@@ -202,7 +206,7 @@ class Trainer:
 
         self.student.to(ctx.device)
         # heads a step may leave without a loss: a dataset without a task's labels, a partial task
-        skips = any(len(tasks) < len(self.task_names) for tasks in self.dataset_tasks.values())
+        skips = any(len(heads) < len(self.student.task_names) for heads in self.dataset_heads.values())
         skips = skips or any(d.spec.partial for d in self.datasets)
         self.model = wrap_model(self.student, ctx,
                                 find_unused=self.stage == 2 and (optim.alpha == 0 or not self.teachers or skips))
@@ -363,7 +367,7 @@ class Trainer:
             scores["score"] = sum(finite) / len(finite)
             self.metrics.write(self.step, "val", scores)
             key = next(iter(self.val_loaders))
-            self.metrics.pictures(self.step, self.student, self.dataset_tasks[key] if self.stage == 2 else {},
+            self.metrics.pictures(self.step, self.student, self._by_head(key) if self.stage == 2 else {},
                                   self.val_loaders[key], self.ctx.device, self.precision)
             shown = {k: v for k, v in scores.items() if "/level" not in k}  # per-level: metrics.jsonl
             self.console.print(f"validation at step {self.step}: " + _format_scores(shown), highlight=False)
@@ -376,9 +380,16 @@ class Trainer:
 
     def _score(self, key: str, loader: DataLoader) -> EvalResult:
         """Dataset ``key``'s validation: its tasks (stage 2), or the run's teachers (stage 1)."""
-        return evaluate(self.student, self.dataset_tasks[key] if self.stage == 2 else {}, loader, self.ctx.device,
+        result = evaluate(self.student, self._by_head(key) if self.stage == 2 else {}, loader, self.ctx.device,
                         full=False, precision=self.precision, teachers=self.teachers if self.stage == 1 else None,
                         distill_valid_region=self.config.optim.distill_valid_region)
+        result.metrics = {task_of_head(head): values for head, values in result.metrics.items()}  # by task
+        return result
+
+    def _by_head(self, key: str) -> dict[str, Task]:
+        """Dataset ``key``'s tasks keyed by the heads that serve it (what evaluate and the pictures take)."""
+        heads = self.dataset_heads[key]
+        return {heads[name]: task for name, task in self.dataset_tasks[key].items()}
 
     def _references(self, results: Mapping[str, EvalResult]) -> dict[str, dict[str, float]]:
         """Each dataset's first validation's primary metrics (dm's reference without a baseline),
@@ -397,7 +408,7 @@ class Trainer:
         task has no term for it)."""
         device = self.ctx.device
         dataset = self._dataset(key)
-        losses = self.dataset_losses[dataset.key]
+        losses, heads = self.dataset_losses[dataset.key], self.dataset_heads[dataset.key]
         self._check_partial(dataset, batch, list(losses))
         batch = add_derived_targets(dict(batch), list(losses))
         images = batch["image"].to(device, non_blocking=True)
@@ -412,7 +423,7 @@ class Trainer:
             for name, loss in losses.items():
                 if name not in batch:  # a partial task none of the batch's samples is labelled for
                     continue
-                output, target, metas = out.tasks[name], batch[name], batch.get("meta")
+                output, target, metas = out.tasks[heads[name]], batch[name], batch.get("meta")
                 mask = label_mask(batch, name)
                 if mask is not None:  # only the samples labelled for it
                     if not bool(mask.any()):
@@ -580,7 +591,8 @@ class Trainer:
             target = batch.get(name)
             if not isinstance(target, torch.Tensor):
                 continue
-            outputs = torch.zeros((target.shape[0], self.student.config.tasks[name], *target.shape[-2:]))
+            head = self.dataset_heads[self._dataset(key).key][name]
+            outputs = torch.zeros((target.shape[0], self.student.config.tasks[head], *target.shape[-2:]))
             try:
                 with torch.no_grad():
                     losses[name](outputs, target.cpu())

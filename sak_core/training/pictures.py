@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from sak_core.model import SAKStudent
+from sak_core.model.mixture import task_of_head
 from sak_core.plugin.tasks import Task
 from sak_core.runtime.device import Precision, as_precision
 
@@ -57,7 +58,8 @@ class RunPictures:
             for sample in samples:
                 box = tuple(int(v) for v in sample["meta"]["valid_box"])
                 predictions = predict_prepared(student, tasks, PreparedImage(sample["image"][None], box), precision)
-                targets = {n: crop_box(torch.as_tensor(sample[n]), box) for n in tasks if n in sample}
+                targets = {n: crop_box(torch.as_tensor(sample[task_of_head(n)]), box)
+                           for n in tasks if task_of_head(n) in sample}
                 pixels = denormalise(crop_box(sample["image"], box), spec.mean, spec.std)
                 name = str(sample["meta"]["id"])
                 grid = prediction_grid(pixels, predictions, tasks, targets, title=name)

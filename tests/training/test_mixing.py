@@ -64,11 +64,12 @@ class MixDataset(ToyDataset):
         return sample
 
 
-def _mix_spec(name: str, n: int = 8, unlabelled: dict[str, set[int]] | None = None, **changes):
+def _mix_spec(name: str, n: int = 8, unlabelled: dict[str, set[int]] | None = None, seg_classes: int = 2, **changes):
     def factory(root=None, split="train", train=True, input_size=(64, 64), tasks=None, **options):
         return MixDataset(n, input_size, tasks, unlabelled or {})
 
-    return TOY_DATASET.replace(name=name, factory=factory, tasks={SEG: {"num_outputs": 2}, DEPTH: {}}, **changes)
+    return TOY_DATASET.replace(name=name, factory=factory, tasks={SEG: {"num_outputs": seg_classes}, DEPTH: {}},
+                              **changes)
 
 
 ODD = {1, 3, 5, 7}
@@ -91,6 +92,7 @@ class MixPlugins:
         register(_mix_spec("mix_partial", unlabelled={DEPTH: ODD}, partial=(DEPTH,)))
         register(_mix_spec("mix_gappy", unlabelled={DEPTH: {3, 5}}))
         register(_mix_spec("mix_trainonly", splits=("train",)))
+        register(_mix_spec("mix_wide", seg_classes=3))  # toy_seg in another label space (3 classes)
 
 
 @pytest.fixture
@@ -242,7 +244,7 @@ def test_without_teachers_a_dataset_that_labels_none_of_the_tasks_is_refused(mix
     config = mix(*DISJOINT, tasks=[SEG], teachers=[])
     with pytest.raises(ConfigError) as excinfo:
         Trainer(config, tmp_path / "run")
-    assert str(excinfo.value) == ("'mix' (alias mix-b) labels none of the run's tasks (toy_seg) and the run distils "
+    assert str(excinfo.value) == ("dataset 'mix' (alias mix-b) labels none of the run's tasks (toy_seg) and the run distils "
                                   "no teacher, so its batches would train nothing: drop it, or add teachers")
 
 
@@ -394,3 +396,34 @@ def test_a_resume_with_another_mix_of_datasets_says_it_is_not_step_exact(mix, tm
     console = Console(record=True, width=300)
     Trainer(first, run, resume=True, console=console).lock.release()
     assert "not step-exactly" not in console.export_text()
+
+
+# -- one task, two label spaces: a head per dataset -------------------------------------------------
+def test_a_task_whose_datasets_differ_in_outputs_gets_a_head_per_dataset(mix, tmp_path):
+    from sak_core.model.mixture import run_datasets, task_heads
+    from sak_core.run.binding import bind_tasks
+
+    config = mix({"name": "mix"}, {"name": "mix_wide"}, optim={"iterations": 4}, output={"val_every": 4})
+    datasets = run_datasets(config)
+    assert task_heads([SEG, DEPTH], datasets) == {SEG: {f"{SEG}@mix": 2, f"{SEG}@mix_wide": 3}, DEPTH: {DEPTH: 1}}
+    trainer = Trainer(config, tmp_path / "run")
+    assert trainer.student.config.tasks == {f"{SEG}@mix": 2, f"{SEG}@mix_wide": 3, DEPTH: 1}
+    assert trainer.dataset_heads == {"mix": {SEG: f"{SEG}@mix", DEPTH: DEPTH},
+                                     "mix_wide": {SEG: f"{SEG}@mix_wide", DEPTH: DEPTH}}
+    _, batch = next(trainer._batches())
+    for key, own, other in (("mix", f"{SEG}@mix", f"{SEG}@mix_wide"), ("mix_wide", f"{SEG}@mix_wide", f"{SEG}@mix")):
+        trainer.optimizer.zero_grad(set_to_none=True)
+        terms = _losses(trainer, batch, key)
+        out = _forward(trainer, batch["image"])
+        by_hand = torch.nn.functional.cross_entropy(out.tasks[own].detach(), batch[SEG], ignore_index=255)
+        assert terms[SEG].item() == pytest.approx(by_hand.item(), rel=1e-6)  # its own head's output
+        trainer._total(terms).backward()
+        assert all(p.grad is None for p in _parameters(trainer, other).values()), key
+        assert any(p.grad is not None for p in _parameters(trainer, own).values()), key
+    trainer.lock.release()
+    trainer.run()
+    val = _log(tmp_path / "run", "val")[-1]
+    assert {f"mix/{SEG}/acc", f"mix_wide/{SEG}/acc", f"mix/{DEPTH}/l1", f"mix_wide/{DEPTH}/l1"} <= set(val)
+    bound = bind_tasks(sak_core.load_student(tmp_path / "run"))  # no dataset: each head as its own width
+    assert {name: task.num_outputs for name, task in bound.items()} == {f"{SEG}@mix": 2, f"{SEG}@mix_wide": 3,
+                                                                         DEPTH: 1}
