@@ -47,11 +47,13 @@ class RunDataset:
         return self.spec.name
 
     def labels(self, task: str) -> bool:
-        """Whether this dataset has targets for ``task``: its own labels or what they derive from."""
-        return get_task_spec(task).supported_by(self.spec)
+        """Whether this dataset has targets for ``task`` (its own labels or what they derive from);
+        a head of one dataset, ``TASK@KEY``, counts for that dataset only."""
+        key = dataset_of_head(task)
+        return (key is None or key == self.key) and get_task_spec(task_of_head(task)).supported_by(self.spec)
 
     def tasks_of(self, run_tasks: Sequence[str]) -> list[str]:
-        """The tasks of ``run_tasks`` this dataset has targets for, in the run's order."""
+        """The tasks (or heads) of ``run_tasks`` this dataset has targets for, in the run's order."""
         return [t for t in run_tasks if self.labels(t)]
 
     def heads_of(self, heads: Sequence[str]) -> dict[str, str]:
@@ -260,5 +262,6 @@ def build_run_dataset(dataset: RunDataset, split: str, train: bool, run_tasks: S
     """``dataset``'s ``split`` with the labels of the run's tasks it has: training crops of its own
     size when ``train``, else images padded to ``input_size`` (default: its training size)."""
     size = dataset.input_size if train or input_size is None else tuple(input_size)
-    return build_dataset(dataset.spec, split, dataset.tasks_of(run_tasks), train, size, dataset.root,
+    tasks = list(dict.fromkeys(task_of_head(t) for t in dataset.tasks_of(run_tasks)))  # heads -> their tasks
+    return build_dataset(dataset.spec, split, tasks, train, size, dataset.root,
                          dataset.options)
