@@ -30,7 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     routers.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                          help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
-    routers.add_argument("--dataset", help="dataset whose images are routed (default: the run's)")
+    routers.add_argument("--dataset", help="dataset whose images are routed, or the key (alias) of one of the "
+                         "run's datasets (default: the run's first)")
     routers.add_argument("--data-root", help="dataset root (default: the run's)")
     routers.add_argument("--split", help="split (default: the run's data.val_split, else val)")
     routers.add_argument("--limit", type=positive_int, default=256, help="images to average over (default 256)")
@@ -45,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_routers(args: argparse.Namespace) -> int:
     import torch
 
-    from sak_core.plugin.lookup import get_dataset_spec, list_datasets
+    from sak_core.plugin.lookup import list_datasets
     from sak_core.evaluation import (
         RunContext,
         collate_samples,
@@ -58,12 +59,15 @@ def run_routers(args: argparse.Namespace) -> int:
     context = RunContext.open(args.checkpoint)
     for note in context.notes:
         Console(stderr=True).print(f"note: {note}", style="yellow", highlight=False, markup=False)
-    dataset_name = context.dataset_name(args.dataset)
-    if dataset_name is None:
+    dataset = context.run_dataset(args.dataset)  # the run's (first) dataset, or --dataset's
+    if dataset is None:
         raise context.unknown_dataset(list_datasets())
     if args.out and Path(args.out).suffix.lower() != ".png":
         raise SakError(f"--out {args.out}: give a .png path (the numbers go beside it, as .json)")
-    dataset = get_dataset_spec(dataset_name)
+    if context.several_datasets and not args.dataset:
+        keys = ", ".join(entry.key for entry in context.dataset_entries())
+        Console(stderr=True).print(f"note: routing the images of {dataset.key}, the first of the run's datasets "
+                                   f"({keys}); --dataset KEY routes another's", highlight=False)
     device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
     png = Path(args.out) if args.out else context.results_folder() / "routers.png"  # named by the step loaded
@@ -71,9 +75,9 @@ def run_routers(args: argparse.Namespace) -> int:
     for target in (png, numbers):  # the default place is sak's own: replaced there
         check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
     split = context.split(args.split)
-    data = context.test_dataset(dataset, split, [], student.config.input_size, args.data_root)
+    data = context.test_data(dataset, split, [], student.config.input_size, args.data_root)
     loader = torch.utils.data.DataLoader(data, batch_size=args.batch_size, collate_fn=collate_samples)
-    summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.name}/{split}",
+    summary = router_summary(student, loader, device, limit=args.limit, source=f"{dataset.key}/{split}",
                              precision=precision)
     chart = render_router_chart(summary)
     with staged_writes() as stage:  # the chart and its numbers as one

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,20 +30,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="score a trained student on a dataset split (metrics table, dm, metrics.json)",
         description="Score a student on a dataset split with every task's dataset-level metric, "
         "print a table with the multi-task gain (dm) against a baseline table, and write "
-        "metrics.json. Dataset, data root and dataset options default to the run's config.yaml. "
+        "metrics.json. Dataset, data root and dataset options default to the run's config.yaml; a run "
+        "with several datasets scores each on the tasks it labels, into one metrics.json keyed by dataset. "
         "No teacher is needed, except for a stage-1 student (no task heads): it is scored against "
         "its run's teachers (cosine and centred cosine per teacher and tap level).",
     )
     parser.add_argument("checkpoint", metavar="RUN_OR_CHECKPOINT",
                         help="run directory, .safetensors file or Hub student hf://ORG/NAME[@REVISION]")
-    parser.add_argument("--dataset", help="dataset name (default: the run's)")
+    parser.add_argument("--dataset", help="dataset name, or the key (alias) of one of the run's datasets "
+                        "(default: the run's, each of them when it has several)")
     parser.add_argument("--data-root", help="dataset root (default: the run's data.root, $SAK_DATA or the dataset's)")
     parser.add_argument("--split", help="split to score (default: the run's data.val_split, else val)")
     parser.add_argument("--tasks", help="comma-separated subset of the student's tasks (default: all the dataset has)")
     parser.add_argument(
         "--baseline",
+        action="append",
         metavar="TABLE",
-        help="baseline table for dm: a shipped name (e.g. pascal_context_vit_b) or a YAML file",
+        help="baseline table for dm: a shipped name (e.g. pascal_context_vit_b) or a YAML file; with several "
+        "datasets it applies to those it was measured on, and KEY=TABLE gives dataset KEY its table (repeatable)",
     )
     parser.add_argument("--batch-size", type=positive_int, default=4, help="images per forward (default 4)")
     parser.add_argument("--workers", type=non_negative_int, help="data loader workers (default: the run's data.workers, else 2)")
@@ -103,18 +108,8 @@ def _metric_options(given: list[tuple[str, str, Any]], scored: list[str], fast: 
 
 
 def run(args: argparse.Namespace) -> int:
-    from sak_core.plugin.lookup import get_dataset_spec, list_datasets, list_tasks
-    from sak_core.evaluation import (
-        RunContext,
-        bind_tasks,
-        evaluate,
-        metrics_document,
-        metrics_path,
-        results_table,
-        supported_tasks,
-        write_metrics,
-    )
-    from sak_core.evaluation.report import alignment_table
+    from sak_core.plugin.lookup import list_datasets
+    from sak_core.evaluation import RunContext, metrics_path, write_metrics
     from sak_core.evaluation.scoring import same_dataset
     from sak_core.runtime.files import check_output
 
@@ -123,91 +118,268 @@ def run(args: argparse.Namespace) -> int:
     context = RunContext.open(args.checkpoint)
     for note in context.notes:
         notes.print(f"note: {note}", style="yellow", highlight=False, markup=False)
-    dataset_name = context.dataset_name(args.dataset)
-    if dataset_name is None:
+    if context.several_datasets and not args.dataset:
+        return _run_several(args, context, console, notes)
+    dataset = context.run_dataset(args.dataset)
+    if dataset is None:
         raise context.unknown_dataset(list_datasets())
-    dataset = get_dataset_spec(dataset_name)
+    spec = dataset.spec
+    # an entry of a run with several datasets: padded to its own size, as validation did, and its
+    # results beside the run's all-datasets metrics.json (RUN/eval/step-<N>/KEY/), never over it
+    entry_of_several = context.several_datasets and context.dataset_entry(args.dataset) is not None
     device, precision = resolve_runtime(args, notes)
     student = context.load_student(device)
-    limited = args.limit is not None
-    target = metrics_path(context.checkpoint, args.out, limited=limited, folder=context.results_folder())
+    input_size = tuple(dataset.input_size) if entry_of_several else tuple(student.config.input_size)
+    folder = context.results_folder() / dataset.key if context.several_datasets else context.results_folder()
+    target = metrics_path(context.checkpoint, args.out, limited=args.limit is not None, folder=folder)
     check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
-    teachers = _stage1_teachers(context, dataset.name, device, precision, notes) if not student.task_names else None
-    scored, skipped = supported_tasks(student, dataset) if teachers is None else ([], [])
-    if args.tasks:
-        wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
-        unknown = [t for t in wanted if t not in student.task_names]
-        if unknown:
-            raise SakError(f"the student has no head for {', '.join(unknown)}; it has {', '.join(student.task_names)}")
+    table = _single_baseline(args.baseline, dataset)
+    wanted = _wanted_tasks(args, student)
+    teachers = _stage1_teachers(context, args.dataset, device, precision, notes) if not student.task_names else None
+    scored = _scored_tasks(student, dataset, wanted, notes) if teachers is None else []
+    tasks = _bind(student, spec, scored, context)
+    split = context.split(args.split)
+    data = context.test_data(dataset, split, scored, input_size, args.data_root)
+    metric_options = _metric_options(args.metric_option, scored, args.fast)
+    result = _score(args, context, student, tasks, data, f"{dataset.key}/{split}", device, precision, teachers,
+                    metric_options, console)
+
+    gain = _gain(result, tasks, table, notes) if table else None
+    if gain is not None and not same_dataset(gain.dataset, spec.name):
+        notes.print(f"note: baseline '{gain.baseline}' was measured on {gain.dataset}, but this scores "
+                    f"'{spec.name}': its dm compares different data; pass the table of this dataset",
+                    style="yellow", highlight=False)
+    document = _document(context, dataset, result, tasks, gain, args.data_root or dataset.root, split, input_size,
+                         precision, args,
+                         key=dataset.key if context.several_datasets else None)
+    path = write_metrics(document, target)
+    if args.json:
+        _print_json(document)
+        return 0
+    _print_result(console, result, tasks, gain, _title(_label(dataset), split, result), args, bool(teachers))
+    if gain is None and tasks:
+        console.print("no dm: pass --baseline TABLE (see docs/evaluation.md for the shipped tables)", style="dim")
+    _print_end(console, args, result.num_images, path)
+    return 0
+
+
+def _run_several(args: argparse.Namespace, context, console: Console, notes: Console) -> int:
+    """``sak eval`` of a run with several datasets (no ``--dataset``): each dataset scored on its
+    own split with its own tasks, into one metrics.json keyed by dataset key."""
+    from sak_core.evaluation import gain_summary, metrics_path, write_metrics
+    from sak_core.evaluation.report import datasets_document
+    from sak_core.evaluation.scoring import same_dataset
+    from sak_core.runtime.files import check_output
+
+    if args.data_root:
+        keys = ", ".join(entry.key for entry in context.dataset_entries())
+        raise SakError(f"--data-root names one dataset's folder, but this run has several ({keys}): score one with "
+                       "--dataset KEY --data-root DIR, or set each dataset's root in the run's config.yaml")
+    split = context.split(args.split)
+    datasets = _with_split(context.run_datasets(), split, notes)
+    device, precision = resolve_runtime(args, notes)
+    student = context.load_student(device)
+    target = metrics_path(context.checkpoint, args.out, limited=args.limit is not None,
+                          folder=context.results_folder())
+    check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
+    _wanted_tasks(args, student)  # a --tasks the student has no head for is refused first (stage 1: any)
+    teachers = _stage1_teachers(context, None, device, precision, notes) if not student.task_names else None
+    plan = {d.key: [] for d in datasets} if teachers is not None else _plan_several(student, datasets, args, notes)
+    scored = {d.key: d for d in datasets if d.key in plan}
+    tables = _several_baselines(args.baseline or [], list(scored.values()), [d.key for d in datasets], notes)
+    every = [t for names in plan.values() for t in names]
+    options = _metric_options(args.metric_option, list(dict.fromkeys(every)), args.fast)
+    documents, shown = {}, []
+    for key, names in plan.items():
+        dataset = scored[key]
+        tasks = _bind(student, dataset.spec, names, context)
+        data = context.test_data(dataset, split, names)
+        result = _score(args, context, student, tasks, data, f"{key}/{split}", device, precision, teachers,
+                        {t: o for t, o in options.items() if t in names}, console)
+        gain = gain_summary(result.metrics, tasks, tables[key]) if key in tables and tasks else None
+        if gain is not None and not same_dataset(gain.dataset, dataset.name):
+            notes.print(f"note: baseline '{gain.baseline}' was measured on {gain.dataset}, but {key} is "
+                        f"{dataset.describe()}: its dm compares different data", style="yellow", highlight=False)
+        documents[key] = _document(context, dataset, result, tasks, gain, dataset.root, split,
+                                   dataset.input_size, precision, args, key=key)
+        shown.append((result, tasks, gain, _title(_label(dataset), split, result)))
+    document = datasets_document(
+        documents, checkpoint=str(context.checkpoint), run_dir=str(context.run_dir) if context.run_dir else None,
+        step=context.step, split=split, precision=precision.name, limited=args.limit is not None,
+    )
+    path = write_metrics(document, target)
+    if args.json:
+        _print_json(document)
+        return 0
+    for result, tasks, gain, title in shown:
+        _print_result(console, result, tasks, gain, title, args, bool(teachers))
+    if document["dm"] is not None:
+        console.print(f"dm, the mean over {', '.join(document['dm_datasets'])}: {document['dm']:+.2f}")
+    elif teachers is None:
+        console.print("no dm: pass --baseline TABLE or --baseline KEY=TABLE (see docs/evaluation.md)", style="dim")
+    _print_end(console, args, document["num_images"], path)
+    return 0
+
+
+def _with_split(datasets, split: str, notes: Console) -> list:
+    """The datasets that have ``split``; the others named in a note (none left: an error)."""
+    kept = [d for d in datasets if not d.spec.splits or split in d.spec.splits]
+    for dataset in datasets:
+        if dataset.key not in {d.key for d in kept}:
+            notes.print(f"note: not scoring {dataset.key}: {dataset.describe()} has no split '{split}' (its splits: "
+                        f"{', '.join(dataset.spec.splits)}; --split chooses another)", highlight=False)
+    if not kept:
+        raise SakError(f"none of the run's datasets has a split '{split}': choose one with --split")
+    return kept
+
+
+def _wanted_tasks(args: argparse.Namespace, student) -> list[str] | None:
+    """The ``--tasks`` subset (None: all), each a head of the student."""
+    if not args.tasks:
+        return None
+    wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = [t for t in wanted if t not in student.task_names]
+    if unknown:
+        raise SakError(f"the student has no head for {', '.join(unknown)}; it has {', '.join(student.task_names)}")
+    return wanted
+
+
+def _scored_tasks(student, dataset, wanted: list[str] | None, notes: Console) -> list[str]:
+    """The student's tasks ``dataset`` (a RunDataset) is scored on: those it labels (of
+    ``wanted``); the others named in a note, an asked-for task it does not label an error."""
+    from sak_core.evaluation import supported_tasks
+
+    scored, skipped = supported_tasks(student, dataset.spec)
+    who = dataset.describe()
+    if wanted is not None:
         unlabelled = [t for t in wanted if t not in scored]
         if unlabelled:
-            raise SakError(f"dataset '{dataset.name}' has no labels for {', '.join(unlabelled)}")
+            raise SakError(f"dataset {who} has no labels for {', '.join(unlabelled)}")
         skipped += [t for t in scored if t not in wanted]
         scored = wanted
-    if not scored and teachers is None:
+    if not scored:
         raise SakError(
-            f"dataset '{dataset.name}' has labels for none of the student's tasks "
+            f"dataset {who} has labels for none of the student's tasks "
             f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
         )
-    installed = set(list_tasks())
-    uninstalled = [t for t in skipped if t not in installed]
-    if uninstalled:
-        notes.print(f"note: not scoring {', '.join(uninstalled)}: no installed plugin provides it, and "
-                    f"'{dataset.name}' has no labels under that name; install the task's plugin (`sak plugins` "
-                    "lists what is installed)", highlight=False)
+    uninstalled = _uninstalled(skipped, notes, f"{who} has")
     skipped = [t for t in skipped if t not in uninstalled]
     if skipped:
-        notes.print(f"note: not scoring {', '.join(skipped)} (no labels in '{dataset.name}' or not asked for)")
-    tasks = bind_tasks(student, dataset, scored, context) if scored else {}
-    split = context.split(args.split)
-    data = context.test_dataset(dataset, split, scored, student.config.input_size, args.data_root)
+        notes.print(f"note: not scoring {', '.join(skipped)} (no labels in {who} or not asked for)")
+    return scored
+
+
+def _uninstalled(tasks: list[str], notes: Console, who: str) -> list[str]:
+    """The tasks of ``tasks`` no installed plugin provides, named in a note."""
+    from sak_core.plugin.lookup import list_tasks
+
+    installed = set(list_tasks())
+    uninstalled = [t for t in tasks if t not in installed]
+    if uninstalled:
+        notes.print(f"note: not scoring {', '.join(uninstalled)}: no installed plugin provides it, and "
+                    f"{who} no labels under that name; install the task's plugin (`sak plugins` "
+                    "lists what is installed)", highlight=False)
+    return uninstalled
+
+
+def _plan_several(student, datasets, args: argparse.Namespace, notes: Console) -> dict[str, list[str]]:
+    """Dataset key -> the student's tasks it is scored on: those it labels (of ``--tasks``).
+    A dataset left with none is named in a note; a task no dataset labels is an error."""
+    from sak_core.evaluation import supported_tasks
+
+    wanted = _wanted_tasks(args, student)
+    labelled = {d.key: supported_tasks(student, d.spec)[0] for d in datasets}
+    everywhere = {t for names in labelled.values() for t in names}
+    _uninstalled([t for t in student.task_names if t not in everywhere], notes, "none of the run's datasets has")
+    if wanted is not None:
+        unlabelled = [t for t in wanted if t not in everywhere]
+        if unlabelled:
+            has = "; ".join(f"{d.describe()} has {', '.join(labelled[d.key]) or 'none'}" for d in datasets)
+            raise SakError(f"no dataset of the run has labels for {', '.join(unlabelled)} ({has})")
+    plan: dict[str, list[str]] = {}
+    for dataset in datasets:
+        names = [t for t in labelled[dataset.key] if wanted is None or t in wanted]
+        if names:
+            plan[dataset.key] = names
+        else:
+            why = f"labels none of --tasks {args.tasks}" if wanted is not None else \
+                "labels none of the student's tasks"
+            notes.print(f"note: not scoring {dataset.key}: {dataset.describe()} {why}", highlight=False)
+    if not plan:
+        raise SakError(f"none of the run's datasets labels the student's tasks ({', '.join(student.task_names)})")
+    if any(names != list(student.task_names) for names in plan.values()):
+        each = "; ".join(f"{key}: {', '.join(names)}" for key, names in plan.items())
+        notes.print(f"note: each dataset is scored on the tasks it labels ({each})", highlight=False)
+    return plan
+
+
+def _bind(student, spec, scored: list[str], context) -> dict:
+    """The scored tasks bound to ``spec`` (its class names, its boundary tolerance)."""
+    from sak_core.evaluation import bind_tasks
+
+    return bind_tasks(student, spec, scored, context) if scored else {}
+
+
+def _score(args: argparse.Namespace, context, student, tasks, data, label: str, device, precision, teachers,
+           metric_options, console: Console):
+    """``evaluate`` with a progress bar named ``label``."""
+    from sak_core.evaluation import evaluate
+
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
     total = len(data) if args.limit is None else min(len(data), args.limit)
-    metric_options = _metric_options(args.metric_option, scored, args.fast)
-
     show_progress = console.is_terminal and not args.json
     progress = Progress(
-        TextColumn(f"scoring {dataset.name}/{split}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        TextColumn(f"scoring {label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=console, transient=True, disable=not show_progress,
     )
     with progress:
         bar = progress.add_task("eval", total=total)
-        result = evaluate(
+        return evaluate(
             student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
             full=not args.fast, precision=precision, limit=args.limit,
             progress=lambda done: progress.update(bar, completed=done), metric_options=metric_options,
             teachers=teachers, distill_valid_region=context.config.optim.distill_valid_region if teachers else True,
         )
 
-    gain = None
-    if args.baseline:
-        gain = _gain(result, tasks, args.baseline, notes)
-    if gain is not None and not same_dataset(gain.dataset, dataset.name):
-        notes.print(f"note: baseline '{gain.baseline}' was measured on {gain.dataset}, but this scores "
-                    f"'{dataset.name}': its dm compares different data; pass the table of this dataset",
-                    style="yellow", highlight=False)
-    document = metrics_document(
-        result,
-        tasks,
-        gain,
-        checkpoint=str(context.checkpoint),
-        run_dir=str(context.run_dir) if context.run_dir else None,
-        dataset=dataset.name,
-        data_root=absolute_path(root) if (root := context.data_root(dataset.name, args.data_root)) else None,
-        split=split,
-        input_size=list(student.config.input_size),
-        precision=precision.name,
-        limited=args.limit is not None,
-    )
-    path = write_metrics(document, target)
-    if args.json:
-        json.dump(document, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    title = f"{dataset.name} / {split}: {result.num_images} images, {result.protocol} protocol"
+
+def _document(context, dataset, result, tasks, gain, root: str | None, split: str, input_size, precision,
+              args: argparse.Namespace, key: str | None = None) -> dict[str, Any]:
+    """One dataset's metrics document; ``key`` (the dataset's key in a run with several) recorded
+    as ``dataset_key``."""
+    from sak_core.evaluation import metrics_document
+
+    where: dict[str, Any] = {
+        "checkpoint": str(context.checkpoint),
+        "run_dir": str(context.run_dir) if context.run_dir else None,
+        "dataset": dataset.name,
+        **({"dataset_key": key} if key is not None else {}),
+        "data_root": absolute_path(root) if root else None,
+        "split": split,
+        "input_size": list(input_size),
+        "precision": precision.name,
+        "limited": args.limit is not None,
+    }
+    return metrics_document(result, tasks, gain, **where)
+
+
+def _label(dataset) -> str:
+    """``"nyud"``, or ``"synth-b (synthetic)"`` for an entry with an alias: how tables name it."""
+    return dataset.key if dataset.key == dataset.name else f"{dataset.key} ({dataset.name})"
+
+
+def _title(name: str, split: str, result) -> str:
+    title = f"{name} / {split}: {result.num_images} images, {result.protocol} protocol"
     for task, options in result.metric_options.items():
         title += f", {task} " + " ".join(f"{key}={value}" for key, value in options.items())
-    if teachers:
+    return title
+
+
+def _print_result(console: Console, result, tasks, gain, title: str, args: argparse.Namespace,
+                  against_teachers: bool) -> None:
+    from sak_core.evaluation import results_table
+    from sak_core.evaluation.report import alignment_table
+
+    if against_teachers:
         console.print(alignment_table(result, title=title + ", against the run's teachers"))
     else:
         console.print(results_table(result, tasks, gain, title=title, all_metrics=args.all_metrics))
@@ -216,17 +388,92 @@ def run(args: argparse.Namespace) -> int:
             f"dm covers {len(gain.gains)} of {len(result.metrics)} tasks: baseline '{gain.baseline}' "
             f"has no entry for {', '.join(gain.missing)}"
         )
-    if gain is None and tasks:
-        console.print("no dm: pass --baseline TABLE (see docs/evaluation.md for the shipped tables)", style="dim")
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    json.dump(document, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _print_end(console: Console, args: argparse.Namespace, num_images: int, path) -> None:
     if args.limit is not None:
-        console.print(f"scored only {result.num_images} images (--limit): not a comparable result", style="yellow")
+        console.print(f"scored only {num_images} images (--limit): not a comparable result", style="yellow")
     console.print(f"wrote {path}", soft_wrap=True)
-    return 0
 
 
-def _stage1_teachers(context, dataset: str, device, precision, notes: Console) -> dict:
+def _split_baseline(text: str) -> tuple[str | None, str]:
+    """``--baseline`` ``KEY=TABLE`` -> ``(KEY, TABLE)``; ``TABLE`` -> ``(None, TABLE)`` (a file
+    whose name holds '=' stays a table)."""
+    from sak_core.config import DATASET_KEY
+
+    key, sep, table = text.partition("=")
+    if sep and DATASET_KEY.fullmatch(key) and table and not Path(text).exists():
+        return key, table
+    return None, text
+
+
+def _single_baseline(given: list[str] | None, dataset) -> str | None:
+    """The one baseline table of a one-dataset score: ``TABLE``, or ``KEY=TABLE`` naming it."""
+    if not given:
+        return None
+    chosen = []
+    for text in given:
+        key, table = _split_baseline(text)
+        if key is not None and key != dataset.key:
+            raise SakError(f"--baseline {text}: this scores {dataset.describe()}, not '{key}'; give its table as "
+                           f"--baseline TABLE")
+        chosen.append(table)
+    if len(chosen) > 1:
+        raise SakError(f"--baseline given {len(chosen)} times, but this scores one dataset ({dataset.describe()}): "
+                       "give one table")
+    return chosen[0]
+
+
+def _several_baselines(given: list[str], scored, keys: list[str], notes: Console) -> dict[str, Any]:
+    """Dataset key -> its baseline table: ``KEY=TABLE`` for dataset KEY; a plain ``TABLE`` for the
+    scored datasets it was measured on (``same_dataset``), unless KEY=TABLE gave one its own. A
+    plain table that fits none of them, two plain tables that fit one, or a KEY not of the run is
+    an error."""
+    from sak_core.evaluation.multitask_gain import load_baseline
+    from sak_core.evaluation.scoring import same_dataset
+
+    keyed: dict[str, Any] = {}
+    plain: list[str] = []
+    for text in given:
+        key, table = _split_baseline(text)
+        if key is None:
+            plain.append(table)
+        elif key not in keys:
+            raise SakError(f"--baseline {text}: the run has no dataset '{key}' (its datasets: {', '.join(keys)})")
+        elif key in keyed:
+            raise SakError(f"--baseline names dataset '{key}' twice: give it one table")
+        else:
+            keyed[key] = load_baseline(table)
+    fitted: dict[str, Any] = {}
+    for text in plain:
+        table = load_baseline(text)
+        fits = [d for d in scored if same_dataset(table.dataset, d.name)]
+        if not fits:
+            names = ", ".join(d.describe() for d in scored)
+            raise SakError(f"baseline '{table.name}' was measured on {table.dataset or 'no named dataset'}, which is "
+                           f"none of the datasets scored here ({names}): give it to one with --baseline KEY=TABLE")
+        for dataset in fits:
+            if dataset.key in fitted and dataset.key not in keyed:
+                raise SakError(f"two baseline tables fit {dataset.describe()} ('{fitted[dataset.key].name}' and "
+                               f"'{table.name}'): choose one with --baseline {dataset.key}=TABLE")
+            fitted[dataset.key] = table
+    tables = {**fitted, **keyed}
+    without = [d.key for d in scored if d.key not in tables]
+    if tables and without:
+        notes.print(f"note: no dm for {', '.join(without)}: no --baseline table fits it (--baseline KEY=TABLE "
+                    "gives one)", highlight=False)
+    return tables
+
+
+def _stage1_teachers(context, dataset: str | None, device, precision, notes: Console) -> dict:
     """The teachers a student without task heads (stage 1) is scored against: its run's, built as
-    training builds them (fed ``dataset``'s normalisation), in ``precision`` where they declare it."""
+    training builds them (fed ``dataset``'s normalisation, default the run's), in ``precision``
+    where they declare it."""
     from sak_core.training.loop import build_teachers
 
     config = context.config
@@ -239,11 +486,13 @@ def _stage1_teachers(context, dataset: str, device, precision, notes: Console) -
     names = ", ".join(entry.name for entry in config.teachers)
     notes.print(f"note: a stage-1 student (no task heads): scoring its maps against the run's teachers ({names})",
                 highlight=False, markup=False)
-    config = config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset})})
+    if dataset is not None and context.dataset_entry(dataset) is None:  # another dataset: its normalisation
+        config = config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset,
+                                                                                  "datasets": []})})
     return build_teachers(config, device, precision)
 
 
-def _gain(result, tasks, baseline, notes: Console):
+def _gain(result, tasks, baseline: str, notes: Console):
     """dm against ``baseline``, or None with a note when sak_core.evaluation.multitask_gain is missing."""
     try:
         import sak_core.evaluation.multitask_gain  # noqa: F401

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="image files or folders of images")
     parser.add_argument("--out", required=True, help="output folder")
     add_overwrite_option(parser, "a prediction file or grid")
-    parser.add_argument("--dataset", help="dataset for mean/std and task options (default: the run's)")
+    parser.add_argument("--dataset", help="dataset for mean/std and task options, or the key (alias) of one of the "
+                        "run's datasets (default: the run's; with several, each task's first that labels it)")
     parser.add_argument("--data-root", help="dataset root, for predicting dataset samples")
     parser.add_argument("--split", help="with no IMAGE: the split to take samples from (default val)")
     parser.add_argument("--ids", nargs="+", metavar="ID", help="with no IMAGE: sample ids to predict")
@@ -42,6 +43,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _safe_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "image"
+
+
+def _bind_to_labelling(student, datasets, names: list[str] | None, context) -> dict:
+    """The student's tasks (or ``names``) of a run with several datasets, each bound to the first
+    of ``datasets`` that labels it (its class names; one head serves them all), else the first."""
+    from sak_core.evaluation import bind_tasks, supported_tasks
+
+    labelled = [supported_tasks(student, d.spec)[0] for d in datasets]
+    tasks = {}
+    for name in names if names is not None else student.task_names:
+        spec = next((d.spec for d, has in zip(datasets, labelled, strict=True) if name in has), datasets[0].spec)
+        tasks.update(bind_tasks(student, spec, [name], context))
+    return tasks
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
     device, precision = resolve_runtime(args, console)
     student = context.load_student(device)
     names = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
-    dataset_name = context.dataset_name(args.dataset)
-    dataset = get_dataset_spec(dataset_name) if dataset_name else None
-    tasks = bind_tasks(student, dataset, names, context)
+    source = context.run_dataset(args.dataset)  # the run's (first) dataset, or --dataset's
+    dataset = get_dataset_spec(source.name) if source is not None else None
+    if context.several_datasets and not args.dataset:  # each task bound to a dataset that labels it
+        tasks = _bind_to_labelling(student, context.run_datasets(), names, context)
+    else:
+        tasks = bind_tasks(student, dataset, names, context)
     mean, std = (dataset.mean, dataset.std) if dataset else (IMAGENET_MEAN, IMAGENET_STD)
 
     items = []  # (stem, pixels for the grid, prepared image, targets or None)
@@ -102,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
             none = "no readable image files" if unreadable else "no image files"
             raise SakError(f"{none} in {' '.join(args.images)}")
     else:
-        if dataset is None:
+        if source is None:
             raise SakError("give IMAGE files, or a dataset (--dataset NAME) to predict samples of a split")
-        data = context.test_dataset(dataset, context.split(args.split), list(tasks), student.config.input_size,
-                                    args.data_root)
+        data = context.test_data(source, context.split(args.split), list(tasks), student.config.input_size,
+                                 args.data_root)
         for sample in _select(data, args.ids, args.limit):
             box = tuple(int(v) for v in sample["meta"]["valid_box"])
             prepared = PreparedImage(sample["image"][None], box)

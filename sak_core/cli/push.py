@@ -83,7 +83,8 @@ def student_files(run: str) -> tuple[Any, dict[str, Path], Any]:
     facts = StudentFacts(
         repo_id="", tasks=dict(student.get("tasks", {})), teachers=[t.name for t in config.teachers],
         stem=str(student.get("stem")), input_size=list(student.get("input_size", config.data.input_size)),
-        dataset=config.data.dataset, step=int(meta["step"]) if meta.get("step", "").isdigit() else None, plugins=context.plugins, metrics=metrics,
+        dataset=context.dataset_name(), datasets={e.key: e.name for e in context.dataset_entries()},
+        step=int(meta["step"]) if meta.get("step", "").isdigit() else None, plugins=context.plugins, metrics=metrics,
         licenses=licenses,
         # one licence every teacher's weights declare, else "other" (the card lists each)
         license=next(iter(shared)) if len(shared) == 1 and "" not in shared and "," not in next(iter(shared)) else "other",

@@ -99,6 +99,22 @@ def metrics_document(
     }
 
 
+def datasets_document(documents: Mapping[str, Mapping[str, Any]], **context: Any) -> dict[str, Any]:
+    """The ``metrics.json`` of a run with several datasets: ``format``, the ``context`` given
+    (checkpoint, split, ...), ``num_images`` (all datasets'), ``datasets`` (dataset key -> that
+    dataset's :func:`metrics_document`, what ``sak eval --dataset KEY`` writes), ``dm`` (the mean
+    of the datasets' dm, null when none has one) and ``dm_datasets`` (the keys it averages)."""
+    with_dm = {key: doc["dm"] for key, doc in documents.items() if doc.get("dm") is not None}
+    return {
+        "format": FORMAT_VERSION,
+        **context,
+        "num_images": sum(int(doc.get("num_images") or 0) for doc in documents.values()),
+        "datasets": {key: dict(doc) for key, doc in documents.items()},
+        "dm": sum(with_dm.values()) / len(with_dm) if with_dm else None,
+        "dm_datasets": list(with_dm),
+    }
+
+
 def _levels(scores: Mapping[str, float]) -> list[dict[str, float]]:
     """``[{"cosine", "centred_cosine"}, ...]`` per tap level from a teacher's alignment scores."""
     levels: dict[int, dict[str, float]] = {}

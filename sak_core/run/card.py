@@ -1,8 +1,9 @@
 """The model card (``README.md``) ``sak push`` writes for a student: Hub metadata a person can read.
 
 The metadata is what huggingface_hub's :class:`~huggingface_hub.ModelCardData` holds:
-``library_name: sak``, tags, the dataset, the licence, the primary metric of each scored task as a
-``model-index`` (from the run's ``metrics.json``), and the teachers and tasks under ``sak:``.
+``library_name: sak``, tags, the run's datasets, the licence, the primary metric of each scored task
+(per dataset) as a ``model-index`` (from the run's ``metrics.json``), and the teachers and tasks
+under ``sak:``.
 The text says what the student is, its results, and how to use it: the exact ``pip install``
 line of the plugins it needs (from the run's ``plugins.json``), a ``sak predict`` and a
 ``sak_core.load_student`` example.
@@ -33,12 +34,24 @@ class StudentFacts:
     teachers: list[str]  # NAME[:VARIANT] as the run names them
     stem: str
     input_size: list[int]
-    dataset: str | None
+    dataset: str | None  # the run's (first) dataset
     step: int | None
     plugins: list[dict[str, Any]] = field(default_factory=list)  # the run's plugins.json
     metrics: dict[str, Any] | None = None  # the run's metrics.json
     license: str = "other"
     licenses: dict[str, str] = field(default_factory=dict)  # teacher -> its weights' licence(s)
+    datasets: dict[str, str] = field(default_factory=dict)  # every dataset of the run: key (alias or name) -> name
+
+    def dataset_names(self) -> list[str]:
+        """The registered names of the run's datasets, each once, in order."""
+        names = list(self.datasets.values()) or ([self.dataset] if self.dataset else [])
+        return list(dict.fromkeys(names))
+
+    def trained_on(self) -> str:
+        """``"nyud"``, or ``"synthetic, synth-b (synthetic)"`` for a run with several datasets."""
+        if len(self.datasets) > 1:
+            return ", ".join(key if key == name else f"{key} ({name})" for key, name in self.datasets.items())
+        return self.dataset or "unknown"
 
 
 def teacher_licenses(teachers: Sequence[Any]) -> dict[str, str]:
@@ -70,21 +83,37 @@ def install_line(plugins: Sequence[Mapping[str, Any]], kinds: Sequence[str] = ("
     return "pip install " + " ".join(f"{name}=={version}" if version else name for name, version in pins.items())
 
 
+def scored_datasets(metrics: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    """Dataset key -> its ``sak eval`` document: each of ``metrics.json``'s ``datasets`` (a run
+    with several), else the one document under its dataset's name ({} without metrics)."""
+    if not metrics:
+        return {}
+    several = metrics.get("datasets")
+    if isinstance(several, Mapping):
+        return {str(key): doc for key, doc in several.items() if isinstance(doc, Mapping)}
+    return {str(metrics.get("dataset") or "unknown"): metrics}
+
+
 def eval_results(facts: StudentFacts) -> list[Any]:
-    """The primary metric of each task scored in ``metrics.json``, as huggingface_hub EvalResults."""
+    """The primary metric of each task scored in ``metrics.json``, per dataset, as huggingface_hub
+    EvalResults. With several datasets, each result's dataset has its registered name as type and
+    its key as name and config (what keeps two entries of one dataset apart in the model-index)."""
     from huggingface_hub import EvalResult
 
-    metrics = facts.metrics or {}
-    dataset = str(metrics.get("dataset") or facts.dataset or "unknown")
+    several = "datasets" in (facts.metrics or {})
     results = []
-    for task, primary in (metrics.get("primary") or {}).items():
-        if not isinstance(primary, Mapping) or primary.get("value") is None:
-            continue
-        results.append(EvalResult(
-            task_type=HUB_TASK_TYPES.get(task, task), task_name=task, dataset_type=dataset, dataset_name=dataset,
-            dataset_split=metrics.get("split"), metric_type=str(primary.get("metric")),
-            metric_name=f"{task} {primary.get('metric')}", metric_value=primary["value"],
-        ))
+    for key, metrics in scored_datasets(facts.metrics).items():
+        dataset = str(metrics.get("dataset") or facts.dataset or "unknown")
+        name = key if several else dataset
+        for task, primary in (metrics.get("primary") or {}).items():
+            if not isinstance(primary, Mapping) or primary.get("value") is None:
+                continue
+            results.append(EvalResult(
+                task_type=HUB_TASK_TYPES.get(task, task), task_name=task, dataset_type=dataset, dataset_name=name,
+                dataset_config=key if several else None, dataset_split=metrics.get("split"),
+                metric_type=str(primary.get("metric")),
+                metric_name=f"{task} {primary.get('metric')}", metric_value=primary["value"],
+            ))
     return results
 
 
@@ -94,7 +123,7 @@ def card_data(facts: StudentFacts) -> Any:
 
     return ModelCardData(
         library_name=LIBRARY, license=facts.license, tags=[*TAGS, *facts.tasks],
-        datasets=[facts.dataset] if facts.dataset else None, model_name=facts.repo_id,
+        datasets=facts.dataset_names() or None, model_name=facts.repo_id,
         eval_results=eval_results(facts) or None,
         sak={"teachers": list(facts.teachers), "tasks": dict(facts.tasks), "stem": facts.stem,
              "input_size": list(facts.input_size), "step": facts.step},
@@ -102,19 +131,25 @@ def card_data(facts: StudentFacts) -> Any:
 
 
 def _results_table(facts: StudentFacts) -> list[str]:
-    metrics = facts.metrics or {}
-    primary = metrics.get("primary") or {}
-    if not primary:
+    documents = {key: doc for key, doc in scored_datasets(facts.metrics).items() if doc.get("primary")}
+    if not documents:
         return ["Not scored yet: run `sak eval` on the run before `sak push` to add its results here."]
-    lines = [f"Scored by `sak eval` on {metrics.get('dataset')} / {metrics.get('split')} "
-             f"({metrics.get('num_images')} images, {metrics.get('protocol')} protocol):", "",
-             "| task | metric | value |", "|---|---|---|"]
-    for task, entry in primary.items():
-        value = entry.get("value")
-        arrow = "higher is better" if entry.get("higher_is_better") else "lower is better"
-        lines.append(f"| {task} | {entry.get('metric')} ({arrow}) | {'n/a' if value is None else f'{value:.4g}'} |")
-    if metrics.get("dm") is not None:
-        lines += ["", f"Multi-task gain dm against {metrics['baseline']['name']}: {metrics['dm']:+.2f} %"]
+    several = "datasets" in (facts.metrics or {})
+    lines: list[str] = []
+    for key, metrics in documents.items():
+        where = key if not several or key == metrics.get("dataset") else f"{key} ({metrics.get('dataset')})"
+        lines += [*([""] if lines else []),
+                  f"Scored by `sak eval` on {where} / {metrics.get('split')} "
+                  f"({metrics.get('num_images')} images, {metrics.get('protocol')} protocol):", "",
+                  "| task | metric | value |", "|---|---|---|"]
+        for task, entry in metrics["primary"].items():
+            value = entry.get("value")
+            arrow = "higher is better" if entry.get("higher_is_better") else "lower is better"
+            lines.append(f"| {task} | {entry.get('metric')} ({arrow}) | {'n/a' if value is None else f'{value:.4g}'} |")
+        if metrics.get("dm") is not None:
+            lines += ["", f"Multi-task gain dm against {metrics['baseline']['name']}: {metrics['dm']:+.2f} %"]
+    if several and (facts.metrics or {}).get("dm") is not None:
+        lines += ["", f"Mean dm over {', '.join(facts.metrics['dm_datasets'])}: {facts.metrics['dm']:+.2f} %"]
     return lines
 
 
@@ -135,7 +170,7 @@ def card_text(facts: StudentFacts) -> str:
         f"- Teachers: {', '.join(facts.teachers) or 'none recorded'}",
         f"- Tasks: {tasks}",
         f"- Stem: {facts.stem}, input size {facts.input_size[0]}x{facts.input_size[1]}",
-        f"- Trained on: {facts.dataset or 'unknown'}" + (f", saved at step {facts.step}" if facts.step is not None else ""),
+        f"- Trained on: {facts.trained_on()}" + (f", saved at step {facts.step}" if facts.step is not None else ""),
         "", "## Results", "", *_results_table(facts), "",
         "## How to use", "",
         "Install sak and the plugins of the student's tasks, at the versions it was trained with:", "",

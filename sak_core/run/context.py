@@ -1,8 +1,8 @@
 """What evaluation and inference need from a run: the checkpoint, its config, tasks and data.
 
 ``sak eval``, ``sak predict`` and ``sak analyze`` take a run directory or a checkpoint file. A
-:class:`RunContext` finds the weights, the run's ``config.yaml`` (for the default dataset, data
-root and dataset options) and ``plugins.json`` (to name the plugin a missing task came from).
+:class:`RunContext` finds the weights, the run's ``config.yaml`` (for its datasets: each one's
+root, options and labels) and ``plugins.json`` (to name the plugin a missing task came from).
 Neither teachers nor a training setup are needed.
 """
 
@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sak_core.model.assemble import build_dataset
+from sak_core.model.mixture import RunDataset, build_run_dataset, resolve_dataset
 from sak_core.run.checkpoint import load_student, read_metadata, resolve_checkpoint
 from sak_core.run.hub import HubRef, hub_results_folder, is_hub_ref, parse_hub_ref
 from sak_core.run.layout import CONFIG_FILE, PLUGINS_FILE, eval_folder
-from sak_core.config import RunConfig, build_config, read_run_yaml
+from sak_core.config import DatasetEntry, RunConfig, build_config, read_run_yaml
 from sak_core.errors import ConfigError, EnvironmentProblem
 from sak_core.runtime.files import read_text
 from sak_core.model import SAKStudent
-from sak_core.plugin.specs import DatasetSpec
+from sak_core.plugin.lookup import get_dataset_spec
+
 _RUN_DIR_DEPTH = 3  # RUN/checkpoints/last/model.safetensors is three levels below RUN
 
 
@@ -118,39 +119,79 @@ class RunContext:
                   "--dataset NAME"
         return ConfigError(f"{why} (installed: {', '.join(installed) or 'none'})")
 
-    def dataset_name(self, override: str | None = None) -> str | None:
-        """``override``, else the run's dataset, else None."""
-        if override:
-            return override
-        return self.config.data.dataset if self.config is not None else None
+    def dataset_entries(self) -> list[DatasetEntry]:
+        """The run's datasets as its config.yaml lists them (one for the one-dataset form); none
+        without a readable config."""
+        return self.config.data.entries() if self.config is not None else []
 
-    def data_root(self, dataset: str, override: str | None = None) -> str | None:
-        """``override``, else the run's data root when ``dataset`` is the run's dataset."""
+    @property
+    def several_datasets(self) -> bool:
+        """Whether the run trained on several datasets (``data.datasets`` with more than one entry)."""
+        return len(self.dataset_entries()) > 1
+
+    def run_datasets(self) -> list[RunDataset]:
+        """Each of the run's datasets resolved against the installed plugins (its ``labels``
+        option applied, its root and options), in the config's order; see :meth:`run_dataset`."""
+        return [self._resolve(entry) for entry in self.dataset_entries()]
+
+    def run_dataset(self, name: str | None = None) -> RunDataset | None:
+        """The dataset a command scores: without ``name`` the run's (first) dataset; with it, the
+        run's entry whose key (alias, else name) is ``name``, else the run's only entry of dataset
+        ``name``, else the registered dataset ``name`` with its defaults (no root, no options, its
+        own size). None when no dataset is known (no ``name`` and no run config). Corrupt samples
+        are an error here, whatever the run's ``data.corrupt``: a score counts every image."""
+        if name is None:
+            entries = self.dataset_entries()
+            return self._resolve(entries[0]) if entries else None
+        entry = self.dataset_entry(name)
+        if entry is not None:
+            return self._resolve(entry)
+        spec = get_dataset_spec(name)  # an unknown name fails with the installed list
+        return RunDataset(name, spec, input_size=tuple(spec.input_size))  # type: ignore[arg-type]
+
+    def dataset_entry(self, name: str) -> DatasetEntry | None:
+        """The run's entry whose key is ``name``, else its only entry of dataset ``name``; None
+        when the run has none. Two entries of dataset ``name`` (each with an alias) are a
+        :class:`ConfigError` naming their keys."""
+        entries = self.dataset_entries()
+        for entry in entries:
+            if entry.key == name:
+                return entry
+        same = [entry for entry in entries if entry.name == name]
+        if len(same) > 1:
+            keys = ", ".join(entry.key for entry in same)
+            raise ConfigError(f"dataset '{name}' is ambiguous: the run has it {len(same)} times, as {keys}; name one "
+                              f"by its key (e.g. --dataset {same[0].key})")
+        return same[0] if same else None
+
+    def _resolve(self, entry: DatasetEntry) -> RunDataset:
+        assert self.config is not None
+        config = self.config
+        if config.data.corrupt != "error":  # evaluation scores every image, or fails naming the bad one
+            config = config.model_copy(update={"data": config.data.model_copy(update={"corrupt": "error"})})
+        return resolve_dataset(entry, config)
+
+    def dataset_name(self, override: str | None = None) -> str | None:
+        """The registered name of ``override`` (a run's dataset key resolves to its dataset),
+        else the run's (first) dataset, else None."""
         if override:
-            return override
-        if self.config is not None and self.config.data.dataset == dataset:
-            return self.config.data.root
-        return None
+            entry = self.dataset_entry(override)
+            return entry.name if entry is not None else override
+        entries = self.dataset_entries()
+        return entries[0].name if entries else None
 
     def split(self, override: str | None = None) -> str:
         """``override``, else the run's validation split, else ``val``."""
         return override or (self.config.data.val_split if self.config is not None else "val")
 
-    def test_dataset(
-        self, dataset: DatasetSpec, split: str, tasks: Sequence[str], input_size: Sequence[int], root: str | None = None
-    ) -> Any:
-        """The test-time dataset (normalise + pad to ``input_size``) of ``split`` with labels for
-        ``tasks``; the data root (unless ``root``) and dataset options are the run's."""
-        return build_dataset(
-            dataset, split, tasks, train=False, input_size=input_size,
-            root=self.data_root(dataset.name, root), options=self.dataset_options(dataset.name),
-        )
-
-    def dataset_options(self, dataset: str) -> dict[str, Any]:
-        """The run's dataset options (``data.options``) when ``dataset`` is the run's dataset."""
-        if self.config is not None and self.config.data.dataset == dataset:
-            return dict(self.config.data.options)
-        return {}
+    def test_data(self, dataset: RunDataset, split: str, tasks: Sequence[str],
+                  input_size: Sequence[int] | None = None, root: str | None = None) -> Any:
+        """The test-time dataset (normalise + pad to ``input_size``, default ``dataset``'s own
+        size) of ``split`` with labels for ``tasks`` (those ``dataset`` has), from ``root``
+        (default: the dataset's root)."""
+        if root:
+            dataset = replace(dataset, root=root)
+        return build_run_dataset(dataset, split, False, tasks, input_size)
 
     def distribution_of(self, kind: str, name: str) -> str | None:
         """The distribution that provided ``kind`` ``name`` when the run was trained."""
