@@ -136,13 +136,13 @@ def run(args: argparse.Namespace) -> int:
     table = _single_baseline(args.baseline, dataset)
     wanted = _wanted_tasks(args, student)
     teachers = _stage1_teachers(context, args.dataset, device, precision, notes) if not student.task_names else None
-    scored = _scored_tasks(student, dataset, wanted, notes) if teachers is None else []
-    tasks = _bind(student, spec, scored, context)
+    heads = _scored_heads(student, dataset, wanted, notes) if teachers is None else {}
+    tasks = _bind(student, spec, heads, context)
     split = context.split(args.split)
-    data = context.test_data(dataset, split, scored, input_size, args.data_root)
-    metric_options = _metric_options(args.metric_option, scored, args.fast)
-    result = _score(args, context, student, tasks, data, f"{dataset.key}/{split}", device, precision, teachers,
-                    metric_options, console)
+    data = context.test_data(dataset, split, list(heads.values()), input_size, args.data_root)
+    metric_options = _metric_options(args.metric_option, list(heads), args.fast)
+    result = _score(args, context, student, tasks, heads, data, f"{dataset.key}/{split}", device, precision,
+                    teachers, metric_options, console)
 
     gain = _gain(result, tasks, table, notes) if table else None
     if gain is not None and not same_dataset(gain.dataset, spec.name):
@@ -184,18 +184,18 @@ def _run_several(args: argparse.Namespace, context, console: Console, notes: Con
     check_output(target, reads=context.files_read(), overwrite=args.overwrite or args.out is None)
     _wanted_tasks(args, student)  # a --tasks the student has no head for is refused first (stage 1: any)
     teachers = _stage1_teachers(context, None, device, precision, notes) if not student.task_names else None
-    plan = {d.key: [] for d in datasets} if teachers is not None else _plan_several(student, datasets, args, notes)
+    plan = {d.key: {} for d in datasets} if teachers is not None else _plan_several(student, datasets, args, notes)
     scored = {d.key: d for d in datasets if d.key in plan}
     tables = _several_baselines(args.baseline or [], list(scored.values()), [d.key for d in datasets], notes)
-    every = [t for names in plan.values() for t in names]
+    every = [t for heads in plan.values() for t in heads]
     options = _metric_options(args.metric_option, list(dict.fromkeys(every)), args.fast)
     documents, shown = {}, []
-    for key, names in plan.items():
+    for key, heads in plan.items():
         dataset = scored[key]
-        tasks = _bind(student, dataset.spec, names, context)
-        data = context.test_data(dataset, split, names)
-        result = _score(args, context, student, tasks, data, f"{key}/{split}", device, precision, teachers,
-                        {t: o for t, o in options.items() if t in names}, console)
+        tasks = _bind(student, dataset.spec, heads, context)
+        data = context.test_data(dataset, split, list(heads.values()))
+        result = _score(args, context, student, tasks, heads, data, f"{key}/{split}", device, precision, teachers,
+                        {t: o for t, o in options.items() if t in heads}, console)
         gain = gain_summary(result.metrics, tasks, tables[key]) if key in tables and tasks else None
         if gain is not None and not same_dataset(gain.dataset, dataset.name):
             notes.print(f"note: baseline '{gain.baseline}' was measured on {gain.dataset}, but {key} is "
@@ -234,30 +234,48 @@ def _with_split(datasets, split: str, notes: Console) -> list:
 
 
 def _wanted_tasks(args: argparse.Namespace, student) -> list[str] | None:
-    """The ``--tasks`` subset (None: all), each a head of the student."""
+    """The ``--tasks`` subset as task names (None: all): each a head of the student, or the task
+    of its heads for one dataset (``semseg`` for ``semseg@nyud``)."""
+    from sak_core.model.mixture import task_of_head
+
     if not args.tasks:
         return None
     wanted = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in wanted if t not in student.task_names]
+    tasks = {task_of_head(head) for head in student.task_names}
+    unknown = [t for t in wanted if t not in student.task_names and t not in tasks]
     if unknown:
         raise SakError(f"the student has no head for {', '.join(unknown)}; it has {', '.join(student.task_names)}")
-    return wanted
+    return list(dict.fromkeys(task_of_head(t) for t in wanted))
 
 
-def _scored_tasks(student, dataset, wanted: list[str] | None, notes: Console) -> list[str]:
-    """The student's tasks ``dataset`` (a RunDataset) is scored on: those it labels (of
-    ``wanted``); the others named in a note, an asked-for task it does not label an error."""
+def _dataset_heads(student, dataset) -> tuple[dict[str, str], list[str]]:
+    """Task -> the student's head scored on ``dataset`` (a RunDataset): its own ``TASK@KEY``, else
+    the shared ``TASK`` head of a task it labels; and the heads left out (another dataset's, a
+    task it does not label, or one no installed plugin provides)."""
     from sak_core.evaluation import supported_tasks
+    from sak_core.model.mixture import dataset_of_head, task_of_head
 
-    scored, skipped = supported_tasks(student, dataset.spec)
+    labelled = supported_tasks(student, dataset.spec)[0]
+    heads: dict[str, str] = {}
+    for head in student.task_names:
+        key, task = dataset_of_head(head), task_of_head(head)
+        if head in labelled and (key == dataset.key or (key is None and task not in heads)):
+            heads[task] = head
+    return heads, [h for h in student.task_names if h not in heads.values()]
+
+
+def _scored_heads(student, dataset, wanted: list[str] | None, notes: Console) -> dict[str, str]:
+    """Task -> head that ``dataset`` (a RunDataset) is scored on: the tasks it labels (of
+    ``wanted``); the others named in a note, an asked-for task it does not label an error."""
+    heads, skipped = _dataset_heads(student, dataset)
     who = dataset.describe()
     if wanted is not None:
-        unlabelled = [t for t in wanted if t not in scored]
+        unlabelled = [t for t in wanted if t not in heads]
         if unlabelled:
             raise SakError(f"dataset {who} has no labels for {', '.join(unlabelled)}")
-        skipped += [t for t in scored if t not in wanted]
-        scored = wanted
-    if not scored:
+        skipped += [heads[t] for t in heads if t not in wanted]
+        heads = {t: heads[t] for t in wanted}
+    if not heads:
         raise SakError(
             f"dataset {who} has labels for none of the student's tasks "
             f"({', '.join(student.task_names)}): pass the dataset the student was trained on"
@@ -266,15 +284,16 @@ def _scored_tasks(student, dataset, wanted: list[str] | None, notes: Console) ->
     skipped = [t for t in skipped if t not in uninstalled]
     if skipped:
         notes.print(f"note: not scoring {', '.join(skipped)} (no labels in {who} or not asked for)")
-    return scored
+    return heads
 
 
-def _uninstalled(tasks: list[str], notes: Console, who: str) -> list[str]:
-    """The tasks of ``tasks`` no installed plugin provides, named in a note."""
+def _uninstalled(heads: list[str], notes: Console, who: str) -> list[str]:
+    """The heads of ``heads`` whose task no installed plugin provides, named in a note."""
+    from sak_core.model.mixture import task_of_head
     from sak_core.plugin.lookup import list_tasks
 
     installed = set(list_tasks())
-    uninstalled = [t for t in tasks if t not in installed]
+    uninstalled = [h for h in heads if task_of_head(h) not in installed]
     if uninstalled:
         notes.print(f"note: not scoring {', '.join(uninstalled)}: no installed plugin provides it, and "
                     f"{who} no labels under that name; install the task's plugin (`sak plugins` "
@@ -282,48 +301,50 @@ def _uninstalled(tasks: list[str], notes: Console, who: str) -> list[str]:
     return uninstalled
 
 
-def _plan_several(student, datasets, args: argparse.Namespace, notes: Console) -> dict[str, list[str]]:
-    """Dataset key -> the student's tasks it is scored on: those it labels (of ``--tasks``).
-    A dataset left with none is named in a note; a task no dataset labels is an error."""
-    from sak_core.evaluation import supported_tasks
-
+def _plan_several(student, datasets, args: argparse.Namespace, notes: Console) -> dict[str, dict[str, str]]:
+    """Dataset key -> {task: head} it is scored on: the tasks it labels (of ``--tasks``), each on
+    the head that serves it. A dataset left with none is named in a note; a task no dataset
+    labels is an error."""
     wanted = _wanted_tasks(args, student)
-    labelled = {d.key: supported_tasks(student, d.spec)[0] for d in datasets}
-    everywhere = {t for names in labelled.values() for t in names}
-    _uninstalled([t for t in student.task_names if t not in everywhere], notes, "none of the run's datasets has")
+    labelled = {d.key: _dataset_heads(student, d)[0] for d in datasets}
+    everywhere = {head for heads in labelled.values() for head in heads.values()}
+    _uninstalled([h for h in student.task_names if h not in everywhere], notes, "none of the run's datasets has")
     if wanted is not None:
-        unlabelled = [t for t in wanted if t not in everywhere]
+        unlabelled = [t for t in wanted if not any(t in heads for heads in labelled.values())]
         if unlabelled:
             has = "; ".join(f"{d.describe()} has {', '.join(labelled[d.key]) or 'none'}" for d in datasets)
             raise SakError(f"no dataset of the run has labels for {', '.join(unlabelled)} ({has})")
-    plan: dict[str, list[str]] = {}
+    plan: dict[str, dict[str, str]] = {}
     for dataset in datasets:
-        names = [t for t in labelled[dataset.key] if wanted is None or t in wanted]
-        if names:
-            plan[dataset.key] = names
+        heads = {t: h for t, h in labelled[dataset.key].items() if wanted is None or t in wanted}
+        if heads:
+            plan[dataset.key] = heads
         else:
             why = f"labels none of --tasks {args.tasks}" if wanted is not None else \
                 "labels none of the student's tasks"
             notes.print(f"note: not scoring {dataset.key}: {dataset.describe()} {why}", highlight=False)
     if not plan:
         raise SakError(f"none of the run's datasets labels the student's tasks ({', '.join(student.task_names)})")
-    if any(names != list(student.task_names) for names in plan.values()):
-        each = "; ".join(f"{key}: {', '.join(names)}" for key, names in plan.items())
+    if any(list(heads.values()) != list(student.task_names) for heads in plan.values()):
+        each = "; ".join(f"{key}: {', '.join(heads.values())}" for key, heads in plan.items())
         notes.print(f"note: each dataset is scored on the tasks it labels ({each})", highlight=False)
     return plan
 
 
-def _bind(student, spec, scored: list[str], context) -> dict:
-    """The scored tasks bound to ``spec`` (its class names, its boundary tolerance)."""
+def _bind(student, spec, heads: dict[str, str], context) -> dict:
+    """Task -> its head's task plugin bound to ``spec`` (its class names, its boundary tolerance)."""
     from sak_core.evaluation import bind_tasks
 
-    return bind_tasks(student, spec, scored, context) if scored else {}
+    bound = bind_tasks(student, spec, list(heads.values()), context) if heads else {}
+    return {task: bound[head] for task, head in heads.items()}
 
 
-def _score(args: argparse.Namespace, context, student, tasks, data, label: str, device, precision, teachers,
-           metric_options, console: Console):
-    """``evaluate`` with a progress bar named ``label``."""
+def _score(args: argparse.Namespace, context, student, tasks, heads: dict[str, str], data, label: str, device,
+           precision, teachers, metric_options, console: Console):
+    """``evaluate`` of ``tasks`` (task -> Task) on their ``heads`` (task -> head), with a progress
+    bar named ``label``; the result's scores keyed by task."""
     from sak_core.evaluation import evaluate
+    from sak_core.model.mixture import task_of_head
 
     workers = args.workers if args.workers is not None else (context.config.data.workers if context.config else 2)
     total = len(data) if args.limit is None else min(len(data), args.limit)
@@ -334,12 +355,16 @@ def _score(args: argparse.Namespace, context, student, tasks, data, label: str, 
     )
     with progress:
         bar = progress.add_task("eval", total=total)
-        return evaluate(
-            student, tasks, data, device=device, batch_size=args.batch_size, workers=workers,
-            full=not args.fast, precision=precision, limit=args.limit,
-            progress=lambda done: progress.update(bar, completed=done), metric_options=metric_options,
+        result = evaluate(
+            student, {heads[t]: task for t, task in tasks.items()}, data, device=device, batch_size=args.batch_size,
+            workers=workers, full=not args.fast, precision=precision, limit=args.limit,
+            progress=lambda done: progress.update(bar, completed=done),
+            metric_options={heads[t]: o for t, o in metric_options.items()},
             teachers=teachers, distill_valid_region=context.config.optim.distill_valid_region if teachers else True,
         )
+    result.metrics = {task_of_head(head): scores for head, scores in result.metrics.items()}
+    result.metric_options = {task_of_head(head): o for head, o in result.metric_options.items()}
+    return result
 
 
 def _document(context, dataset, result, tasks, gain, root: str | None, split: str, input_size, precision,

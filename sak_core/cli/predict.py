@@ -46,14 +46,19 @@ def _safe_stem(name: str) -> str:
 
 
 def _bind_to_labelling(student, datasets, names: list[str] | None, context) -> dict:
-    """The student's tasks (or ``names``) of a run with several datasets, each bound to the first
-    of ``datasets`` that labels it (its class names; one head serves them all), else the first."""
+    """The student's heads (or ``names``) of a run with several datasets, each bound to its dataset
+    (a ``TASK@KEY`` head: dataset KEY), else the first of ``datasets`` that labels it (its class
+    names), else the first."""
     from sak_core.evaluation import bind_tasks, supported_tasks
+
+    from sak_core.model.mixture import dataset_of_head
 
     labelled = [supported_tasks(student, d.spec)[0] for d in datasets]
     tasks = {}
     for name in names if names is not None else student.task_names:
-        spec = next((d.spec for d, has in zip(datasets, labelled, strict=True) if name in has), datasets[0].spec)
+        own = [d.spec for d in datasets if d.key == dataset_of_head(name)]  # a head of one dataset, TASK@KEY
+        spec = next(iter(own), None) or next(
+            (d.spec for d, has in zip(datasets, labelled, strict=True) if name in has), datasets[0].spec)
         tasks.update(bind_tasks(student, spec, [name], context))
     return tasks
 

@@ -285,3 +285,39 @@ def test_a_stage1_student_is_scored_against_its_teachers_on_each_dataset(tmp_pat
         assert teacher["centred_cosine"] == pytest.approx(final[f"{key}/distill/dinov2/centred_cosine"], abs=1e-5)
         assert entry["distillation"]["loss"] == pytest.approx(final[f"{key}/distill/loss"], rel=1e-4)
     assert document["datasets"]["synthetic"]["distillation"] != document["datasets"]["synth-b"]["distillation"]
+
+
+def test_a_head_per_dataset_is_scored_on_its_dataset_under_the_task_s_name(probe_plugin, tmp_path):
+    """synthetic's 6 classes and evalprobe's 3 are two label spaces: heads semseg@synthetic and
+    semseg@evalprobe. Each dataset is scored on its own head, its metrics under the task's name,
+    equal to training's validation; a baseline table keyed by task gives its dm."""
+    from sak_core.training import train
+
+    data = {**RUN["data"], "datasets": [
+        {"name": "synthetic", "options": {"count": 12, "image_size": [32, 32], "labels": ["semseg"]}},
+        {"name": "evalprobe", "input_size": [64, 64]},
+    ]}
+    run = tmp_path / "heads"
+    result = train(build_config({**RUN, "tasks": ["semseg", "depth"], "data": data}), run,
+                   console=Console(file=io.StringIO()))
+    from sak_core import load_student
+
+    assert load_student(run).task_names == ["semseg@synthetic", "semseg@evalprobe", "depth"]
+    out = tmp_path / "fast.json"
+    table = write_table(tmp_path / "probe.yaml", "evalprobe", {"semseg": 0.5})
+    assert main(["eval", str(run), *CPU, "--fast", "--limit", "4", "--out", str(out),
+                 "--baseline", f"evalprobe={table}"]) == 0
+    document = json.loads(out.read_text())
+    assert {key: list(d["metrics"]) for key, d in document["datasets"].items()} == {
+        "synthetic": ["semseg"], "evalprobe": ["semseg", "depth"]}
+    for key, entry in document["datasets"].items():
+        for task, scores in entry["metrics"].items():
+            for metric, value in scores.items():
+                assert value == pytest.approx(result.final_scores[f"{key}/{task}/{metric}"], rel=1e-5, abs=1e-7)
+    probe = document["datasets"]["evalprobe"]
+    assert probe["dm"] == pytest.approx(gain(probe["metrics"]["semseg"]["mIoU"], 0.5, True), rel=1e-9)
+
+    assert main(["eval", str(run), *CPU, "--fast", "--limit", "4", "--dataset", "evalprobe", "--tasks", "semseg",
+                 "--out", str(tmp_path / "alone.json")]) == 0
+    alone = json.loads((tmp_path / "alone.json").read_text())
+    assert alone["metrics"] == {"semseg": probe["metrics"]["semseg"]}
