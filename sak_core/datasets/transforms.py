@@ -28,6 +28,13 @@ TASK_KEYS = LABEL_KEYS + MAP_KEYS
 Raw = dict[str, np.ndarray]
 
 
+def is_label_map(key: str, array: np.ndarray) -> bool:
+    """Whether ``key`` holds class ids (nearest resize, padded with the ignore value): the built-in
+    label keys, and any other task's integer array (a float array is a continuous map: nearest
+    resize, padded with 0). A plugin task's targets pass through with these rules."""
+    return key in LABEL_KEYS or (key not in MAP_KEYS and np.issubdtype(array.dtype, np.integer))
+
+
 # -- geometry --------------------------------------------------------------------------------
 def _resize(array: np.ndarray, size: tuple[int, int], mode: str) -> np.ndarray:
     t = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
@@ -118,7 +125,7 @@ def pad(sample: Raw, size: tuple[int, int]) -> tuple[Raw, tuple[int, int, int, i
         return dict(sample), box
     out: Raw = {}
     for key, value in sample.items():
-        fill = IGNORE_INDEX if key in LABEL_KEYS else 0
+        fill = IGNORE_INDEX if key != "image" and is_label_map(key, value) else 0
         padded = np.full((ph, pw) + value.shape[2:], fill, dtype=value.dtype)
         padded[top:top + h, left:left + w] = value
         out[key] = padded
@@ -243,6 +250,14 @@ def to_sample(sample: Raw, sample_id: str, box: tuple[int, int, int, int]) -> di
     for key in ("boundaries", "depth"):
         if key in sample:
             out[key] = torch.from_numpy(np.ascontiguousarray(sample[key], dtype=np.float32))[None]
+    for key, value in sample.items():  # another task's targets: class ids H x W, or a map C x H x W
+        if key in out or key in TASK_KEYS:
+            continue
+        if is_label_map(key, value):
+            out[key] = torch.from_numpy(np.ascontiguousarray(value, dtype=np.int64))
+        else:
+            array = np.ascontiguousarray(value, dtype=np.float32)
+            out[key] = torch.from_numpy(array[None] if array.ndim == 2 else array.transpose(2, 0, 1).copy())
     out["meta"] = {"id": sample_id, "original_size": (box[2], box[3]), "valid_box": tuple(box)}
     return out
 
