@@ -155,6 +155,7 @@ def load_student(path: str | Path, map_location: str | torch.device = "cpu", **c
 
 
 _SWAP_RETRIES = 10
+_READ_RETRIES = 60  # reads of a file a live run keeps swapping away: about 5 s in all
 
 
 def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict[str, str], dict[str, torch.Tensor], Path]:
@@ -173,9 +174,11 @@ def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict
             meta, weights = read_safetensors(file, map_location)
             return meta, weights, file
         except CheckpointError:
-            if attempt == _SWAP_RETRIES or (before is not None and _identity(file) == before):
+            # a live run that checkpoints every step can swap the file away under each read: keep
+            # trying for a few seconds (a busy machine slows the reader more than the writer)
+            if attempt == _READ_RETRIES or (before is not None and _identity(file) == before):
                 raise
-        time.sleep(0.01 * attempt)
+        time.sleep(min(0.01 * attempt, 0.1))
         file = resolve_checkpoint(file)
 
 
