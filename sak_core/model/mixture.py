@@ -179,13 +179,16 @@ def dataset_of_head(head: str) -> str | None:
 
 def task_heads(tasks: Sequence[str], datasets: Sequence[RunDataset]) -> dict[str, dict[str, int]]:
     """Each task's heads and their widths: one head named after the task when every dataset that
-    labels it gives it the same outputs; else one head per dataset, ``TASK@KEY`` (PASCAL-Context's
-    21 classes and NYUD-v2's 40 are two label spaces: ``semseg@pascal-context``, ``semseg@nyud``)."""
+    labels it gives it the same outputs (and, where they name their classes, the same class names);
+    else one head per dataset, ``TASK@KEY`` (PASCAL-Context's 21 classes and NYUD-v2's 40 are two
+    label spaces: ``semseg@pascal-context``, ``semseg@nyud``)."""
     heads: dict[str, dict[str, int]] = {}
     for name in tasks:
         spec = get_task_spec(name)
-        widths = {d.key: spec.num_outputs(d.spec) for d in datasets if spec.supported_by(d.spec)}
-        if len(set(widths.values())) == 1:
+        labelling = [d for d in datasets if spec.supported_by(d.spec)]
+        widths = {d.key: spec.num_outputs(d.spec) for d in labelling}
+        named = {tuple(d.spec.tasks.get(name, {}).get("class_names") or ()) for d in labelling} - {()}
+        if len(set(widths.values())) == 1 and len(named) <= 1:
             heads[name] = {name: next(iter(widths.values()))}
         else:
             heads[name] = {head_name(name, key): n for key, n in widths.items()}

@@ -64,11 +64,14 @@ class MixDataset(ToyDataset):
         return sample
 
 
-def _mix_spec(name: str, n: int = 8, unlabelled: dict[str, set[int]] | None = None, seg_classes: int = 2, **changes):
+def _mix_spec(name: str, n: int = 8, unlabelled: dict[str, set[int]] | None = None, seg_classes: int = 2,
+              class_names: tuple[str, ...] | None = None, **changes):
     def factory(root=None, split="train", train=True, input_size=(64, 64), tasks=None, **options):
         return MixDataset(n, input_size, tasks, unlabelled or {})
 
-    return TOY_DATASET.replace(name=name, factory=factory, tasks={SEG: {"num_outputs": seg_classes}, DEPTH: {}},
+    return TOY_DATASET.replace(name=name, factory=factory, tasks={SEG: {"num_outputs": seg_classes,
+                                                                   **({"class_names": class_names} if class_names else {})},
+                                                              DEPTH: {}},
                               **changes)
 
 
@@ -93,6 +96,8 @@ class MixPlugins:
         register(_mix_spec("mix_gappy", unlabelled={DEPTH: {3, 5}}))
         register(_mix_spec("mix_trainonly", splits=("train",)))
         register(_mix_spec("mix_wide", seg_classes=3))  # toy_seg in another label space (3 classes)
+        register(_mix_spec("mix_cats", class_names=("cat", "dog")))  # two classes, named
+        register(_mix_spec("mix_cars", class_names=("car", "bus")))  # two other classes
 
 
 @pytest.fixture
@@ -427,3 +432,14 @@ def test_a_task_whose_datasets_differ_in_outputs_gets_a_head_per_dataset(mix, tm
     bound = bind_tasks(sak_core.load_student(tmp_path / "run"))  # no dataset: each head as its own width
     assert {name: task.num_outputs for name, task in bound.items()} == {f"{SEG}@mix": 2, f"{SEG}@mix_wide": 3,
                                                                          DEPTH: 1}
+
+
+def test_two_datasets_with_as_many_classes_but_other_names_get_a_head_each(mix):
+    from sak_core.model.mixture import run_datasets, task_heads
+
+    def heads(*names):
+        return task_heads([SEG], run_datasets(mix(*({"name": n} for n in names))))[SEG]
+
+    assert heads("mix_cats", "mix_cars") == {f"{SEG}@mix_cats": 2, f"{SEG}@mix_cars": 2}
+    assert heads("mix_cats", "mix") == {SEG: 2}  # one names its classes, the other does not: shared
+    assert heads("mix", "mix_small") == {SEG: 2}
