@@ -227,15 +227,6 @@ def draw_shares(datasets: Sequence[RunDataset], sizes: Sequence[int]) -> list[fl
     return [float(w) if w is not None else (1 - given) * n / unweighted for n, w in zip(sizes, weights)]
 
 
-def find_dataset(datasets: Sequence[RunDataset], name: str) -> RunDataset | None:
-    """The run's dataset whose key is ``name``, else the only one whose dataset is ``name``."""
-    for dataset in datasets:
-        if dataset.key == name:
-            return dataset
-    same = [d for d in datasets if d.name == name]
-    return same[0] if len(same) == 1 else None
-
-
 def label_keys(dataset: DatasetSpec, task_names: Sequence[str]) -> list[str]:
     """The labels to ask ``dataset`` for: each task's own, or what a derived task requires."""
     keys: list[str] = []

@@ -585,13 +585,14 @@ class Trainer:
         """Why tasks' targets made their losses NaN, if they did: each task's loss is run again on the
         CPU, on the batch's targets and zero outputs, where a loss raises for targets it cannot take
         (on a GPU it may report them through a NaN, see ``tasklib.checks_targets_at_once``)."""
-        losses = self.dataset_losses[self._dataset(key).key]
+        dataset_key = self._dataset(key).key
+        losses = self.dataset_losses[dataset_key]
         batch = add_derived_targets(dict(batch), list(losses))
         for name in names:
             target = batch.get(name)
             if not isinstance(target, torch.Tensor):
                 continue
-            head = self.dataset_heads[self._dataset(key).key][name]
+            head = self.dataset_heads[dataset_key][name]
             outputs = torch.zeros((target.shape[0], self.student.config.tasks[head], *target.shape[-2:]))
             try:
                 with torch.no_grad():
