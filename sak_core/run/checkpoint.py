@@ -7,7 +7,7 @@ import pickle
 import re
 import time
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -94,13 +94,16 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
-    """The safetensors metadata of a checkpoint."""
-    file = resolve_checkpoint(path)
-    try:
-        with safe_open(str(file), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except _UNREADABLE as exc:
-        raise _unreadable(file, exc) from None
+    """The safetensors metadata of a checkpoint (following a live run's swaps, as the weights are read)."""
+
+    def metadata(file: Path) -> dict[str, str]:
+        try:
+            with safe_open(str(file), framework="pt") as f:
+                return dict(f.metadata() or {})
+        except _UNREADABLE as exc:
+            raise _unreadable(file, exc) from None
+
+    return _following_swaps(resolve_checkpoint(path), metadata)[0]
 
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".tar")
@@ -159,7 +162,13 @@ _READ_RETRIES = 60  # reads of a file a live run keeps swapping away: about 5 s 
 
 
 def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict[str, str], dict[str, torch.Tensor], Path]:
-    """The metadata and tensors of ``file``, read through one open of it.
+    """The metadata and tensors of ``file``, read through one open of it (:func:`_following_swaps`)."""
+    (meta, weights), file = _following_swaps(file, lambda f: read_safetensors(f, map_location))
+    return meta, weights, file
+
+
+def _following_swaps(file: Path, read: Callable[[Path], Any]) -> tuple[Any, Path]:
+    """``read(file)`` and the file it read.
 
     A live run swaps ``checkpoints/last`` in place (``last`` -> ``.last.old``, ``.last.new`` ->
     ``last``): a reader can see its file renamed away before it is opened. When a read fails
@@ -171,8 +180,7 @@ def _read_checkpoint(file: Path, map_location: str | torch.device) -> tuple[dict
         attempt += 1
         before = _identity(file)
         try:
-            meta, weights = read_safetensors(file, map_location)
-            return meta, weights, file
+            return read(file), file
         except CheckpointError:
             # a live run that checkpoints every step can swap the file away under each read: keep
             # trying for a few seconds (a busy machine slows the reader more than the writer)
